@@ -1,0 +1,149 @@
+"""The ``trd-spark`` command: simulate a study, run stages, or both (``demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from trd_spark import __version__
+from trd_spark.errors import TrdSparkError
+from trd_spark.pipeline import STAGES
+
+log = logging.getLogger("trd_spark")
+
+SCALES = ("tiny", "demo", "aou")
+EXPORT_FORMATS = ("vcf", "plink")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _export_formats(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in EXPORT_FORMATS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown format(s) {', '.join(unknown)}; choose from {','.join(EXPORT_FORMATS)}"
+        )
+    return names
+
+
+def _stage_list(text: str) -> list[str]:
+    from trd_spark.pipeline import parse_stages
+
+    try:
+        return parse_stages(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"config file {text} does not exist")
+    return text
+
+
+def _add_simulation_args(parser: argparse.ArgumentParser, default_scale: str) -> None:
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default=default_scale,
+        help=f"tiny (tests), demo (~30,000 persons) or aou (292,663); default {default_scale}",
+    )
+    parser.add_argument(
+        "--seed", type=_non_negative_int, default=2025, help="random seed (default 2025)"
+    )
+    parser.add_argument(
+        "--export",
+        type=_export_formats,
+        default=[],
+        metavar="FORMATS",
+        help="also write the genotypes as vcf and/or plink, e.g. --export vcf,plink",
+    )
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``trd-spark``."""
+    parser = argparse.ArgumentParser(
+        prog="trd-spark",
+        description="Genetic correlates of treatment-resistant depression on Hail and Spark.",
+    )
+    parser.add_argument("--version", action="version", version=f"trd-spark {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    simulate = commands.add_parser("simulate", help="write a synthetic All-of-Us-like study")
+    simulate.add_argument("--out", required=True, help="folder to write the study into")
+    _add_simulation_args(simulate, default_scale="demo")
+    simulate.add_argument(
+        "--overwrite", action="store_true", help="replace an existing study in --out"
+    )
+
+    run = commands.add_parser("run", help="run the pipeline's stages in order")
+    run.add_argument("--config", required=True, type=_existing_file, help="YAML config file")
+    run.add_argument(
+        "--stages",
+        type=_stage_list,
+        default=list(STAGES),
+        help=f"comma-separated stages to run (default {','.join(STAGES)})",
+    )
+    run.add_argument("--force", action="store_true", help="redo stages that already finished")
+
+    for stage in STAGES:
+        one = commands.add_parser(stage, help=f"run the {stage} stage only")
+        one.add_argument("--config", required=True, type=_existing_file, help="YAML config file")
+        one.add_argument(
+            "--force", action="store_true", help="redo the stage if it already finished"
+        )
+
+    demo = commands.add_parser("demo", help="simulate the demo study and run every stage on it")
+    demo.add_argument(
+        "--out", default="out/demo", help="folder for the study and results (default out/demo)"
+    )
+    _add_simulation_args(demo, default_scale="demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trd-spark`` console script."""
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("py4j", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except TrdSparkError as err:
+        print(f"trd-spark: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from trd_spark import commands
+
+    if args.command == "simulate":
+        commands.simulate(args.out, args.scale, args.seed, args.export, args.overwrite)
+    elif args.command == "demo":
+        commands.demo(args.out, args.scale, args.seed, args.export)
+    elif args.command == "run":
+        commands.run(args.config, args.stages, args.force)
+    else:
+        commands.run(args.config, [args.command], args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

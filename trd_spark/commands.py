@@ -1,0 +1,62 @@
+"""What each ``trd-spark`` sub-command does, behind the argument parsing.
+
+These functions own the session: they start Hail once, run library code and
+stop it, so the library itself never starts one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from trd_spark.config import Config, load_config
+from trd_spark.pipeline import STAGES, run_stages
+from trd_spark.session import start_session, stop_session
+
+log = logging.getLogger(__name__)
+
+
+def session_for(config: Config) -> None:
+    """Start the session a config asks for."""
+    start_session(
+        config.output_dir,
+        master=config.spark.master,
+        driver_memory=config.spark.driver_memory,
+        extra_conf=config.spark.conf,
+    )
+
+
+def simulate(out: str, scale: str, seed: int, export: Sequence[str], overwrite: bool) -> Path:
+    """Write a synthetic study into ``out``; returns its ``config.yaml``."""
+    from trd_spark.simulate.study import simulate_study
+
+    start_session(out, master="local[*]")
+    try:
+        config_path = simulate_study(
+            out, scale=scale, seed=seed, export=export, overwrite=overwrite
+        )
+    finally:
+        stop_session()
+    print(f"synthetic {scale} study written to {Path(out).resolve()}; config: {config_path}")
+    return config_path
+
+
+def run(config_file: str, stages: Sequence[str], force: bool, skip_unbuilt: bool = False) -> None:
+    """Run ``stages`` of the pipeline for the study a config file describes."""
+    config = load_config(config_file)
+    session_for(config)
+    try:
+        run_stages(stages, config, force=force, skip_unbuilt=skip_unbuilt)
+    finally:
+        stop_session()
+    print(f"outputs are in {config.output_dir}")
+
+
+def demo(out: str, scale: str, seed: int, export: Sequence[str]) -> None:
+    """Simulate a study (replacing an earlier demo in ``out``) and run every stage there is."""
+    config_path = simulate(out, scale, seed, export, overwrite=True)
+    run(str(config_path), list(STAGES), force=True, skip_unbuilt=True)
+    report = Path(out).resolve() / "report" / "index.html"
+    if report.is_file():
+        print(f"report: {report}")

@@ -1,0 +1,410 @@
+"""Typed configuration, loaded once from a YAML file and validated.
+
+Every key has the study's value as its default, so a config file names only
+what differs (paths, mostly).  Unknown keys and wrong types are errors that
+name the full key (``cohorts.wgs_diverse.role``) and the file.
+
+Relative paths in a config file are resolved against the directory of that
+file, so a study folder with its ``config.yaml`` can be moved as a whole.
+Remote paths (``gs://``, ``s3://``, ``hdfs://`` ...) are left as they are.
+``${VAR}`` in a string value is replaced by the environment variable ``VAR``
+(the All of Us Workbench publishes its data paths that way); an unset
+variable is an error naming the key and the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from trd_spark.errors import TrdSparkError
+from trd_spark.resources import conf_path
+
+DEFAULT_TRAITS = "traits.tsv"
+DEFAULT_CODE_LISTS = "code_lists"
+
+GenotypeFormat = Literal["mt", "vcf", "plink", "bgen"]
+WeightFormat = Literal["prscs", "pgscatalog"]
+Role = Literal["discovery", "replication"]
+GapBasis = Literal["start_to_start", "end_to_start"]
+Ancestry = Literal["afr", "amr", "eas", "eur", "mid", "sas", "oth"]
+
+
+class ConfigError(TrdSparkError, ValueError):
+    """A config file that cannot be used; the message names the key and the file."""
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """How to start Spark.  ``master`` None means: use the cluster's context
+    when submitted, else ``local[*]``."""
+
+    master: str | None = None
+    driver_memory: str = "8g"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenotypeSource:
+    """One genotyping platform's data."""
+
+    path: str
+    format: GenotypeFormat = "mt"
+    reference_genome: str = "GRCh38"
+    sample_file: str | None = None  # BGEN .sample; default <path without .bgen>.sample
+    n_partitions: int | None = None
+
+
+@dataclass(frozen=True)
+class CohortRule:
+    """Which genotyped persons make up one analysis cohort."""
+
+    genotypes: str
+    role: Role = "replication"
+    ancestry: list[Ancestry] | None = None
+    exclude_in: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VariantQCConfig:
+    """The study's variant QC; each rule can be changed or switched off."""
+
+    min_pop_af: float = 0.01  # keep if population-specific AF > this in any group ...
+    min_pop_ac: int = 100  # ... or population-specific AC > this in any group
+    min_af: float = 0.005  # drop overall AF <= this
+    min_call_rate: float = 0.99
+    excess_het_p: float = 1e-6  # drop sites whose excess-heterozygosity p-value is below
+    multiallelic: Literal["drop", "split"] = "drop"
+    snv_only: bool = True
+
+
+@dataclass(frozen=True)
+class WeightsConfig:
+    """PGS weights and how to match them to the genotypes."""
+
+    path: str
+    format: WeightFormat = "prscs"
+    traits: str = DEFAULT_TRAITS  # the trait catalog; default is the shipped 61 traits
+    min_overlap: float = 0.75
+    keep_ambiguous: bool = False
+    reference_genome: str = "GRCh38"
+    chain_file: str | None = None
+
+
+@dataclass(frozen=True)
+class OmopConfig:
+    """Where the OMOP CDM tables are."""
+
+    path: str
+    format: Literal["parquet", "csv"] = "parquet"
+    date_format: str = "yyyy-MM-dd"  # for CSV tables
+    ehr_only: bool = False  # All of Us: keep rows whose *_ext src_id is an EHR site
+
+
+@dataclass(frozen=True)
+class SwitchingDefinition:
+    """TRD by drug switching under one gap and one window (``phenotypes.md``)."""
+
+    gap_days: int
+    window_days: int
+
+
+@dataclass(frozen=True)
+class PhenotypeConfig:
+    """Phenotype definitions; defaults reproduce the study (``phenotypes.md``)."""
+
+    code_lists: str = DEFAULT_CODE_LISTS
+    gap_basis: GapBasis = "start_to_start"
+    default_gap_days: int = 182
+    min_switch_drugs: int = 3  # "more than 2 distinct antidepressants"
+    trd_1: SwitchingDefinition = SwitchingDefinition(gap_days=182, window_days=365)
+    trd_2: SwitchingDefinition = SwitchingDefinition(gap_days=91, window_days=365)
+    trd_3: SwitchingDefinition = SwitchingDefinition(gap_days=182, window_days=730)
+    default_exposure_days: int = 30  # end = start + 29 when neither end nor supply given
+    cutoff_date: dt.date | None = None  # default: latest observation_period end
+    min_mdd_dates_survival: int = 3
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Statistical analysis settings (``statistics.md``)."""
+
+    significance: float = 1e-5
+    n_pcs: int = 16
+    primary_trd: str = "trd_1"
+    primary_trmdd: str = "trmdd_1"
+    strata_percentiles: list[float] = field(default_factory=lambda: [20.0, 80.0])
+    sex_stratified: bool = True
+    max_iter: int = 25
+    tol: float = 1e-8
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """Report settings, including All of Us small-count suppression."""
+
+    suppress_small_counts: bool = True
+    min_count: int = 20  # counts 1..min_count are shown as "<min_count+...>"
+
+
+def _study_cohorts() -> dict[str, CohortRule]:
+    return {
+        "wgs_european": CohortRule(genotypes="wgs", ancestry=["eur"], role="discovery"),
+        "wgs_diverse": CohortRule(
+            genotypes="wgs", ancestry=["afr", "amr", "eas", "mid", "sas", "oth"], role="replication"
+        ),
+        "microarray": CohortRule(genotypes="array", exclude_in=["wgs"], role="replication"),
+    }
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run: inputs, outputs and every setting."""
+
+    output_dir: str
+    genotypes: dict[str, GenotypeSource]
+    weights: WeightsConfig
+    omop: OmopConfig
+    ancestry: str | None = None
+    cohorts: dict[str, CohortRule] = field(default_factory=_study_cohorts)
+    spark: SparkConfig = SparkConfig()
+    qc: VariantQCConfig = VariantQCConfig()
+    phenotypes: PhenotypeConfig = PhenotypeConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    report: ReportConfig = ReportConfig()
+    source: str = ""  # the file this config was read from (set by load_config)
+
+    @property
+    def discovery_cohort(self) -> str:
+        return next(name for name, rule in self.cohorts.items() if rule.role == "discovery")
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+
+_PATH_KEYS = {
+    "output_dir",
+    "ancestry",
+    "genotypes.*.path",
+    "genotypes.*.sample_file",
+    "weights.path",
+    "weights.traits",
+    "weights.chain_file",
+    "omop.path",
+    "phenotypes.code_lists",
+}
+_SHIPPED_DEFAULTS = {"weights.traits": DEFAULT_TRAITS, "phenotypes.code_lists": DEFAULT_CODE_LISTS}
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, validate and resolve a YAML config file.
+
+    Parameters
+    ----------
+    path : the YAML file.
+
+    Returns
+    -------
+    Config with every default filled in and every path resolved.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {file} does not exist; pass --config with a YAML file")
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{file}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of keys to values")
+    raw = _expand_env(raw, file, "")
+    config = _build(Config, raw, file, "")
+    config = _resolve_paths(config, file.parent.resolve())
+    _check_consistency(config, file)
+    return dataclasses.replace(config, source=str(file.resolve()))
+
+
+def config_from_dict(raw: dict[str, Any], base_dir: str | os.PathLike[str] = ".") -> Config:
+    """Build a Config from a mapping, as if it were a YAML file in ``base_dir``."""
+    where = Path(base_dir) / "<dict>"
+    config = _build(Config, _expand_env(raw, where, ""), where, "")
+    config = _resolve_paths(config, Path(base_dir).resolve())
+    _check_consistency(config, where)
+    return config
+
+
+def _expand_env(value: Any, file: Path, key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, file, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, file, key) for v in value]
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"{file}: key '{key}' uses ${{{name}}} but the environment variable {name} "
+                    "is not set; set it or write the path out"
+                )
+            return os.environ[name]
+
+        return _ENV_VAR.sub(lookup, value)
+    return value
+
+
+def _build(cls: type, raw: Any, file: Path, key: str) -> Any:
+    """Turn a mapping into dataclass ``cls``, checking every key and type."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: key '{key}' must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        where = f"'{key}.{unknown[0]}'" if key else f"'{unknown[0]}'"
+        raise ConfigError(f"{file}: unknown key {where}; allowed here: {', '.join(sorted(fields))}")
+    values = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in raw:
+            values[name] = _coerce(hints[name], raw[name], file, sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{file}: required key '{sub}' is missing")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, file: Path, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(non_none[0], value, file, key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(
+                f"{file}: key '{key}' is {value!r}; allowed values: {', '.join(map(str, args))}"
+            )
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{file}: key '{key}' must be a list, got {value!r}")
+        return [_coerce(args[0], v, file, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{file}: key '{key}' must be a mapping, got {value!r}")
+        return {str(k): _coerce(args[1], v, file, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast(type, hint), value, file, key)
+    return _coerce_scalar(hint, value, file, key)
+
+
+def _coerce_scalar(hint: Any, value: Any, file: Path, key: str) -> Any:
+    def wrong() -> ConfigError:
+        return ConfigError(
+            f"{file}: key '{key}' must be {getattr(hint, '__name__', hint)}, got {value!r}"
+        )
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        return float(value)
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise wrong()
+        return str(value)
+    if hint is dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise wrong() from None
+    raise wrong()
+
+
+def is_remote(path: str) -> bool:
+    """True for URLs such as gs://, s3://, hdfs:// (left unresolved)."""
+    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) is not None
+
+
+def _resolve(path: str, base: Path) -> str:
+    if is_remote(path) or os.path.isabs(path):
+        return path
+    return str((base / os.path.expanduser(path)).resolve())
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def resolve_field(obj: Any, prefix: str) -> Any:
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            key = f"{prefix}{f.name}"
+            if isinstance(value, str) and (key in _PATH_KEYS or _wild(key) in _PATH_KEYS):
+                if _SHIPPED_DEFAULTS.get(key) == value:
+                    changes[f.name] = str(conf_path(value))
+                else:
+                    changes[f.name] = _resolve(value, base)
+            elif dataclasses.is_dataclass(value):
+                changes[f.name] = resolve_field(value, f"{key}.")
+            elif isinstance(value, dict):
+                changes[f.name] = {
+                    k: resolve_field(v, f"{key}.{k}.") if dataclasses.is_dataclass(v) else v
+                    for k, v in value.items()
+                }
+        return dataclasses.replace(obj, **changes)
+
+    return typing.cast(Config, resolve_field(config, ""))
+
+
+def _wild(key: str) -> str:
+    parts = key.split(".")
+    return ".".join([parts[0], "*", *parts[2:]]) if len(parts) > 2 else key
+
+
+def _check_consistency(config: Config, file: Path) -> None:
+    if not config.genotypes:
+        raise ConfigError(f"{file}: key 'genotypes' must name at least one platform")
+    for name, rule in config.cohorts.items():
+        if rule.genotypes not in config.genotypes:
+            raise ConfigError(
+                f"{file}: key 'cohorts.{name}.genotypes' names platform '{rule.genotypes}', "
+                f"which is not under 'genotypes' ({', '.join(config.genotypes)})"
+            )
+        for other in rule.exclude_in:
+            if other not in config.genotypes:
+                raise ConfigError(
+                    f"{file}: key 'cohorts.{name}.exclude_in' names platform '{other}', "
+                    f"which is not under 'genotypes' ({', '.join(config.genotypes)})"
+                )
+        if rule.ancestry is not None and config.ancestry is None:
+            raise ConfigError(
+                f"{file}: cohort '{name}' filters on ancestry but no 'ancestry' file is given"
+            )
+    roles = [rule.role for rule in config.cohorts.values()]
+    if roles.count("discovery") != 1:
+        raise ConfigError(
+            f"{file}: exactly one cohort must have role 'discovery' "
+            f"(found {roles.count('discovery')})"
+        )
+    if not 0 < config.weights.min_overlap <= 1:
+        raise ConfigError(f"{file}: key 'weights.min_overlap' must be in (0, 1]")

@@ -1,0 +1,1 @@
+"""Genotype readers, variant QC, cohorts, allele matching, PGS scoring and PCs (Hail)."""

@@ -1,0 +1,329 @@
+"""The pipeline's stages and how they run, resume and skip.
+
+A stage is a function ``run(config, out_dir) -> dict``.  It reads what earlier
+stages wrote under ``config.output_dir`` and writes its own outputs under
+``out_dir`` with the final layout (``out_dir/qc/summary.json`` ...).  The
+runner gives it a fresh staging folder as ``out_dir`` and moves the outputs
+into ``config.output_dir`` only when the stage returns, then writes the
+stage's manifest last.  So a run killed mid-stage leaves the previous outputs
+intact and no manifest for the unfinished stage: the next run redoes it.
+
+A finished stage is skipped when its manifest's fingerprint (config section,
+input files, the fingerprints of the stages it reads) is unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import importlib
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from trd_spark.config import Config, is_remote
+from trd_spark.errors import TrdSparkError
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("qc", "score", "phenotype", "analyze", "report")
+
+# stage -> module and function that run it
+_STAGE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "qc": ("trd_spark.genomics.stage", "run_qc"),
+    "score": ("trd_spark.genomics.stage", "run_score"),
+    "phenotype": ("trd_spark.ehr.stage", "run_phenotype"),
+    "analyze": ("trd_spark.stats.stage", "run_analyze"),
+    "report": ("trd_spark.report.stage", "run_report"),
+}
+# stage -> the output folders it owns under output_dir
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "qc": ("qc",),
+    "score": ("pgs",),
+    "phenotype": ("phenotypes",),
+    "analyze": ("results",),
+    "report": ("report",),
+}
+# stage -> earlier stages whose outputs it reads
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "qc": (),
+    "score": ("qc",),
+    "phenotype": (),
+    "analyze": ("score", "phenotype"),
+    "report": ("qc", "score", "phenotype", "analyze"),
+}
+# stage -> config sections that change its outputs
+STAGE_CONFIG: dict[str, tuple[str, ...]] = {
+    "qc": ("genotypes", "ancestry", "cohorts", "qc"),
+    "score": ("genotypes", "ancestry", "cohorts", "weights"),
+    "phenotype": ("omop", "phenotypes"),
+    "analyze": ("analysis", "cohorts"),
+    "report": ("report", "analysis"),
+}
+_PACKAGES = ("trd-spark", "hail", "pyspark", "numpy", "pandas", "statsmodels", "lifelines")
+
+StageFunction = Callable[[Config, str], dict[str, Any]]
+
+
+class StageNotBuiltError(TrdSparkError):
+    """A stage whose code is not in this version of trd-spark."""
+
+
+def parse_stages(text: str) -> list[str]:
+    """``"qc,score"`` -> ``["qc", "score"]`` in pipeline order; unknown names are an error."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STAGES]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown stage(s) {', '.join(unknown) or '(none given)'} in --stages; "
+            f"choose from {','.join(STAGES)}"
+        )
+    return [stage for stage in STAGES if stage in names]
+
+
+def stage_function(stage: str) -> StageFunction:
+    """The function that runs ``stage``; StageNotBuiltError when it does not exist yet."""
+    module_name, function_name = _STAGE_FUNCTIONS[stage]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
+        raise StageNotBuiltError(
+            f"stage '{stage}' is not built yet in this version of trd-spark"
+        ) from err
+    if not hasattr(module, function_name):
+        raise StageNotBuiltError(f"stage '{stage}' is not built yet in this version of trd-spark")
+    function: StageFunction = getattr(module, function_name)
+    return function
+
+
+def manifest_path(output_dir: str, stage: str) -> str:
+    """Where a finished stage's manifest is written."""
+    return _join(output_dir, "manifests", f"{stage}.json")
+
+
+def read_manifest(output_dir: str, stage: str) -> dict[str, Any] | None:
+    """The manifest of a finished stage, or None."""
+    path = manifest_path(output_dir, stage)
+    if not _exists(path):
+        return None
+    return dict(json.loads(_read_text(path)))
+
+
+def stage_fingerprint(stage: str, config: Config) -> str:
+    """A hash of everything a stage's outputs depend on."""
+    parts: dict[str, Any] = {
+        "config": {key: _plain(getattr(config, key)) for key in STAGE_CONFIG[stage]},
+        "inputs": _input_files(stage, config),
+        "upstream": {
+            up: (read_manifest(config.output_dir, up) or {}).get("fingerprint")
+            for up in STAGE_INPUTS[stage]
+        },
+        "version": _version("trd-spark"),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_stage(stage: str, config: Config) -> dict[str, Any]:
+    """Run one stage into a staging folder, move its outputs into place, write its manifest."""
+    function = stage_function(stage)
+    fingerprint = stage_fingerprint(stage, config)
+    staging = _join(config.output_dir, "_staging", stage)
+    _remove(staging)
+    _makedirs(staging)
+    log.info("stage %s: start", stage)
+    started = time.perf_counter()
+    summary = function(config, staging)
+    seconds = time.perf_counter() - started
+    for folder in STAGE_OUTPUTS[stage]:
+        _replace(_join(staging, folder), _join(config.output_dir, folder))
+    _remove(staging)
+    manifest = {
+        "stage": stage,
+        "fingerprint": fingerprint,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "config_file": config.source,
+        "config": {key: _plain(getattr(config, key)) for key in STAGE_CONFIG[stage]},
+        "inputs": _input_files(stage, config),
+        "versions": {name: _version(name) for name in _PACKAGES}
+        | {"python": platform.python_version()},
+        "summary": summary,
+    }
+    _write_text(
+        manifest_path(config.output_dir, stage), json.dumps(manifest, indent=2, default=str)
+    )
+    log.info("stage %s: done in %.1f s", stage, seconds)
+    return manifest
+
+
+def run_stages(
+    stages: Sequence[str], config: Config, force: bool = False, skip_unbuilt: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Run ``stages`` in pipeline order, skipping finished ones whose fingerprint is unchanged.
+
+    Parameters
+    ----------
+    stages : stage names (any order; run in pipeline order).
+    config : the run's config.
+    force : redo stages even when finished and unchanged.
+    skip_unbuilt : report and skip stages this version does not have (for ``demo``).
+
+    Returns
+    -------
+    The manifest of each stage, with ``"skipped"`` set on those not run now.
+    """
+    manifests: dict[str, dict[str, Any]] = {}
+    for stage in [s for s in STAGES if s in stages]:
+        previous = read_manifest(config.output_dir, stage)
+        if (
+            not force
+            and previous
+            and previous.get("fingerprint") == stage_fingerprint(stage, config)
+        ):
+            log.info("stage %s: finished earlier with the same inputs and config; skipped", stage)
+            manifests[stage] = {**previous, "skipped": "up to date"}
+            continue
+        try:
+            manifests[stage] = run_stage(stage, config)
+        except StageNotBuiltError as err:
+            if not skip_unbuilt:
+                raise
+            log.warning("%s; skipped", err)
+            manifests[stage] = {"stage": stage, "skipped": "not built"}
+    return manifests
+
+
+# --- fingerprints -------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _input_paths(stage: str, config: Config) -> list[str]:
+    paths: list[str] = []
+    if stage in ("qc", "score"):
+        paths += [source.path for source in config.genotypes.values()]
+        paths += [config.ancestry] if config.ancestry else []
+    if stage == "score":
+        paths += [config.weights.path, config.weights.traits]
+    if stage == "phenotype":
+        paths += [config.omop.path, config.phenotypes.code_lists]
+    return paths
+
+
+def _input_files(stage: str, config: Config) -> dict[str, dict[str, Any]]:
+    """Size and modification time of each input (a folder: its files' totals)."""
+    return {path: _describe(path) for path in _input_paths(stage, config)}
+
+
+def _describe(path: str) -> dict[str, Any]:
+    if is_remote(path):
+        return {"remote": True}
+    p = Path(path)
+    if not p.exists():
+        return {"missing": True}
+    files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()]
+    stats = [f.stat() for f in files]
+    return {
+        "files": len(files),
+        "bytes": sum(s.st_size for s in stats),
+        "mtime": max((s.st_mtime for s in stats), default=0.0),
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# --- file system: local paths with os/shutil, remote ones through Hail's Hadoop FS ---------
+
+
+def _join(*parts: str) -> str:
+    return (
+        "/".join([parts[0].rstrip("/"), *parts[1:]]) if is_remote(parts[0]) else str(Path(*parts))
+    )
+
+
+def _exists(path: str) -> bool:
+    if is_remote(path):
+        import hail as hl
+
+        return bool(hl.hadoop_exists(path))
+    return os.path.exists(path)
+
+
+def _read_text(path: str) -> str:
+    if is_remote(path):
+        import hail as hl
+
+        with hl.hadoop_open(path) as handle:
+            return str(handle.read())
+    return Path(path).read_text()
+
+
+def _write_text(path: str, text: str) -> None:
+    if is_remote(path):
+        import hail as hl
+
+        with hl.hadoop_open(path, "w") as handle:
+            handle.write(text)
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _makedirs(path: str) -> None:
+    if not is_remote(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def _remove(path: str) -> None:
+    if is_remote(path):
+        from hail.utils.java import Env
+
+        jpath = Env.jvm().org.apache.hadoop.fs.Path(path)
+        jpath.getFileSystem(Env.spark_session()._jsc.hadoopConfiguration()).delete(jpath, True)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def _replace(source: str, target: str) -> None:
+    """Move a finished output folder into place, replacing the old one."""
+    if not _exists(source):
+        return
+    if is_remote(source):
+        from hail.utils.java import Env
+
+        fs_path = Env.jvm().org.apache.hadoop.fs.Path
+        fs = fs_path(target).getFileSystem(Env.spark_session()._jsc.hadoopConfiguration())
+        fs.delete(fs_path(target), True)
+        fs.rename(fs_path(source), fs_path(target))
+        return
+    old = target + ".old"
+    _remove(old)
+    if os.path.exists(target):
+        os.replace(target, old)
+    os.replace(source, target)
+    _remove(old)

@@ -1,0 +1,1 @@
+"""Tables, figures, the HTML report and All of Us small-count suppression."""

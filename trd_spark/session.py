@@ -1,0 +1,166 @@
+"""The one place that starts Hail and Spark.
+
+Hail must create the JVM itself (a SparkSession made before ``hl.init``
+breaks it), so we call ``hl.init`` and take the Spark session from Hail.
+
+* Local mode (``master`` like ``local[2]``, or no master and no cluster):
+  everything on loopback, no Spark UI, temp and logs under the output dir.
+* Submitted to a cluster (``spark-submit`` / ``hailctl dataproc submit``, or
+  the All of Us Workbench): Hail joins the context the cluster made, and we
+  change nothing about networking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class SessionPaths:
+    """Where a session puts its scratch data and its log."""
+
+    tmp_dir: str
+    local_tmp_dir: str
+    log_file: str
+
+
+def session_paths(output_dir: str) -> SessionPaths:
+    """Scratch and log locations under ``output_dir`` (local scratch stays local)."""
+    from trd_spark.config import is_remote
+
+    if is_remote(output_dir):
+        local_root = Path(tempfile.gettempdir()) / "trd-spark"
+        return SessionPaths(
+            tmp_dir=output_dir.rstrip("/") + "/_tmp",
+            local_tmp_dir=str(local_root / "tmp"),
+            log_file=str(local_root / "logs" / "hail.log"),
+        )
+    root = Path(output_dir).resolve()
+    return SessionPaths(
+        tmp_dir=str(root / "_tmp"),
+        local_tmp_dir=str(root / "_tmp" / "local"),
+        log_file=str(root / "logs" / "hail.log"),
+    )
+
+
+def _submitted_to_cluster() -> bool:
+    """True when spark-submit (or a Workbench kernel) already chose a master."""
+    return bool(os.environ.get("SPARK_MASTER") or os.environ.get("SPARK_SUBMIT_OPTS")) or (
+        "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    )
+
+
+def local_spark_conf(driver_memory: str) -> dict[str, str]:
+    """Spark settings for local mode: loopback only, no UI, quiet."""
+    return {
+        "spark.driver.host": LOOPBACK,
+        "spark.driver.bindAddress": LOOPBACK,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.adaptive.enabled": "true",
+    }
+
+
+def start_session(
+    output_dir: str,
+    master: str | None = None,
+    driver_memory: str = "8g",
+    extra_conf: dict[str, str] | None = None,
+    app_name: str = "trd-spark",
+    quiet: bool = True,
+) -> SparkSession:
+    """Start Hail (once per process) and return its Spark session.
+
+    Parameters
+    ----------
+    output_dir : run output folder; scratch goes to ``<output_dir>/_tmp``, the
+        Hail log to ``<output_dir>/logs/hail.log``.
+    master : Spark master; None uses the cluster's when submitted, else ``local[*]``.
+    driver_memory : driver heap for local mode (ignored on a cluster).
+    extra_conf : further Spark settings (``spark.conf`` in the config file).
+    app_name : the Spark application name.
+    quiet : hide Hail's banner and progress bars.
+
+    Returns
+    -------
+    The SparkSession that Hail runs on.
+    """
+    import hail as hl
+
+    if _hail_running():
+        return _spark_from_hail()
+    paths = session_paths(output_dir)
+    local = master is not None and master.startswith("local")
+    if master is None and not _submitted_to_cluster():
+        master, local = "local[*]", True
+    conf: dict[str, str] = {}
+    if local:
+        os.environ["SPARK_LOCAL_IP"] = LOOPBACK
+        os.environ.setdefault("PYSPARK_PYTHON", _python())
+        conf.update(local_spark_conf(driver_memory))
+        Path(paths.local_tmp_dir).mkdir(parents=True, exist_ok=True)
+        Path(paths.log_file).parent.mkdir(parents=True, exist_ok=True)
+    conf.update(extra_conf or {})
+    log.info(
+        "starting Hail (master=%s, tmp=%s, log=%s)",
+        master or "cluster",
+        paths.tmp_dir,
+        paths.log_file,
+    )
+    init_args: dict[str, Any] = {
+        "app_name": app_name,
+        "tmp_dir": paths.tmp_dir,
+        "local_tmpdir": paths.local_tmp_dir,
+        "log": paths.log_file,
+        "quiet": quiet,
+        "spark_conf": conf,
+        "default_reference": "GRCh38",
+        "idempotent": True,
+    }
+    if master is not None:
+        init_args["master"] = master
+    hl.init(**init_args)
+    spark = _spark_from_hail()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def stop_session() -> None:
+    """Stop Hail and Spark if running (tests and the CLI call this at exit)."""
+    import hail as hl
+
+    if _hail_running():
+        hl.stop()
+
+
+def _hail_running() -> bool:
+    from hail.utils.java import Env
+
+    return Env._hc is not None
+
+
+def _spark_from_hail() -> SparkSession:
+    from hail.utils.java import Env
+
+    return Env.spark_session()
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
