@@ -56,8 +56,8 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "qc": (),
     "score": ("qc",),
-    "phenotype": (),
-    "analyze": ("score", "phenotype"),
+    "phenotype": ("qc",),
+    "analyze": ("qc", "score", "phenotype"),
     "report": ("qc", "score", "phenotype", "analyze"),
 }
 # stage -> config sections that change its outputs
