@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trd_spark.config import Config, load_config
+from trd_spark.errors import InputError
 from trd_spark.pipeline import STAGES, run_stages
 from trd_spark.session import start_session, stop_session
 
@@ -29,6 +30,11 @@ def session_for(config: Config) -> None:
 
 def simulate(out: str, scale: str, seed: int, export: Sequence[str], overwrite: bool) -> Path:
     """Write a synthetic study into ``out``; returns its ``config.yaml``."""
+    target = Path(out)
+    if not overwrite and target.is_dir() and any(target.iterdir()):
+        raise InputError(
+            f"{target} exists and is not empty; choose another --out or pass --overwrite"
+        )
     from trd_spark.simulate.study import simulate_study
 
     start_session(out, master="local[*]")

@@ -146,7 +146,7 @@ def run_stage(stage: str, config: Config) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     for folder in STAGE_OUTPUTS[stage]:
         _replace(_join(staging, folder), _join(config.output_dir, folder))
-    _remove(staging)
+    _remove(_join(config.output_dir, "_staging"))
     manifest = {
         "stage": stage,
         "fingerprint": fingerprint,
