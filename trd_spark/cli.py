@@ -116,7 +116,22 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trd-spark`` console script."""
-    args = get_parser().parse_args(argv)
+    return execute(get_parser().parse_args(argv))
+
+
+def job_parser(command: str) -> argparse.ArgumentParser:
+    """The parser of one sub-command, for the ``jobs/`` spark-submit entry points."""
+    parser = get_parser()
+    commands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    job = commands.choices[command]
+    job.set_defaults(command=command, verbose=False)
+    return job
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run parsed arguments; errors the user can fix are printed without a traceback."""
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

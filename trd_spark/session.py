@@ -55,11 +55,26 @@ def session_paths(output_dir: str) -> SessionPaths:
     )
 
 
-def _submitted_to_cluster() -> bool:
-    """True when spark-submit (or a Workbench kernel) already chose a master."""
-    return bool(os.environ.get("SPARK_MASTER") or os.environ.get("SPARK_SUBMIT_OPTS")) or (
-        "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
-    )
+def cluster_master() -> str | None:
+    """The master a cluster already chose, or None on a plain machine.
+
+    spark-submit (and ``hailctl dataproc submit``) start the JVM before our
+    code runs and tell Python through ``PYSPARK_GATEWAY_PORT``; a Dataproc or
+    All of Us Workbench notebook has ``spark.master`` in spark-defaults.conf.
+    """
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return "submitted"
+    conf_dirs = [os.environ.get("SPARK_CONF_DIR"), "/etc/spark/conf"]
+    if os.environ.get("SPARK_HOME"):
+        conf_dirs.append(os.path.join(os.environ["SPARK_HOME"], "conf"))
+    for conf_dir in filter(None, conf_dirs):
+        defaults = Path(conf_dir) / "spark-defaults.conf"
+        if defaults.is_file():
+            for line in defaults.read_text().splitlines():
+                parts = line.split(None, 1)
+                if len(parts) == 2 and parts[0] == "spark.master":
+                    return parts[1].strip()
+    return None
 
 
 def local_spark_conf(driver_memory: str) -> dict[str, str]:
@@ -105,9 +120,9 @@ def start_session(
     if _hail_running():
         return _spark_from_hail()
     paths = session_paths(output_dir)
+    if master is None and cluster_master() is None:
+        master = "local[*]"
     local = master is not None and master.startswith("local")
-    if master is None and not _submitted_to_cluster():
-        master, local = "local[*]", True
     conf: dict[str, str] = {}
     if local:
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK

@@ -1,0 +1,55 @@
+"""The session helper: where scratch goes, and how a cluster is recognised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trd_spark.session import cluster_master, local_spark_conf, session_paths
+
+
+def test_scratch_and_log_live_under_the_output_dir(tmp_path: Path) -> None:
+    paths = session_paths(str(tmp_path / "run"))
+    assert paths.tmp_dir == str(tmp_path / "run" / "_tmp")
+    assert paths.local_tmp_dir.startswith(paths.tmp_dir)
+    assert paths.log_file == str(tmp_path / "run" / "logs" / "hail.log")
+
+
+def test_remote_output_keeps_local_scratch_local() -> None:
+    paths = session_paths("gs://bucket/run/")
+    assert paths.tmp_dir == "gs://bucket/run/_tmp"
+    assert not paths.local_tmp_dir.startswith("gs://")
+    assert not paths.log_file.startswith("gs://")
+
+
+def test_local_mode_is_loopback_only_without_ui() -> None:
+    conf = local_spark_conf("4g")
+    assert conf["spark.driver.host"] == "127.0.0.1"
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.driver.memory"] == "4g"
+
+
+@pytest.fixture
+def no_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in ("PYSPARK_GATEWAY_PORT", "SPARK_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    if Path("/etc/spark/conf/spark-defaults.conf").exists():
+        pytest.fail("this machine has /etc/spark/conf; the test expects a plain machine")
+    return tmp_path
+
+
+def test_plain_machine_has_no_cluster(no_cluster: Path) -> None:
+    assert cluster_master() is None
+
+
+def test_spark_defaults_of_a_cluster_are_found(no_cluster: Path) -> None:
+    (no_cluster / "spark-defaults.conf").write_text("spark.executor.cores 4\nspark.master  yarn\n")
+    assert cluster_master() == "yarn"
+
+
+def test_spark_submit_is_recognised(no_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40000")
+    assert cluster_master() == "submitted"
