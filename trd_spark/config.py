@@ -153,7 +153,9 @@ class ReportConfig:
     """Report settings, including All of Us small-count suppression."""
 
     suppress_small_counts: bool = True
-    min_count: int = 20  # counts 1..min_count are shown as "<min_count+...>"
+    min_count: int = 20  # counts 1..min_count are shown as "<min_count"
+    # PGS whose Kaplan-Meier curves are drawn (the paper's Figure 2); absent ones are skipped
+    km_traits: list[str] = field(default_factory=lambda: ["educational_attainment", "insomnia"])
 
 
 def _study_cohorts() -> dict[str, CohortRule]:

@@ -1,0 +1,350 @@
+"""A complete fake output_dir with the documented output tables, for the report tests.
+
+The numbers are made up but shaped like a run of the study: three cohorts,
+61 PGS, the three contrasts, 15 definition pairs, Cox fits and KM curves.
+Some groups are deliberately small (1..20 persons) so that suppression has
+something to hide; ``SMALL_COUNTS`` lists where they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.config import Config, config_from_dict
+from trd_spark.resources import conf_path
+
+COHORTS = ("wgs_european", "wgs_diverse", "microarray")
+# planted group sizes per cohort: non-MDD, trMDD, TRD, MDD but untreated (no group)
+GROUP_SIZES = {
+    "wgs_european": (300, 200, 60, 40),
+    "wgs_diverse": (150, 100, 35, 15),
+    "microarray": (90, 40, 12, 8),
+}
+SMALL_COUNTS = {"microarray TRD": 12, "sensitivity trd_2/trmdd_3 n_trd": 15}
+CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
+KM_TRAITS = ("educational_attainment", "insomnia", "neuroticism")
+STRATA = ("0-20", "20-80", "80-100")
+
+
+def fake_config(run_dir: Path, **report: object) -> Config:
+    """A config whose output_dir is ``run_dir`` (input paths need not exist for the report)."""
+    return config_from_dict(
+        {
+            "output_dir": str(run_dir),
+            "genotypes": {"wgs": {"path": "wgs.mt"}, "array": {"path": "array.mt"}},
+            "ancestry": "ancestry_preds.tsv",
+            "weights": {"path": "weights"},
+            "omop": {"path": "omop"},
+            "report": dict(report),
+        },
+        base_dir=run_dir,
+    )
+
+
+def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
+    """Write every output table the report reads under ``run_dir``; returns ``run_dir``."""
+    rng = np.random.default_rng(seed)
+    traits = pd.read_csv(conf_path("traits.tsv"), sep="\t")["trait"].tolist()
+    for folder in ("qc", "pgs", "phenotypes", "results", "manifests"):
+        (run_dir / folder).mkdir(parents=True, exist_ok=True)
+    persons_df = fake_persons(rng)
+    persons_df.to_parquet(run_dir / "phenotypes/persons.parquet")
+    fake_associations(rng, traits).to_parquet(run_dir / "results/associations.parquet")
+    fake_replication(rng).to_parquet(run_dir / "results/replication.parquet")
+    fake_sensitivity(rng).to_parquet(run_dir / "results/sensitivity.parquet")
+    fake_survival(rng, traits).to_parquet(run_dir / "results/survival.parquet")
+    fake_km(rng).to_parquet(run_dir / "results/km.parquet")
+    fake_match_report(rng, traits).to_parquet(run_dir / "pgs/match_report.parquet")
+    fake_attrition().to_parquet(run_dir / "phenotypes/attrition.parquet")
+    fake_attrition().to_parquet(run_dir / "qc/cohort_attrition.parquet")
+    fake_attrition().assign(cohort="wgs_european").to_parquet(run_dir / "results/attrition.parquet")
+    fake_group_sizes().to_parquet(run_dir / "phenotypes/group_sizes.parquet")
+    summary = {"wgs": {"n_variants_in": 5000, "removed": {"multiallelic": 12, "call_rate": 340}}}
+    (run_dir / "qc/summary.json").write_text(json.dumps(summary))
+    manifest = {"stage": "analyze", "versions": {"numpy": np.__version__, "pandas": pd.__version__}}
+    (run_dir / "manifests/analyze.json").write_text(json.dumps(manifest))
+    return run_dir
+
+
+def fake_persons(rng: np.random.Generator) -> pd.DataFrame:
+    """Persons with the primary definition columns, in the planted group sizes."""
+    frames = []
+    for cohort, (n_non, n_tr, n_trd, n_untreated) in GROUP_SIZES.items():
+        n = n_non + n_tr + n_trd + n_untreated
+        mdd = np.r_[np.zeros(n_non, bool), np.ones(n - n_non, bool)]
+        trd = np.r_[np.zeros(n_non + n_tr, bool), np.ones(n_trd, bool), np.zeros(n_untreated, bool)]
+        treated = np.r_[
+            rng.random(n_non) < 0.3, np.ones(n_tr + n_trd, bool), np.zeros(n_untreated, bool)
+        ]
+        frames.append(
+            pd.DataFrame({"cohort": cohort, "mdd_1": mdd, "trd_1": trd, "treated": treated})
+        )
+    ungenotyped = pd.DataFrame(
+        {"cohort": None, "mdd_1": [True] * 30, "trd_1": [True] * 30, "treated": True}
+    )
+    persons_df = pd.concat([*frames, ungenotyped], ignore_index=True)
+    n = len(persons_df)
+    persons_df["person_id"] = np.arange(1, n + 1, dtype=np.int64) * 7
+    persons_df["non_mdd"] = ~persons_df["mdd_1"]
+    persons_df["sex"] = rng.choice(
+        np.array(["female", "male", None], dtype=object), n, p=[0.55, 0.43, 0.02]
+    )
+    persons_df["year_of_birth"] = rng.integers(1940, 2000, n)
+    persons_df["age"] = 2023 - persons_df["year_of_birth"]
+    for k in (2, 3):
+        persons_df[f"mdd_{k}"] = persons_df["mdd_1"] & (rng.random(n) < 0.8)
+    for k in (2, 3, 4, 5):
+        persons_df[f"trd_{k}"] = persons_df["trd_1"] | (
+            persons_df["mdd_1"] & (rng.random(n) < 0.05 * k)
+        )
+    persons_df["n_mdd_dates"] = np.where(persons_df["mdd_1"], rng.integers(1, 9, n), 0)
+    persons_df["first_mdd_date"] = [dt.date(2015, 1, 1) if m else None for m in persons_df["mdd_1"]]
+    persons_df["end_of_observation"] = dt.date(2023, 6, 30)
+    persons_df["age_at_diagnosis"] = np.where(
+        persons_df["mdd_1"], 2015 - persons_df["year_of_birth"], np.nan
+    )
+    return persons_df
+
+
+def fake_associations(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
+    """Primary grid, the 15 definition pairs in discovery, and sex strata."""
+    rows = []
+    for cohort in COHORTS:
+        n_non, n_tr, n_trd, _ = GROUP_SIZES[cohort]
+        cases_controls = {
+            "trMDD_vs_nonMDD": (n_tr, n_non),
+            "TRD_vs_nonMDD": (n_trd, n_non),
+            "TRD_vs_trMDD": (n_trd, n_tr),
+        }
+        for contrast in CONTRASTS:
+            trd_def = None if contrast == "trMDD_vs_nonMDD" else "trd_1"
+            rows += _grid(
+                rng, traits, cohort, contrast, trd_def, "trmdd_1", "all", cases_controls[contrast]
+            )
+    for k in range(1, 6):
+        for j in range(1, 4):
+            if (k, j) != (1, 1):
+                rows += _grid(
+                    rng,
+                    traits,
+                    "wgs_european",
+                    "TRD_vs_trMDD",
+                    f"trd_{k}",
+                    f"trmdd_{j}",
+                    "all",
+                    (55, 190),
+                )
+    for stratum, size in (("female", (33, 110)), ("male", (27, 90)), ("pgs_x_sex", (60, 200))):
+        rows += _grid(
+            rng, traits, "wgs_european", "TRD_vs_trMDD", "trd_1", "trmdd_1", stratum, size
+        )
+    return pd.DataFrame(rows)
+
+
+def _grid(rng, traits, cohort, contrast, trd_def, trmdd_def, stratum, cases_controls):
+    rows = []
+    for i, trait in enumerate(traits):
+        beta = rng.normal(0.0, 0.08) + (0.4 if i % 9 == 0 else 0.0)
+        se = rng.uniform(0.03, 0.09)
+        p = float(2 * _normal_sf(abs(beta) / se))
+        rows.append(
+            {
+                "cohort": cohort,
+                "contrast": contrast,
+                "trd_def": trd_def,
+                "trmdd_def": trmdd_def,
+                "stratum": stratum,
+                "trait": trait,
+                "beta": beta,
+                "se": se,
+                "odds_ratio": np.exp(beta),
+                "ci_low": np.exp(beta - 1.96 * se),
+                "ci_high": np.exp(beta + 1.96 * se),
+                "p": p,
+                "n_cases": cases_controls[0],
+                "n_controls": cases_controls[1],
+                "converged": True,
+                "significant": p < 1e-5,
+            }
+        )
+    return rows
+
+
+def _normal_sf(z: float) -> float:
+    from math import erfc, sqrt
+
+    return 0.5 * erfc(z / sqrt(2.0))
+
+
+def fake_replication(rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for contrast in CONTRASTS:
+        for cohort in COHORTS[1:]:
+            tau2_null = rng.uniform(0.002, 0.01)
+            tau2 = tau2_null * rng.uniform(0.1, 0.9)
+            rows.append(
+                {
+                    "contrast": contrast,
+                    "cohort": cohort,
+                    "reference_cohort": COHORTS[0],
+                    "k": 61,
+                    "tau2": tau2,
+                    "tau2_null": tau2_null,
+                    "r2": 100 * (tau2_null - tau2) / tau2_null,
+                    "qe": rng.uniform(50, 90),
+                    "qe_p": rng.uniform(0, 1),
+                    "qm": rng.uniform(1, 30),
+                    "qm_p": rng.uniform(0, 0.05),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def fake_sensitivity(rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for k in range(1, 6):
+        for j in range(1, 4):
+            n_trd = (
+                SMALL_COUNTS["sensitivity trd_2/trmdd_3 n_trd"] if (k, j) == (2, 3) else 50 + 5 * k
+            )
+            rows.append(
+                {
+                    "trd_def": f"trd_{k}",
+                    "trmdd_def": f"trmdd_{j}",
+                    "n_trmdd": 200 - 10 * j,
+                    "n_trd": n_trd,
+                    "meta_r2": 100.0 if (k, j) == (1, 1) else rng.uniform(40, 99),
+                    "n_significant": int(rng.integers(0, 8)),
+                    "overlap_pct": rng.uniform(0, 100),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def fake_survival(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
+    rows = []
+    for cohort, n, events in (
+        ("wgs", 500, 90),
+        ("wgs_european", 320, 60),
+        ("wgs_diverse", 180, 30),
+        ("microarray", 60, 14),
+    ):
+        for trait in traits:
+            for term in ("pgs_20_80", "pgs_80_100", "pgs_per_sd"):
+                log_hr, se = rng.normal(0, 0.15), rng.uniform(0.1, 0.3)
+                rows.append(
+                    {
+                        "cohort": cohort,
+                        "trait": trait,
+                        "term": term,
+                        "hr": np.exp(log_hr),
+                        "ci_low": np.exp(log_hr - 1.96 * se),
+                        "ci_high": np.exp(log_hr + 1.96 * se),
+                        "p": float(2 * _normal_sf(abs(log_hr) / se)),
+                        "n": n,
+                        "n_events": events,
+                        "zph_chisq": rng.uniform(0, 5),
+                        "zph_p": rng.uniform(0, 1),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def fake_km(rng: np.random.Generator) -> pd.DataFrame:
+    """Kaplan-Meier curves computed from simulated times (numpy), risk sets falling to 1."""
+    rows = []
+    for trait in KM_TRAITS:
+        for s, stratum in enumerate(STRATA):
+            n = 100 if stratum == "20-80" else 40
+            times = np.sort(rng.integers(1, 2000, n) + 30 * s)
+            events = rng.random(n) < 0.4
+            surv, at_risk = 1.0, n
+            rows.append(
+                {
+                    "trait": trait,
+                    "stratum": stratum,
+                    "time": 0.0,
+                    "survival": 1.0,
+                    "ci_low": 1.0,
+                    "ci_high": 1.0,
+                    "at_risk": n,
+                }
+            )
+            for t, e in zip(times, events):
+                if e:
+                    surv *= 1 - 1 / at_risk
+                half = 1.96 * 0.02 * np.sqrt(n / max(at_risk, 1))
+                rows.append(
+                    {
+                        "trait": trait,
+                        "stratum": stratum,
+                        "time": float(t),
+                        "survival": surv,
+                        "ci_low": max(0.0, surv - half),
+                        "ci_high": min(1.0, surv + half),
+                        "at_risk": at_risk,
+                    }
+                )
+                at_risk -= 1
+    return pd.DataFrame(rows)
+
+
+def fake_match_report(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
+    n_file = rng.integers(800, 1200, len(traits))
+    matched = (n_file * rng.uniform(0.8, 0.98, len(traits))).astype(int)
+    return pd.DataFrame(
+        {
+            "trait": traits,
+            "platform": "wgs",
+            "n_variants": n_file,
+            "n_matched": matched,
+            "n_flipped": matched // 2,
+            "n_ambiguous": rng.integers(0, 15, len(traits)),
+            "n_missing": n_file - matched,
+            "overlap": matched / n_file,
+        }
+    )
+
+
+def fake_attrition() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "step": [
+                "all persons",
+                "unparseable date",
+                "unknown person",
+                "missing sex",
+                "missing PCs",
+            ],
+            "n_persons": [1000, 1000, 998, 985, 980],
+            "n_rows_dropped": [0, 7, 2, 13, 5],
+            "reason": [
+                "",
+                "condition_start_date not a date",
+                "person_id not in person",
+                "no sex",
+                "not in ancestry file",
+            ],
+        }
+    )
+
+
+def fake_group_sizes() -> pd.DataFrame:
+    rows = []
+    for cohort, (n_non, n_tr, n_trd, _) in GROUP_SIZES.items():
+        rows.append(
+            {
+                "cohort": cohort,
+                "trd_def": "trd_1",
+                "trmdd_def": "trmdd_1",
+                "n_trd": n_trd,
+                "n_trmdd": n_tr,
+                "n_non_mdd": n_non,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,120 @@
+"""The report stage: ``run_report(config, out_dir)`` writes ``out_dir/report/``.
+
+It reads every finished output under ``config.output_dir`` with pandas (no
+Spark), draws the figures, writes ``index.html`` with its PNGs beside it and
+shareable CSV copies of the tables (small counts suppressed) under
+``report/tables/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import os
+from typing import Any
+
+from trd_spark.config import Config
+from trd_spark.report.html import Section, render_page, render_paragraphs
+from trd_spark.report.load import read_manifests, read_run_outputs, read_trait_catalog
+from trd_spark.report.methods import describe_suppression, write_methods
+from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
+
+log = logging.getLogger(__name__)
+
+REPORT_TITLE = "Genetic correlates of treatment-resistant depression: study report"
+
+
+def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
+    """The plain values the report needs, taken from the run's config."""
+    return ReportSettings(
+        report_dir=report_dir,
+        cohorts=[config.discovery_cohort]
+        + [name for name in config.cohorts if name != config.discovery_cohort],
+        discovery=config.discovery_cohort,
+        primary_trd=config.analysis.primary_trd,
+        primary_trmdd=config.analysis.primary_trmdd,
+        min_count=config.report.min_count,
+        suppress=config.report.suppress_small_counts,
+        km_traits=list(config.report.km_traits),
+    )
+
+
+def write_report(
+    output_dir: str,
+    report_dir: str,
+    settings: ReportSettings,
+    methods: list[str],
+    traits_path: str,
+    notice: str = "",
+    source: str = "",
+) -> list[SectionResult]:
+    """Write ``index.html``, its figures and shared tables into ``report_dir``.
+
+    Parameters
+    ----------
+    output_dir : the finished run to report on.
+    report_dir : where the report goes (created).
+    settings : the report settings.
+    methods : the methods paragraphs.
+    traits_path : the trait catalog.
+    notice : shown under the title (the small-count policy in force).
+    source : the config file, named on the page.
+
+    Returns
+    -------
+    The sections built.
+    """
+    os.makedirs(report_dir, exist_ok=True)
+    outputs = read_run_outputs(output_dir)
+    results = build_sections(outputs, read_trait_catalog(traits_path), settings)
+    methods_section = Section(
+        "methods", "Methods (from the configuration used)", render_paragraphs(methods)
+    )
+    intro = (
+        render_paragraphs(
+            [
+                f"Run: {output_dir}" + (f" (config {source})" if source else ""),
+                f"Written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.",
+            ]
+        )
+        + f"<p class='note'>{html.escape(notice)}</p>"
+    )
+    page = render_page(REPORT_TITLE, intro, [r.section for r in results] + [methods_section])
+    with open(os.path.join(report_dir, "index.html"), "w", encoding="utf-8") as handle:
+        handle.write(page)
+    return results
+
+
+def run_report(config: Config, out_dir: str) -> dict[str, Any]:
+    """The report stage: write ``out_dir/report/index.html`` with PNGs and shared tables.
+
+    Parameters
+    ----------
+    config : the run's config (outputs are read from ``config.output_dir``).
+    out_dir : the staging folder the pipeline gives the stage.
+
+    Returns
+    -------
+    Paths written (relative to the report folder), sections unavailable, and the
+    suppression setting, for the stage manifest.
+    """
+    report_dir = os.path.join(out_dir, "report")
+    settings = settings_from_config(config, report_dir)
+    results = write_report(
+        config.output_dir,
+        report_dir,
+        settings,
+        write_methods(config, read_manifests(config.output_dir)),
+        config.weights.traits,
+        notice=describe_suppression(config),
+        source=config.source,
+    )
+    log.info("report written to %s", os.path.join(report_dir, "index.html"))
+    return {
+        "index": "report/index.html",
+        "figures": [name for r in results for name in r.figures],
+        "tables": [name for r in results for name in r.tables],
+        "unavailable": [r.section.anchor for r in results if not r.available],
+        "suppression": describe_suppression(config),
+    }

@@ -1,0 +1,291 @@
+"""The report's tables, built from the output tables with pandas.
+
+Each ``build_*`` function returns numbers (for tests and shareable CSVs);
+each ``format_*`` function turns them into display text with the small-count
+policy applied (``suppress.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.report.suppress import (
+    WITHHELD,
+    format_count,
+    format_percent,
+    is_small_count,
+    suppress_count_columns,
+)
+
+GROUPS = ("non-MDD", "trMDD", "TRD")
+CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
+# participant-count columns of each shared table
+COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "table1": ("n", "n_female"),
+    "group_sizes": ("n_trd", "n_trmdd", "n_non_mdd"),
+    "associations": ("n_cases", "n_controls"),
+    "sensitivity": ("n_trmdd", "n_trd"),
+    "survival": ("n", "n_events"),
+    "cohort_attrition": ("n_persons", "n_rows_dropped"),
+    "phenotype_attrition": ("n_persons", "n_rows_dropped"),
+    "analysis_attrition": ("n_persons", "n_rows_dropped"),
+}
+
+
+def mdd_column_for(trmdd_def: str) -> str:
+    """The MDD definition a trMDD definition rests on: ``trmdd_2`` -> ``mdd_2``."""
+    return trmdd_def.replace("trmdd_", "mdd_")
+
+
+def assign_groups(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.Series:
+    """Each person's group (non-MDD / trMDD / TRD, or None) under one definition pair.
+
+    Parameters
+    ----------
+    persons_df : ``phenotypes/persons.parquet``.
+    trd_def : e.g. ``trd_1``.
+    trmdd_def : e.g. ``trmdd_1``.
+
+    Returns
+    -------
+    A Series aligned with ``persons_df``, as ``phenotypes.md`` defines the groups.
+    """
+    mdd = persons_df[mdd_column_for(trmdd_def)].fillna(False).astype(bool)
+    trd = persons_df[trd_def].fillna(False).astype(bool)
+    treated = persons_df["treated"].fillna(False).astype(bool)
+    non_mdd = persons_df["non_mdd"].fillna(False).astype(bool)
+    group = pd.Series(None, index=persons_df.index, dtype=object)
+    group[non_mdd] = "non-MDD"
+    group[mdd & treated & ~trd] = "trMDD"
+    group[mdd & trd] = "TRD"
+    return group
+
+
+def build_table1(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.DataFrame:
+    """Table 1: per cohort and group, n, female n and %, age median and IQR.
+
+    Parameters
+    ----------
+    persons_df : ``phenotypes/persons.parquet`` (persons without a cohort are left out).
+    trd_def, trmdd_def : the primary definitions.
+
+    Returns
+    -------
+    Columns cohort, group, n, n_female, pct_female, age_median, age_q1, age_q3.
+    """
+    with_group_df = persons_df.assign(group=assign_groups(persons_df, trd_def, trmdd_def))
+    with_group_df = with_group_df[with_group_df["cohort"].notna() & with_group_df["group"].notna()]
+    rows = []
+    for cohort in sorted(with_group_df["cohort"].unique()):
+        for group in GROUPS:
+            rows.append(_summarise_group(with_group_df, cohort, group))
+    return pd.DataFrame(rows)
+
+
+def _summarise_group(with_group_df: pd.DataFrame, cohort: str, group: str) -> dict[str, Any]:
+    members_df = with_group_df[
+        (with_group_df["cohort"] == cohort) & (with_group_df["group"] == group)
+    ]
+    n = len(members_df)
+    n_female = int((members_df["sex"] == "female").sum())
+    ages = members_df["age"].dropna().to_numpy(dtype=float)
+    q1, median, q3 = np.percentile(ages, [25, 50, 75]) if len(ages) else (np.nan,) * 3
+    return {
+        "cohort": cohort,
+        "group": group,
+        "n": n,
+        "n_female": n_female,
+        "pct_female": 100.0 * n_female / n if n else np.nan,
+        "age_median": median,
+        "age_q1": q1,
+        "age_q3": q3,
+    }
+
+
+def format_table1(table1_df: pd.DataFrame, min_count: int, suppress: bool) -> pd.DataFrame:
+    """Table 1 as display text; summaries of a masked group are withheld too.
+
+    Parameters
+    ----------
+    table1_df : from ``build_table1``.
+    min_count, suppress : the small-count policy.
+
+    Returns
+    -------
+    Columns Cohort, Group, n, Female n, Female %, Age median [IQR].
+    """
+    rows = []
+    for row in table1_df.to_dict("records"):
+        hidden = suppress and is_small_count(row["n"], min_count)
+        age = (
+            WITHHELD
+            if hidden or np.isnan(row["age_median"])
+            else f"{row['age_median']:.0f} [{row['age_q1']:.0f}-{row['age_q3']:.0f}]"
+        )
+        rows.append(
+            {
+                "Cohort": row["cohort"],
+                "Group": row["group"],
+                "n": format_count(row["n"], min_count, suppress),
+                "Female n": format_count(row["n_female"], min_count, suppress),
+                "Female %": format_percent(row["n_female"], row["n"], min_count, suppress),
+                "Age median [IQR]": age,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def format_table2(sensitivity_df: pd.DataFrame, min_count: int, suppress: bool) -> pd.DataFrame:
+    """Table 2 (sensitivity of the definitions) as display text.
+
+    Parameters
+    ----------
+    sensitivity_df : ``results/sensitivity.parquet``.
+    min_count, suppress : the small-count policy (n_trmdd and n_trd are participants).
+
+    Returns
+    -------
+    One row per definition pair, in trd_def, trmdd_def order.
+    """
+    ordered_df = sensitivity_df.sort_values(["trd_def", "trmdd_def"]).reset_index(drop=True)
+    shown_df = suppress_count_columns(ordered_df, COUNT_COLUMNS["sensitivity"], min_count, suppress)
+    return pd.DataFrame(
+        {
+            "TRD definition": shown_df["trd_def"],
+            "trMDD definition": shown_df["trmdd_def"],
+            "n trMDD": shown_df["n_trmdd"],
+            "n TRD": shown_df["n_trd"],
+            "Meta R² (%)": [_fixed(v, 1) for v in ordered_df["meta_r2"]],
+            "Significant PGS": [_integer(v) for v in ordered_df["n_significant"]],
+            "Overlap with primary (%)": [_fixed(v, 1) for v in ordered_df["overlap_pct"]],
+        }
+    )
+
+
+def format_survival(
+    survival_df: pd.DataFrame, labels: Mapping[str, str], min_count: int, suppress: bool
+) -> pd.DataFrame:
+    """The Cox results as display text (HR [95% CI], p, n, events, PH test p).
+
+    Parameters
+    ----------
+    survival_df : ``results/survival.parquet``.
+    labels : trait -> label.
+    min_count, suppress : the small-count policy.
+
+    Returns
+    -------
+    One row per cohort, trait and term, most significant first.
+    """
+    ordered_df = survival_df.sort_values("p").reset_index(drop=True)
+    shown_df = suppress_count_columns(ordered_df, COUNT_COLUMNS["survival"], min_count, suppress)
+    return pd.DataFrame(
+        {
+            "Cohort": ordered_df["cohort"],
+            "PGS": [labels.get(t, t) for t in ordered_df["trait"]],
+            "Term": ordered_df["term"],
+            "HR [95% CI]": [
+                f"{hr:.2f} [{lo:.2f}-{hi:.2f}]"
+                for hr, lo, hi in zip(
+                    ordered_df["hr"], ordered_df["ci_low"], ordered_df["ci_high"], strict=True
+                )
+            ],
+            "p": [format_p(v) for v in ordered_df["p"]],
+            "n": shown_df["n"],
+            "Events": shown_df["n_events"],
+            "PH test p": [format_p(v) for v in ordered_df["zph_p"]],
+        }
+    )
+
+
+def format_replication(replication_df: pd.DataFrame) -> pd.DataFrame:
+    """Meta-regression of replication on discovery log ORs as display text."""
+    return pd.DataFrame(
+        {
+            "Contrast": replication_df["contrast"],
+            "Cohort": replication_df["cohort"],
+            "Against": replication_df["reference_cohort"],
+            "PGS (k)": [_integer(v) for v in replication_df["k"]],
+            "τ² null": [_fixed(v, 4) for v in replication_df["tau2_null"]],
+            "τ² with moderator": [_fixed(v, 4) for v in replication_df["tau2"]],
+            "Meta R² (%)": [_fixed(v, 1) for v in replication_df["r2"]],
+            "QM p": [format_p(v) for v in replication_df["qm_p"]],
+            "QE p": [format_p(v) for v in replication_df["qe_p"]],
+        }
+    )
+
+
+def format_counts_table(
+    table_df: pd.DataFrame, name: str, min_count: int, suppress: bool
+) -> pd.DataFrame:
+    """Any output table with its participant-count columns masked (for display and sharing).
+
+    Parameters
+    ----------
+    table_df : an output table.
+    name : its key in COUNT_COLUMNS (others have no participant counts).
+    min_count, suppress : the small-count policy.
+
+    Returns
+    -------
+    A copy with count columns as text and floats rounded for reading.
+    """
+    shown_df = suppress_count_columns(table_df, COUNT_COLUMNS.get(name, ()), min_count, suppress)
+    for column in shown_df.columns:
+        if pd.api.types.is_float_dtype(shown_df[column]):
+            shown_df[column] = [
+                format_p(v) if column == "p" or column.endswith("_p") else _fixed(v, 4)
+                for v in shown_df[column]
+            ]
+    return shown_df
+
+
+def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
+    """``qc/summary.json`` as rows of (item, value), nested keys joined by " / ".
+
+    Parameters
+    ----------
+    summary : the parsed JSON object.
+    prefix : the path of ``summary`` inside the whole object.
+
+    Returns
+    -------
+    Columns item, value (value as text; these are variant counts, not participants).
+    """
+    return pd.DataFrame(_summary_rows(summary, prefix), columns=["item", "value"])
+
+
+def _summary_rows(summary: Mapping[str, Any], prefix: str) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        item = f"{prefix} / {key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            rows.extend(_summary_rows(value, item))
+        elif isinstance(value, list):
+            rows.append((item, ", ".join(map(str, value))))
+        else:
+            rows.append((item, _integer(value) if _is_int(value) else str(value)))
+    return rows
+
+
+def format_p(value: float | None) -> str:
+    """A p-value with two significant digits (``3.1e-07``), empty when missing."""
+    if value is None or pd.isna(value):
+        return ""
+    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+
+
+def _fixed(value: Any, digits: int) -> str:
+    return "" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
+
+
+def _integer(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
