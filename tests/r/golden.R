@@ -1,0 +1,69 @@
+# Golden values for the statistics tests (R 4.2, metafor 3.8, survival 3.5).
+# Reads the fixed inputs written by make_inputs.py and writes golden_*.csv next to them:
+#   Rscript tests/r/golden.R
+suppressPackageStartupMessages({library(metafor); library(survival)})
+args <- commandArgs(trailingOnly = FALSE)
+here <- dirname(normalizePath(sub("^--file=", "", args[grep("^--file=", args)])))
+out <- function(df, name) write.csv(df, file.path(here, name), row.names = FALSE)
+fmt <- function(x) formatC(x, digits = 17, format = "g")
+
+# --- logistic: stats::glm, one PGS at a time, plus the PGS x sex interaction
+lg <- read.csv(file.path(here, "logistic_input.csv"))
+rows <- list()
+for (k in 1:3) {
+  lg$g <- lg[[paste0("pgs", k)]]
+  fit <- glm(y ~ g + pc1 + pc2 + pc3 + sex + age, family = binomial, data = lg)
+  co <- summary(fit)$coefficients
+  rows[[length(rows) + 1]] <- data.frame(model = paste0("pgs", k), term = "g",
+    beta = fmt(co["g", 1]), se = fmt(co["g", 2]), iter = fit$iter)
+  fit <- glm(y ~ g * sex + pc1 + pc2 + pc3 + age, family = binomial, data = lg)
+  co <- summary(fit)$coefficients
+  rows[[length(rows) + 1]] <- data.frame(model = paste0("pgs", k, "_x_sex"), term = "g:sex",
+    beta = fmt(co["g:sex", 1]), se = fmt(co["g:sex", 2]), iter = fit$iter)
+}
+out(do.call(rbind, rows), "golden_logistic.csv")
+
+# --- meta-regression: metafor::rma REML with and without the moderator
+mt <- read.csv(file.path(here, "meta_input.csv"))
+rows <- list()
+for (s in unique(mt$set)) {
+  d <- mt[mt$set == s, ]
+  m1 <- rma(yi, vi, mods = ~ x, data = d, method = "REML")
+  m0 <- rma(yi, vi, data = d, method = "REML")
+  rows[[length(rows) + 1]] <- data.frame(set = s, k = m1$k, tau2 = fmt(m1$tau2),
+    tau2_null = fmt(m0$tau2), r2 = fmt(ifelse(is.null(m1$R2), NA, m1$R2)),
+    qe = fmt(m1$QE), qe_p = fmt(m1$QEp), qm = fmt(m1$QM), qm_p = fmt(m1$QMp),
+    b0 = fmt(coef(m1)[1]), b1 = fmt(coef(m1)[2]))
+}
+out(do.call(rbind, rows), "golden_meta.csv")
+
+# --- Cox (Efron) with PGS strata and per SD, per cohort and pooled with cohort as stratum
+cx <- read.csv(file.path(here, "cox_input.csv"))
+cx$pgs_group <- factor(cx$pgs_group, levels = 0:2)
+rows <- list(); zrows <- list()
+models <- list(
+  strata = Surv(time, event) ~ pgs_group + age_at_diagnosis + sex + pc1 + pc2,
+  per_sd = Surv(time, event) ~ pgs_sd + age_at_diagnosis + sex + pc1 + pc2,
+  pooled = Surv(time, event) ~ pgs_group + age_at_diagnosis + sex + pc1 + pc2 + strata(cohort))
+for (name in names(models)) {
+  fit <- coxph(models[[name]], data = cx, ties = "efron")
+  co <- summary(fit)$coefficients
+  rows[[length(rows) + 1]] <- data.frame(model = name, term = rownames(co),
+    coef = fmt(co[, "coef"]), se = fmt(co[, "se(coef)"]))
+  z <- cox.zph(fit, transform = "km", terms = TRUE)$table
+  zrows[[length(zrows) + 1]] <- data.frame(model = name, term = rownames(z),
+    chisq = fmt(z[, "chisq"]), df = z[, "df"], p = fmt(z[, "p"]))
+}
+out(do.call(rbind, rows), "golden_cox.csv")
+out(do.call(rbind, zrows), "golden_zph.csv")
+
+# --- Kaplan-Meier with log-log CI per group (tied integer times)
+km <- read.csv(file.path(here, "km_input.csv"))
+rows <- list()
+for (g in sort(unique(km$group))) {
+  f <- survfit(Surv(time, event) ~ 1, data = km[km$group == g, ], conf.type = "log-log")
+  rows[[length(rows) + 1]] <- data.frame(group = g, time = f$time, n_risk = f$n.risk,
+    n_event = f$n.event, surv = fmt(f$surv), lower = fmt(f$lower), upper = fmt(f$upper))
+}
+out(do.call(rbind, rows), "golden_km.csv")
+cat("golden values written to", here, "\n")
