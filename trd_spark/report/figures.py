@@ -338,22 +338,44 @@ def at_risk_at(km_df: pd.DataFrame, times: Sequence[float]) -> list[int]:
     return counts
 
 
+def at_risk_labels(
+    km_df: pd.DataFrame,
+    strata: Sequence[str],
+    times: Sequence[float],
+    min_count: int,
+    suppress: bool,
+) -> list[list[str]]:
+    """The at-risk table under a KM plot as text, small counts masked.
+
+    Parameters
+    ----------
+    km_df : one trait's rows of ``results/km.parquet``.
+    strata : the strata, one table row each.
+    times : the table's time points.
+    min_count, suppress : the small-count policy.
+
+    Returns
+    -------
+    One list of labels per stratum, one label per time point.
+    """
+    return [
+        [
+            format_count(count, min_count, suppress)
+            for count in at_risk_at(km_df[km_df["stratum"] == stratum], times)
+        ]
+        for stratum in strata
+    ]
+
+
 def _draw_at_risk_table(
     ax: Axes, km_df: pd.DataFrame, strata: Sequence[str], min_count: int, suppress: bool
 ) -> None:
-    times = np.linspace(0.0, float(km_df["time"].max()), 5).round()
-    for k, stratum in enumerate(strata):
-        counts = at_risk_at(km_df[km_df["stratum"] == stratum], list(times))
-        for t, count in zip(times, counts, strict=True):
-            ax.text(
-                t,
-                k,
-                format_count(count, min_count, suppress),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color=STRATUM_COLOURS[k % len(STRATUM_COLOURS)],
-            )
+    times = list(np.linspace(0.0, float(km_df["time"].max()), 5).round())
+    labels = at_risk_labels(km_df, strata, times, min_count, suppress)
+    for k, row in enumerate(labels):
+        for t, label in zip(times, row, strict=True):
+            colour = STRATUM_COLOURS[k % len(STRATUM_COLOURS)]
+            ax.text(t, k, label, ha="center", va="center", fontsize=7, color=colour)
     ax.set_ylim(len(strata) - 0.5, -0.5)
     ax.set_yticks(range(len(strata)), strata, fontsize=7)
     ax.set_xlabel("Days since first MDD diagnosis (numbers at risk below)", fontsize=8)

@@ -209,7 +209,7 @@ def build_figure1_section(
     )
     primary_df = primary_associations(assoc_df, s)
     cohorts = [c for c in s.cohorts if c in set(primary_df["cohort"])]
-    counts = _case_counts(primary_df, s)
+    counts = case_count_labels(primary_df, s)
     figures.plot_forest_by_domain(
         primary_df, catalog_df, cohorts, s.figure("figure1_forest.png"), counts
     )
@@ -234,7 +234,8 @@ def build_figure1_section(
     return result
 
 
-def _case_counts(primary_df: pd.DataFrame, s: ReportSettings) -> dict[str, str]:
+def case_count_labels(primary_df: pd.DataFrame, s: ReportSettings) -> dict[str, str]:
+    """Contrast -> "<cohort>: <n> cases, <n> controls" in the discovery cohort, masked."""
     counts = {}
     for contrast, rows_df in primary_df[primary_df["cohort"] == s.discovery].groupby("contrast"):
         cases = format_count(rows_df["n_cases"].max(), s.min_count, s.suppress)

@@ -275,7 +275,7 @@ def fake_km(rng: np.random.Generator) -> pd.DataFrame:
                     "at_risk": n,
                 }
             )
-            for t, e in zip(times, events):
+            for t, e in zip(times, events, strict=True):
                 if e:
                     surv *= 1 - 1 / at_risk
                 half = 1.96 * 0.02 * np.sqrt(n / max(at_risk, 1))

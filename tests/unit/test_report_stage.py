@@ -1,0 +1,209 @@
+"""The report stage on a complete fake output_dir: every part present, small counts never shown."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.data.report.fake_run import SMALL_COUNTS, fake_config, write_fake_run
+from trd_spark.report.html import find_unsuppressed_counts
+from trd_spark.report.sections import ReportSettings, case_count_labels, primary_associations
+from trd_spark.report.stage import run_report
+
+SECTIONS = ("qc", "table1", "match", "figure1", "replication", "table2", "figure2", "methods")
+FIGURES = (
+    "pgs_match_rates.png",
+    "figure1_forest.png",
+    "overview_heatmap.png",
+    "replication_scatter.png",
+    "figure2_hr_forest.png",
+    "figure2_km_educational_attainment.png",
+    "figure2_km_insomnia.png",
+)
+# participant-count columns of the shared CSVs
+CSV_COUNT_COLUMNS = (
+    "n",
+    "n_female",
+    "Female n",
+    "n_trd",
+    "n_trmdd",
+    "n_non_mdd",
+    "n_cases",
+    "n_controls",
+    "n_events",
+    "n_persons",
+    "n_rows_dropped",
+    "n TRD",
+    "n trMDD",
+    "at_risk",
+)
+
+
+def build_report(run_dir: Path, **report: object) -> tuple[dict, str, Path]:
+    staging = run_dir / "_staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    summary = run_report(fake_config(run_dir, **report), str(staging))
+    report_dir = staging / "report"
+    return summary, (report_dir / "index.html").read_text(), report_dir
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory) -> Path:
+    return write_fake_run(tmp_path_factory.mktemp("fake-run"))
+
+
+@pytest.fixture(scope="module")
+def report(fake_run) -> tuple[dict, str, Path]:
+    return build_report(fake_run)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG header (read by hand, not by matplotlib)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_every_section_and_figure_is_present(report):
+    summary, page, report_dir = report
+    for anchor in SECTIONS:
+        assert f'<section id="{anchor}">' in page
+    assert "not available" not in page
+    assert summary["unavailable"] == []
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sorted(sources) == sorted(FIGURES)
+    for name in sources:
+        assert "/" not in name  # relative, next to index.html: opens from disk
+        width, height = png_size(report_dir / name)
+        assert width > 200 and height > 200
+
+
+def test_shared_tables_are_written(report):
+    summary, _, report_dir = report
+    names = {Path(p).name for p in summary["tables"]}
+    assert {
+        "table1.csv",
+        "table2_sensitivity.csv",
+        "associations.csv",
+        "survival.csv",
+        "replication.csv",
+        "km.csv",
+        "group_sizes.csv",
+    } <= names
+    for name in names:
+        assert (report_dir / "tables" / name).is_file()
+
+
+def test_table1_rows_cover_cohorts_and_groups(report):
+    _, _, report_dir = report
+    table1_df = pd.read_csv(report_dir / "tables/table1.csv", dtype=str)
+    assert len(table1_df) == 9
+    assert set(table1_df["Group"]) == {"non-MDD", "trMDD", "TRD"}
+
+
+def test_no_small_count_in_html(report):
+    _, page, _ = report
+    n_cells = len(re.findall(r'<td class="count">', page))
+    assert n_cells > 100  # the scan below looks at real cells
+    assert find_unsuppressed_counts(page, 20) == []
+    assert "&lt;20" in page  # the fake run's small groups were masked, not dropped
+    # free text such as figure subtitles: no "12 cases" style counts either
+    assert not re.search(r"\b([1-9]|1\d|20) (cases|controls|events|persons)\b", page)
+
+
+def test_no_small_count_in_shared_csvs(report):
+    _, _, report_dir = report
+    checked = 0
+    for path in (report_dir / "tables").glob("*.csv"):
+        table_df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in [c for c in CSV_COUNT_COLUMNS if c in table_df.columns]:
+            values = table_df[column].str.replace(",", "")
+            numbers = pd.to_numeric(values[values.str.fullmatch(r"\d+")])
+            assert not ((numbers >= 1) & (numbers <= 20)).any(), f"{path.name}:{column}"
+            checked += len(values)
+    assert checked > 1000
+
+
+def test_km_csv_stops_before_small_risk_sets(report, fake_run):
+    _, _, report_dir = report
+    km_df = pd.read_csv(report_dir / "tables/km.csv")
+    source_df = pd.read_parquet(fake_run / "results/km.parquet")
+    assert (source_df["at_risk"] <= 20).any()  # the fake curves do reach small risk sets
+    assert km_df["at_risk"].min() > 20
+    assert len(km_df) == int((source_df["at_risk"] > 20).sum())
+
+
+def test_suppression_off_shows_exact_counts(fake_run):
+    _, page, _ = build_report(fake_run, suppress_small_counts=False)
+    leaked = find_unsuppressed_counts(page, 20)
+    assert str(SMALL_COUNTS["microarray TRD"]) in leaked
+    assert "Small-count suppression is OFF" in page
+
+
+def test_case_count_labels_mask_small_groups(fake_run):
+    assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
+    settings = ReportSettings(report_dir="", cohorts=["microarray"], discovery="microarray")
+    labels = case_count_labels(primary_associations(assoc_df, settings), settings)
+    assert labels["TRD_vs_trMDD"] == "microarray: <20 cases, 40 controls"
+    assert labels["trMDD_vs_nonMDD"] == "microarray: 40 cases, 90 controls"
+
+
+def test_primary_associations_keep_one_row_per_trait(fake_run):
+    assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
+    settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
+    primary_df = primary_associations(assoc_df, settings)
+    counts = primary_df.groupby(["cohort", "contrast"]).size()
+    assert (counts == 61).all() and len(counts) == 9
+
+
+def test_missing_results_degrade_gracefully(fake_run, tmp_path):
+    partial = tmp_path / "partial"
+    shutil.copytree(fake_run, partial, ignore=shutil.ignore_patterns("_staging"))
+    shutil.rmtree(partial / "results")
+    summary, page, report_dir = build_report(partial)
+    assert "not available: results/associations.parquet" in page
+    assert "not available: results/sensitivity.parquet" in page
+    assert set(summary["unavailable"]) == {"figure1", "replication", "table2", "figure2"}
+    assert '<section id="table1">' in page and "&lt;20" in page  # what is there is still shown
+    for name in re.findall(r'<img src="([^"]+)"', page):
+        assert (report_dir / name).is_file()
+
+
+def test_a_table_without_a_documented_column_is_named(fake_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(fake_run, broken, ignore=shutil.ignore_patterns("_staging"))
+    path = broken / "results/sensitivity.parquet"
+    pd.read_parquet(path).drop(columns="overlap_pct").to_parquet(path)
+    summary, page, _ = build_report(broken)
+    assert "results/sensitivity.parquet lacks column(s) overlap_pct" in page
+    assert summary["unavailable"] == ["table2"]
+
+
+def test_methods_follow_the_config(fake_run):
+    _, page, _ = build_report(fake_run, min_count=10, km_traits=["neuroticism"])
+    assert "from 1 to 10 are shown as &lt;10" in page
+    assert "figure2_km_neuroticism.png" in page
+    assert "p &lt; 1e-05" in page  # significance of the default config
+    assert re.search(r"numpy \d", page)  # versions from the manifests
+
+
+def test_heatmap_and_forest_use_the_primary_rows(fake_run):
+    # the number of significant PGS shown per cohort and contrast equals a direct count
+    assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
+    primary = assoc_df[
+        (assoc_df["stratum"] == "all")
+        & (assoc_df["trmdd_def"] == "trmdd_1")
+        & (assoc_df["trd_def"].isna() | (assoc_df["trd_def"] == "trd_1"))
+    ]
+    expected = primary.groupby(["cohort", "contrast"])["significant"].sum()
+    _, page, _ = build_report(fake_run)
+    block = page.split("Number of significant PGS")[1].split("</table>")[0]
+    for (cohort, contrast), n in expected.items():
+        if n:
+            assert f"<td>{cohort}</td><td>{contrast}</td><td>{n}</td>" in block
+    assert block.count("<tr>") - 1 == int((expected > 0).sum())  # minus the header row

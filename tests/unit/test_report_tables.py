@@ -1,0 +1,118 @@
+"""Report tables checked against independent computations (DuckDB SQL, plain numpy)."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.data.report.fake_run import GROUP_SIZES, fake_persons, fake_sensitivity
+from trd_spark.report.tables import (
+    assign_groups,
+    build_table1,
+    flatten_summary,
+    format_table1,
+    format_table2,
+    mdd_column_for,
+)
+
+
+@pytest.fixture(scope="module")
+def persons_df() -> pd.DataFrame:
+    return fake_persons(np.random.default_rng(5))
+
+
+def sql_groups(persons_df: pd.DataFrame, trd: str, mdd: str) -> pd.DataFrame:
+    """The groups of phenotypes.md written as SQL, independently of the code under test."""
+    return duckdb.sql(
+        f"""
+        SELECT person_id,
+               CASE WHEN {mdd} AND {trd} THEN 'TRD'
+                    WHEN {mdd} AND treated AND NOT {trd} THEN 'trMDD'
+                    WHEN non_mdd THEN 'non-MDD' END AS grp
+        FROM persons_df ORDER BY person_id
+        """
+    ).df()
+
+
+@pytest.mark.parametrize(("trd", "trmdd"), [("trd_1", "trmdd_1"), ("trd_4", "trmdd_2")])
+def test_assign_groups_matches_sql(persons_df, trd, trmdd):
+    expected = sql_groups(persons_df, trd, mdd_column_for(trmdd))
+    got = persons_df.assign(grp=assign_groups(persons_df, trd, trmdd)).sort_values("person_id")
+    assert got["grp"].fillna("none").tolist() == expected["grp"].fillna("none").tolist()
+
+
+def test_table1_matches_sql(persons_df):
+    table1_df = build_table1(persons_df, "trd_1", "trmdd_1")
+    groups_df = sql_groups(persons_df, "trd_1", "mdd_1")  # noqa: F841 (read by DuckDB by name)
+    expected = duckdb.sql(
+        """
+        SELECT p.cohort, g.grp AS "group", count(*) AS n,
+               sum(CASE WHEN p.sex = 'female' THEN 1 ELSE 0 END) AS n_female,
+               quantile_cont(p.age, 0.5) AS med, quantile_cont(p.age, 0.25) AS q1,
+               quantile_cont(p.age, 0.75) AS q3
+        FROM persons_df p JOIN groups_df g USING (person_id)
+        WHERE p.cohort IS NOT NULL AND g.grp IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2
+        """
+    ).df()
+    got = table1_df.sort_values(["cohort", "group"]).reset_index(drop=True)
+    assert got["n"].tolist() == expected["n"].tolist()
+    assert got["n_female"].tolist() == expected["n_female"].astype(int).tolist()
+    np.testing.assert_allclose(got["age_median"], expected["med"])
+    np.testing.assert_allclose(got["age_q1"], expected["q1"])
+    np.testing.assert_allclose(got["age_q3"], expected["q3"])
+    np.testing.assert_allclose(got["pct_female"], 100 * expected["n_female"] / expected["n"])
+
+
+def test_table1_group_sizes_are_the_planted_ones(persons_df):
+    table1_df = build_table1(persons_df, "trd_1", "trmdd_1").set_index(["cohort", "group"])
+    for cohort, (n_non, n_tr, n_trd, _) in GROUP_SIZES.items():
+        assert table1_df.loc[(cohort, "non-MDD"), "n"] == n_non
+        assert table1_df.loc[(cohort, "trMDD"), "n"] == n_tr
+        assert table1_df.loc[(cohort, "TRD"), "n"] == n_trd
+    # persons without a cohort (not genotyped) are not in Table 1
+    assert set(table1_df.index.get_level_values("cohort")) == set(GROUP_SIZES)
+
+
+def test_format_table1_masks_small_group_and_its_summaries(persons_df):
+    shown_df = format_table1(build_table1(persons_df, "trd_1", "trmdd_1"), 20, True)
+    small = shown_df[(shown_df["Cohort"] == "microarray") & (shown_df["Group"] == "TRD")].iloc[0]
+    assert small["n"] == "<20"
+    assert small["Female n"] == "<20"
+    assert small["Female %"] == "-"
+    assert small["Age median [IQR]"] == "-"
+    big = shown_df[(shown_df["Cohort"] == "wgs_european") & (shown_df["Group"] == "trMDD")].iloc[0]
+    assert big["n"] == "200"
+    assert big["Age median [IQR]"] != "-"
+
+
+def test_format_table1_without_suppression_shows_exact_counts(persons_df):
+    shown_df = format_table1(build_table1(persons_df, "trd_1", "trmdd_1"), 20, False)
+    small = shown_df[(shown_df["Cohort"] == "microarray") & (shown_df["Group"] == "TRD")].iloc[0]
+    assert small["n"] == "12"
+
+
+def test_format_table2_masks_participant_counts_only():
+    sensitivity_df = fake_sensitivity(np.random.default_rng(2))
+    shown_df = format_table2(sensitivity_df, 20, True)
+    assert len(shown_df) == 15
+    row = shown_df[
+        (shown_df["TRD definition"] == "trd_2") & (shown_df["trMDD definition"] == "trmdd_3")
+    ]
+    assert row["n TRD"].item() == "<20"
+    # numbers of significant PGS are not participant counts: shown exactly
+    expected = sensitivity_df.sort_values(["trd_def", "trmdd_def"])["n_significant"]
+    assert shown_df["Significant PGS"].tolist() == [str(v) for v in expected]
+
+
+def test_flatten_summary_joins_nested_keys():
+    summary = {"wgs": {"removed": {"call_rate": 1200, "non_snv": 3}, "kept": 10}, "note": "x"}
+    flat_df = flatten_summary(summary)
+    assert flat_df.to_dict("records") == [
+        {"item": "wgs / removed / call_rate", "value": "1,200"},
+        {"item": "wgs / removed / non_snv", "value": "3"},
+        {"item": "wgs / kept", "value": "10"},
+        {"item": "note", "value": "x"},
+    ]
