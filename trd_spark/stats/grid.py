@@ -1,0 +1,312 @@
+"""The logistic association grid, replication and the sensitivity table (statistics.md).
+
+One design = one cohort, contrast, definition combination and sex stratum; all
+PGS of a design are fitted together by ``fit_logistic_batch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.errors import InputError
+from trd_spark.stats.analysis import (
+    CONTRASTS,
+    AnalysisTable,
+    comparison_groups,
+    contrast_outcome,
+)
+from trd_spark.stats.logistic import fit_logistic_batch, wald_summary
+from trd_spark.stats.meta import fit_meta_regression
+
+TRD_DEFS = tuple(f"trd_{k}" for k in range(1, 6))
+TRMDD_DEFS = tuple(f"trmdd_{j}" for j in range(1, 4))
+ASSOCIATION_COLUMNS = [
+    "cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait", "beta", "se",
+    "odds_ratio", "ci_low", "ci_high", "p", "n_cases", "n_controls", "converged",
+    "significant", "status",
+]  # fmt: skip
+REPLICATION_COLUMNS = [
+    "contrast", "cohort", "reference_cohort", "k", "tau2", "tau2_null", "r2", "qe", "qe_p",
+    "qm", "qm_p",
+]  # fmt: skip
+SENSITIVITY_COLUMNS = [
+    "trd_def", "trmdd_def", "n_trmdd", "n_trd", "meta_r2", "n_significant", "overlap_pct",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Design:
+    """One set of models that share rows and covariates."""
+
+    cohort: str
+    contrast: str
+    trd_def: str
+    trmdd_def: str
+    stratum: str = "all"  # all, female, male, pgs_x_sex
+
+
+def enumerate_designs(
+    cohorts: list[str],
+    discovery: str,
+    primary: tuple[str, str] = ("trd_1", "trmdd_1"),
+    sex_stratified: bool = True,
+) -> list[Design]:
+    """The study's grid: every cohort x contrast (primary), all 15 combinations of TRD vs
+    trMDD in the discovery cohort, and per cohort the sex strata and PGS x sex interaction.
+
+    Parameters
+    ----------
+    cohorts : cohort names; discovery : the discovery cohort.
+    primary : (trd_def, trmdd_def) of the primary comparison.
+    sex_stratified : add the female / male / interaction designs.
+
+    Returns
+    -------
+    list of Design.
+    """
+    trd, trmdd = primary
+    designs = [Design(c, contrast, trd, trmdd) for c in cohorts for contrast in CONTRASTS]
+    if discovery in cohorts:
+        designs += [
+            Design(discovery, "TRD_vs_trMDD", k, j)
+            for k in TRD_DEFS
+            for j in TRMDD_DEFS
+            if (k, j) != primary
+        ]
+    if sex_stratified:
+        designs += [
+            Design(c, "TRD_vs_trMDD", trd, trmdd, s)
+            for c in cohorts
+            for s in ("female", "male", "pgs_x_sex")
+        ]
+    return designs
+
+
+def fit_design(
+    table: AnalysisTable, design: Design, n_pcs: int = 16, max_iter: int = 25, tol: float = 1e-8
+) -> pd.DataFrame:
+    """Fit every trait of one design; one row per trait with ASSOCIATION_COLUMNS.
+
+    Parameters
+    ----------
+    table : the cohort's analysis table.
+    design : what to fit.
+    n_pcs : PCs among the covariates.
+    max_iter, tol : IRLS limits (R glm rule).
+
+    Returns
+    -------
+    DataFrame; models that cannot be fitted are rows with ``converged`` False and a status.
+    """
+    data_df = table.data_df
+    groups = comparison_groups(data_df, design.trd_def, design.trmdd_def)
+    rows, y = contrast_outcome(groups, design.contrast)
+    by_sex = design.stratum in ("female", "male")
+    if by_sex:
+        is_stratum = data_df.sex.to_numpy() == (1.0 if design.stratum == "male" else 0.0)
+        y = y[is_stratum[rows]]
+        rows &= is_stratum
+    subset_df = data_df.loc[rows]
+    covariates = _covariate_matrix(subset_df, n_pcs, with_sex=not by_sex)
+    z = subset_df[table.traits].to_numpy(float)
+    n_cases, n_controls = int(y.sum()), int(len(y) - y.sum())
+    frame = _empty_result(design, table.traits, n_cases, n_controls)
+    problem = _design_problem(n_cases, n_controls, covariates.shape[1])
+    if problem:
+        frame["status"] = problem
+        return frame
+    fit_cols = [i for i, t in enumerate(table.traits) if t not in table.constant_traits]
+    specific = z[:, fit_cols]
+    term = 0
+    if design.stratum == "pgs_x_sex":
+        specific = np.stack([specific, specific * subset_df.sex.to_numpy(float)[:, None]], axis=2)
+        term = 1
+    fit = fit_logistic_batch(y, covariates, specific, max_iter=max_iter, tol=tol)
+    frame.loc[fit_cols, "beta"] = fit.beta[:, term]
+    frame.loc[fit_cols, "se"] = fit.se[:, term]
+    frame.loc[fit_cols, "converged"] = fit.converged
+    frame.loc[fit_cols, "status"] = fit.status
+    return frame
+
+
+def _empty_result(design: Design, traits: list[str], n_cases: int, n_controls: int) -> pd.DataFrame:
+    """Rows for every trait before fitting: no estimate, not converged, status constant_pgs."""
+    return pd.DataFrame(
+        {
+            "cohort": design.cohort,
+            "contrast": design.contrast,
+            "trd_def": design.trd_def,
+            "trmdd_def": design.trmdd_def,
+            "stratum": design.stratum,
+            "trait": traits,
+            "beta": np.nan,
+            "se": np.nan,
+            "n_cases": n_cases,
+            "n_controls": n_controls,
+            "converged": False,
+            "status": "constant_pgs",
+        }
+    )
+
+
+def _design_problem(n_cases: int, n_controls: int, n_covariates: int) -> str | None:
+    """Why a design cannot be fitted at all, or None."""
+    if n_cases == 0:
+        return "no_cases"
+    if n_controls == 0:
+        return "no_controls"
+    if n_cases + n_controls <= n_covariates + 2:
+        return "too_few_persons"
+    return None
+
+
+def _covariate_matrix(subset_df: pd.DataFrame, n_pcs: int, with_sex: bool) -> np.ndarray:
+    """Intercept, PCs, sex, age; covariates constant in the subset are left out (aliased)."""
+    names = [f"pc{i}" for i in range(1, n_pcs + 1)] + (["sex"] if with_sex else []) + ["age"]
+    values = subset_df[names].to_numpy(float)
+    varying = values.std(axis=0) > 0 if len(values) else np.zeros(len(names), bool)
+    return np.column_stack([np.ones(len(values)), values[:, varying]])
+
+
+def finish_associations(frame: pd.DataFrame, significance: float) -> pd.DataFrame:
+    """Add OR, CI, p and the significance flag; order columns as the contract.
+
+    Parameters
+    ----------
+    frame : concatenated fit_design outputs.
+    significance : p threshold (1e-5).
+
+    Returns
+    -------
+    DataFrame with ASSOCIATION_COLUMNS.
+    """
+    frame = frame.reset_index(drop=True)
+    summary = wald_summary(frame.beta.to_numpy(float), frame.se.to_numpy(float))
+    for name, values in summary.items():
+        frame[name] = values
+    frame["converged"] = frame.converged.astype(bool)
+    frame["significant"] = frame.converged & (frame.p < significance)
+    return frame[ASSOCIATION_COLUMNS]
+
+
+def run_association_grid(
+    tables: dict[str, AnalysisTable],
+    designs: list[Design],
+    significance: float = 1e-5,
+    n_pcs: int = 16,
+    max_iter: int = 25,
+    tol: float = 1e-8,
+) -> pd.DataFrame:
+    """Fit every design and return ``results/associations`` rows.
+
+    Parameters
+    ----------
+    tables : analysis table per cohort.
+    designs : from enumerate_designs.
+    significance, n_pcs, max_iter, tol : settings (AnalysisConfig).
+
+    Returns
+    -------
+    DataFrame with ASSOCIATION_COLUMNS.
+    """
+    frames = [
+        fit_design(tables[d.cohort], d, n_pcs, max_iter, tol) for d in designs if d.cohort in tables
+    ]
+    if not frames:
+        raise InputError("run_association_grid: no cohort has an analysis table; nothing to fit")
+    return finish_associations(pd.concat(frames, ignore_index=True), significance)
+
+
+def replicate(
+    associations_df: pd.DataFrame, discovery: str, primary: tuple[str, str] = ("trd_1", "trmdd_1")
+) -> pd.DataFrame:
+    """Meta-regression of each replication cohort's log ORs on the discovery cohort's.
+
+    Parameters
+    ----------
+    associations_df : results/associations rows.
+    discovery : the reference cohort.
+    primary : the definition combination compared.
+
+    Returns
+    -------
+    DataFrame with REPLICATION_COLUMNS, one row per contrast and replication cohort.
+    """
+    base_df = _select(associations_df, *primary)
+    rows = []
+    for contrast in CONTRASTS:
+        reference_df = base_df[(base_df.contrast == contrast) & (base_df.cohort == discovery)]
+        for cohort in sorted(set(base_df.cohort) - {discovery}):
+            other_df = base_df[(base_df.contrast == contrast) & (base_df.cohort == cohort)]
+            rows.append(
+                {"contrast": contrast, "cohort": cohort, "reference_cohort": discovery}
+                | _meta_row(other_df, reference_df)
+            )
+    return pd.DataFrame(rows, columns=REPLICATION_COLUMNS)
+
+
+def _select(frame: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.DataFrame:
+    """Converged whole-sample rows of one definition combination."""
+    keep = (
+        (frame.trd_def == trd_def)
+        & (frame.trmdd_def == trmdd_def)
+        & (frame.stratum == "all")
+        & frame.converged
+    )
+    return frame[keep]
+
+
+def _meta_row(yi_df: pd.DataFrame, x_df: pd.DataFrame) -> dict[str, float]:
+    """Meta-regression fields for traits present in both; NaN when fewer than 3."""
+    merged = yi_df.merge(x_df, on="trait", suffixes=("", "_ref"))
+    try:
+        fit = fit_meta_regression(
+            merged.beta.to_numpy(float),
+            merged.se.to_numpy(float) ** 2,
+            merged.beta_ref.to_numpy(float),
+        )
+    except (InputError, np.linalg.LinAlgError):
+        nan = float("nan")
+        return {"k": len(merged), "tau2": nan, "tau2_null": nan, "r2": nan, "qe": nan,
+                "qe_p": nan, "qm": nan, "qm_p": nan}  # fmt: skip
+    return {"k": fit.k, "tau2": fit.tau2, "tau2_null": fit.tau2_null, "r2": fit.r2,
+            "qe": fit.qe, "qe_p": fit.qe_p, "qm": fit.qm, "qm_p": fit.qm_p}  # fmt: skip
+
+
+def sensitivity_table(
+    associations_df: pd.DataFrame, discovery: str, primary: tuple[str, str] = ("trd_1", "trmdd_1")
+) -> pd.DataFrame:
+    """The paper's Table 2 from the discovery cohort's TRD vs trMDD rows.
+
+    Parameters
+    ----------
+    associations_df : results/associations rows.
+    discovery : the discovery cohort.
+    primary : the reference combination.
+
+    Returns
+    -------
+    DataFrame with SENSITIVITY_COLUMNS, one row per combination.
+    """
+    rows_df = associations_df[
+        (associations_df.cohort == discovery)
+        & (associations_df.contrast == "TRD_vs_trMDD")
+        & (associations_df.stratum == "all")
+    ]
+    primary_df = _select(rows_df, *primary)
+    primary_sig = set(primary_df.trait[primary_df.significant])
+    out = []
+    for trd_def in TRD_DEFS:
+        for trmdd_def in TRMDD_DEFS:
+            combo_df = rows_df[(rows_df.trd_def == trd_def) & (rows_df.trmdd_def == trmdd_def)]
+            if combo_df.empty:
+                continue
+            sig = set(combo_df.trait[combo_df.significant])
+            overlap = 100.0 * len(sig & primary_sig) / len(primary_sig) if primary_sig else np.nan
+            meta = _meta_row(_select(combo_df, trd_def, trmdd_def), primary_df)
+            out.append((trd_def, trmdd_def, int(combo_df.n_controls.max()),
+                        int(combo_df.n_cases.max()), meta["r2"], len(sig), overlap))  # fmt: skip
+    return pd.DataFrame(out, columns=SENSITIVITY_COLUMNS)

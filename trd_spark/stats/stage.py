@@ -1,0 +1,250 @@
+"""The analyze stage: analysis tables, logistic grid, replication, Table 2, survival.
+
+Reads ``qc/cohorts.parquet``, ``pgs/<cohort>.parquet``, ``phenotypes/persons.parquet``
+and ``phenotypes/time_to_event.parquet`` under ``config.output_dir`` (all per-person
+tables, read on the driver) and writes ``results/`` under ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import pandas as pd
+
+from trd_spark.config import Config
+from trd_spark.errors import InputError
+from trd_spark.stats.analysis import AnalysisTable, build_analysis_table
+from trd_spark.stats.grid import (
+    enumerate_designs,
+    replicate,
+    run_association_grid,
+    sensitivity_table,
+)
+from trd_spark.stats.progression import build_survival_set, run_progression
+
+log = logging.getLogger(__name__)
+
+
+def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
+    """Run every statistical analysis of the study and write ``results/``.
+
+    Parameters
+    ----------
+    config : the run's config (cohorts, analysis settings, trait catalog).
+    out_dir : staging folder; results go to ``out_dir/results``.
+
+    Returns
+    -------
+    Small summary: counts of models, flagged models, persons per cohort, seconds.
+    """
+    started = time.perf_counter()
+    settings = config.analysis
+    primary = (settings.primary_trd, settings.primary_trmdd)
+    traits = read_trait_catalog(config.weights.traits)
+    tables = build_tables(config, traits)
+    designs = enumerate_designs(
+        list(tables), config.discovery_cohort, primary, settings.sex_stratified
+    )
+    associations_df = run_association_grid(
+        tables, designs, settings.significance, settings.n_pcs, settings.max_iter, settings.tol
+    )
+    replication_df = replicate(associations_df, config.discovery_cohort, primary)
+    sensitivity_df = sensitivity_table(associations_df, config.discovery_cohort, primary)
+    survival_df, km_df, mean_df, survival_attrition = analyse_progression(config, tables)
+    attrition_df = pd.DataFrame(
+        [row for table in tables.values() for row in table.attrition] + survival_attrition,
+        columns=["cohort", "step", "n_persons", "n_rows_dropped", "reason"],
+    )
+    results = {
+        "associations": associations_df,
+        "replication": replication_df,
+        "sensitivity": sensitivity_df,
+        "survival": survival_df,
+        "km": km_df,
+        "time_to_trd": mean_df,
+        "attrition": attrition_df,
+        "traits": trait_presence(tables, traits),
+    }
+    write_results(results, os.path.join(out_dir, "results"))
+    return summarize(results, tables, time.perf_counter() - started)
+
+
+def read_trait_catalog(path: str) -> list[str]:
+    """Trait names of the catalog, in catalog order.
+
+    Parameters
+    ----------
+    path : ``traits.tsv`` with a ``trait`` column.
+
+    Returns
+    -------
+    list of trait names.
+    """
+    catalog_df = pd.read_csv(path, sep="\t")
+    if "trait" not in catalog_df.columns:
+        raise InputError(f"{path}: the trait catalog needs a 'trait' column (tab-separated)")
+    return [str(t) for t in catalog_df.trait]
+
+
+def read_stage_table(output_dir: str, relative: str, stage: str) -> pd.DataFrame:
+    """A Parquet table an earlier stage wrote; a clear error when it is missing.
+
+    Parameters
+    ----------
+    output_dir : the run's output folder.
+    relative : path below it, e.g. ``qc/cohorts.parquet``.
+    stage : the stage that writes it (named in the error).
+
+    Returns
+    -------
+    DataFrame.
+    """
+    path = os.path.join(output_dir, relative)
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError as err:
+        raise InputError(
+            f"{path} not found; the analyze stage needs the {stage} stage's output: "
+            f"run `trd-spark run --config ... --stages {stage}` first"
+        ) from err
+
+
+def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
+    """The analysis table of every configured cohort that has persons.
+
+    Parameters
+    ----------
+    config : the run's config.
+    traits : trait catalog.
+
+    Returns
+    -------
+    cohort name -> AnalysisTable (cohorts with nobody left are logged and skipped).
+    """
+    cohorts_df = read_stage_table(config.output_dir, "qc/cohorts.parquet", "qc")
+    persons_df = read_stage_table(config.output_dir, "phenotypes/persons.parquet", "phenotype")
+    tables = {}
+    for cohort in config.cohorts:
+        pgs_df = read_stage_table(config.output_dir, f"pgs/{cohort}.parquet", "score")
+        table = build_analysis_table(
+            cohort, cohorts_df, pgs_df, persons_df, traits, config.analysis.n_pcs
+        )
+        if table.data_df.empty:
+            log.warning("cohort %s has no persons left for analysis; skipped", cohort)
+            continue
+        tables[cohort] = table
+    if config.discovery_cohort not in tables:
+        raise InputError(
+            f"discovery cohort {config.discovery_cohort} has no persons left after exclusions; "
+            "see results/attrition.parquet"
+        )
+    return tables
+
+
+def analyse_progression(
+    config: Config, tables: dict[str, AnalysisTable]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[dict[str, object]]]:
+    """Survival sets per cohort and pooled per platform with two or more cohorts.
+
+    Parameters
+    ----------
+    config : the run's config.
+    tables : analysis tables.
+
+    Returns
+    -------
+    (survival rows, KM rows, mean time to TRD, attrition rows).
+    """
+    tte_df = read_stage_table(config.output_dir, "phenotypes/time_to_event.parquet", "phenotype")
+    sets: dict[str, tuple[pd.DataFrame, bool]] = {}
+    traits_by_set: dict[str, list[str]] = {}
+    attrition: list[dict[str, object]] = []
+    for cohort, table in tables.items():
+        set_df, rows = build_survival_set(tte_df, table)
+        sets[cohort] = (set_df, False)
+        traits_by_set[cohort] = table.traits
+        attrition += rows
+    for platform, members in platform_groups(config, list(tables)).items():
+        sets[platform] = (pd.concat([sets[m][0] for m in members], ignore_index=True), True)
+        traits_by_set[platform] = [
+            t for t in tables[members[0]].traits if all(t in tables[m].traits for m in members)
+        ]
+    percentiles = tuple(config.analysis.strata_percentiles)
+    if len(percentiles) != 2:
+        raise InputError("analysis.strata_percentiles must hold two percentiles, e.g. [20, 80]")
+    survival_df, km_df, mean_df = run_progression(
+        sets, traits_by_set, config.analysis.n_pcs, (percentiles[0], percentiles[1])
+    )
+    return survival_df, km_df, mean_df, attrition
+
+
+def platform_groups(config: Config, cohorts: list[str]) -> dict[str, list[str]]:
+    """Platforms with two or more analysed cohorts (pooled with cohort as a Cox stratum).
+
+    Parameters
+    ----------
+    config : the run's config.
+    cohorts : analysed cohorts.
+
+    Returns
+    -------
+    platform name -> its cohorts.
+    """
+    groups: dict[str, list[str]] = {}
+    for cohort in cohorts:
+        groups.setdefault(config.cohorts[cohort].genotypes, []).append(cohort)
+    return {p: members for p, members in groups.items() if len(members) >= 2 and p not in cohorts}
+
+
+def trait_presence(tables: dict[str, AnalysisTable], traits: list[str]) -> pd.DataFrame:
+    """Which catalog traits were analysed in which cohort (a trait in one cohort only shows).
+
+    Parameters
+    ----------
+    tables : analysis tables.
+    traits : the catalog.
+
+    Returns
+    -------
+    DataFrame trait, cohort, present, constant.
+    """
+    rows = [
+        {
+            "trait": t,
+            "cohort": c,
+            "present": t in table.traits,
+            "constant": t in table.constant_traits,
+        }  # fmt: skip
+        for c, table in tables.items()
+        for t in traits
+    ]
+    return pd.DataFrame(rows, columns=["trait", "cohort", "present", "constant"])
+
+
+def write_results(results: dict[str, pd.DataFrame], folder: str) -> None:
+    """Each table as ``<folder>/<name>.parquet``."""
+    os.makedirs(folder, exist_ok=True)
+    for name, frame in results.items():
+        frame.to_parquet(os.path.join(folder, f"{name}.parquet"), index=False)
+
+
+def summarize(
+    results: dict[str, pd.DataFrame], tables: dict[str, AnalysisTable], seconds: float
+) -> dict[str, Any]:
+    """The small dict that goes into the stage manifest."""
+    associations_df = results["associations"]
+    presence_df = results["traits"]
+    partial = presence_df.groupby("trait").present.agg(lambda s: 0 < s.sum() < len(s))
+    return {
+        "persons": {c: len(t.data_df) for c, t in tables.items()},
+        "models": len(associations_df),
+        "models_flagged": int((~associations_df.converged).sum()),
+        "significant": int(associations_df.significant.sum()),
+        "traits_in_some_cohorts_only": sorted(partial[partial].index),
+        "cox_rows": len(results["survival"]),
+        "cox_fallback_step": int((results["survival"].status == "smaller_step").sum()),
+        "seconds": round(seconds, 2),
+    }
