@@ -60,10 +60,10 @@ def build_survival_set(
     subset_df = tte_df.drop(columns=["cohort", "sex"], errors="ignore").merge(
         base_df, on="person_id"
     )
-    rows = [_attrition(table.cohort, "survival_subset", len(subset_df), 0,
-                       "time-to-event subset (mdd_1, >= 3 MDD dates) in the analysis sample")]  # fmt: skip
-    for reason, count in subset_df.loc[~subset_df.included.astype(bool), "exclusion"].fillna(
-        "excluded").value_counts().items():  # fmt: skip
+    subset_text = "time-to-event subset (mdd_1, >= 3 MDD dates) in the analysis sample"
+    rows = [_attrition(table.cohort, "survival_subset", len(subset_df), 0, subset_text)]
+    excluded = subset_df.loc[~subset_df.included.astype(bool), "exclusion"].fillna("excluded")
+    for reason, count in excluded.value_counts().items():
         rows.append(_attrition(table.cohort, f"survival_{reason}", 0, int(count), str(reason)))
     subset_df = subset_df[subset_df.included.astype(bool)]
     lacking_age = subset_df.age_at_diagnosis.isna()
@@ -209,7 +209,10 @@ def run_progression(
     covariates = ["age_at_diagnosis", "sex", *[f"pc{i}" for i in range(1, n_pcs + 1)]]
     survival, km, mean_time = [], [], []
     for name, (set_df, pooled) in sets.items():
-        mean_time.append({"cohort": name} | mean_time_to_event(set_df.time_days, set_df.event))
+        mean_time.append(
+            {"cohort": name}
+            | mean_time_to_event(set_df.time_days.to_numpy(float), set_df.event.to_numpy(float))
+        )
         for trait in traits_by_set[name]:
             rows_df, km_df = analyse_trait(set_df, name, trait, covariates, pooled, percentiles)
             survival.append(rows_df)
