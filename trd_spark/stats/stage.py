@@ -217,7 +217,7 @@ def trait_presence(tables: dict[str, AnalysisTable], traits: list[str]) -> pd.Da
             "cohort": c,
             "present": t in table.traits,
             "constant": t in table.constant_traits,
-        }  # fmt: skip
+        }
         for c, table in tables.items()
         for t in traits
     ]

@@ -122,7 +122,8 @@ def simulate_time_to_event(rng: np.random.Generator, persons_df: pd.DataFrame) -
     censor = rng.uniform(200, 3650, n)
     event = event_time <= censor
     days = np.ceil(np.minimum(event_time, censor)).astype(int)
-    exclusion = np.where(rng.random(n) < 0.03, "prevalent", None)
+    prevalent = rng.random(n) < 0.03
+    exclusion = pd.Series(np.where(prevalent, "prevalent", "")).replace("", None).to_numpy()
     origin = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 2000, n), unit="D")
     return pd.DataFrame(
         {
@@ -131,7 +132,7 @@ def simulate_time_to_event(rng: np.random.Generator, persons_df: pd.DataFrame) -
             "end_of_observation": (origin + pd.to_timedelta(days, unit="D")).date,
             "event": event, "time_days": days,
             "age_at_diagnosis": subset_df.age_at_diagnosis.to_numpy(),
-            "included": exclusion == None,  # noqa: E711 (elementwise)
+            "included": ~prevalent,
             "exclusion": exclusion,
         }
     )  # fmt: skip
