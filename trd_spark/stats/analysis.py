@@ -104,7 +104,7 @@ def _finish_table(
     data_df = table_df.drop(columns=traits)
     data_df["sex"] = (data_df.sex == "male").astype(float)
     for column in STATUS_COLUMNS:
-        data_df[column] = data_df[column].fillna(False).astype(bool)
+        data_df[column] = data_df[column].eq(True)  # missing status = not in the group
     z_df, constant = standardize_pgs(raw_pgs_df[traits])
     data_df = pd.concat([data_df, z_df], axis=1)
     return AnalysisTable(cohort, data_df, raw_pgs_df, traits, constant, log.rows)
