@@ -54,6 +54,16 @@ for (name in names(models)) {
   zrows[[length(zrows) + 1]] <- data.frame(model = name, term = rownames(z),
     chisq = fmt(z[, "chisq"]), df = z[, "df"], p = fmt(z[, "p"]))
 }
+# tied integer times (Efron) on the KM input: group as a 2-df factor
+km <- read.csv(file.path(here, "km_input.csv"))
+km$group <- factor(km$group, levels = 0:2)
+fit <- coxph(Surv(time, event) ~ group, data = km, ties = "efron")
+co <- summary(fit)$coefficients
+rows[[length(rows) + 1]] <- data.frame(model = "ties", term = rownames(co),
+  coef = fmt(co[, "coef"]), se = fmt(co[, "se(coef)"]))
+z <- cox.zph(fit, transform = "km", terms = TRUE)$table
+zrows[[length(zrows) + 1]] <- data.frame(model = "ties", term = rownames(z),
+  chisq = fmt(z[, "chisq"]), df = z[, "df"], p = fmt(z[, "p"]))
 out(do.call(rbind, rows), "golden_cox.csv")
 out(do.call(rbind, zrows), "golden_zph.csv")
 
