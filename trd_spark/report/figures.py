@@ -297,18 +297,9 @@ def plot_km(km_df: pd.DataFrame, title: str, path: str, min_count: int, suppress
     figure = Figure(figsize=(6.0, 4.6))
     ax, table_ax = figure.subplots(2, 1, height_ratios=[4, 1], sharex=True)
     for k, stratum in enumerate(strata):
-        curve_df = shown_df[shown_df["stratum"] == stratum].sort_values("time")
+        curve_df = shown_df[shown_df["stratum"] == stratum]
         colour = STRATUM_COLOURS[k % len(STRATUM_COLOURS)]
-        ax.step(curve_df["time"], curve_df["survival"], where="post", color=colour, label=stratum)
-        ax.fill_between(
-            curve_df["time"],
-            curve_df["ci_low"],
-            curve_df["ci_high"],
-            step="post",
-            color=colour,
-            alpha=0.15,
-            linewidth=0,
-        )
+        _draw_km_curve(ax, curve_df, colour, stratum_label(stratum))
     ax.set_ylabel("Free of TRD", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.legend(title="PGS percentile", fontsize=7, title_fontsize=7, loc="lower left")
@@ -316,6 +307,32 @@ def plot_km(km_df: pd.DataFrame, title: str, path: str, min_count: int, suppress
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     return path
+
+
+def _draw_km_curve(ax: Axes, curve_df: pd.DataFrame, colour: str, label: str) -> None:
+    # the table starts at the first event or censoring time; every curve starts at 1 at 0
+    start_df = pd.DataFrame({"time": [0.0], "survival": [1.0], "ci_low": [1.0], "ci_high": [1.0]})
+    columns = ["time", "survival", "ci_low", "ci_high"]
+    curve_df = pd.concat([start_df, curve_df[columns].sort_values("time")], ignore_index=True)
+    ax.step(curve_df["time"], curve_df["survival"], where="post", color=colour, label=label)
+    band_df = curve_df.fillna({"ci_low": curve_df["survival"], "ci_high": curve_df["survival"]})
+    ax.fill_between(
+        band_df["time"],
+        band_df["ci_low"].astype(float),
+        band_df["ci_high"].astype(float),
+        step="post",
+        color=colour,
+        alpha=0.15,
+        linewidth=0,
+    )
+
+
+def stratum_label(stratum: str) -> str:
+    """``pgs_0_20`` -> ``0-20`` (PGS percentile range); other names unchanged."""
+    text = str(stratum)
+    if text.startswith("pgs_"):
+        return text.removeprefix("pgs_").replace("_", "-")
+    return text
 
 
 def at_risk_at(km_df: pd.DataFrame, times: Sequence[float]) -> list[int]:
@@ -377,7 +394,7 @@ def _draw_at_risk_table(
             colour = STRATUM_COLOURS[k % len(STRATUM_COLOURS)]
             ax.text(t, k, label, ha="center", va="center", fontsize=7, color=colour)
     ax.set_ylim(len(strata) - 0.5, -0.5)
-    ax.set_yticks(range(len(strata)), strata, fontsize=7)
+    ax.set_yticks(range(len(strata)), [stratum_label(s) for s in strata], fontsize=7)
     ax.set_xlabel("Days since first MDD diagnosis (numbers at risk below)", fontsize=8)
     ax.tick_params(labelsize=7)
     for side in ("top", "right", "left"):
@@ -426,11 +443,11 @@ def plot_hr_forest(
 
 
 def plot_match_rates(match_df: pd.DataFrame, overlap_column: str, path: str) -> str:
-    """PGS match rates: the fraction of each trait's weights matched to the genotypes.
+    """PGS match rates: the fraction of each trait's weights matched, one dot per platform.
 
     Parameters
     ----------
-    match_df : ``pgs/match_report.parquet``.
+    match_df : ``pgs/match_report.parquet`` (one row per trait, or per trait and platform).
     overlap_column : its column holding the overlap fraction.
     path : the PNG to write.
 
@@ -438,16 +455,21 @@ def plot_match_rates(match_df: pd.DataFrame, overlap_column: str, path: str) -> 
     -------
     ``path``.
     """
-    ordered_df = match_df.sort_values(overlap_column)
-    labels = ordered_df["trait"].astype(str)
-    if "platform" in ordered_df.columns:
-        labels = labels + " (" + ordered_df["platform"].astype(str) + ")"
-    figure = Figure(figsize=(6.0, 0.14 * len(ordered_df) + 1.2))
+    platforms = match_df["platform"] if "platform" in match_df.columns else pd.Series("all")
+    rates_df = match_df.assign(platform=platforms.astype(str).to_numpy())
+    order = rates_df.groupby("trait")[overlap_column].min().sort_values().index.tolist()
+    positions = {trait: i for i, trait in enumerate(order)}
+    figure = Figure(figsize=(6.0, 0.13 * len(order) + 1.4))
     ax = figure.subplots()
-    ax.barh(range(len(ordered_df)), ordered_df[overlap_column].astype(float), color="#2e75b6")
-    ax.set_yticks(range(len(ordered_df)), labels, fontsize=5)
-    ax.set_xlim(0, 1)
+    for k, (platform, rows_df) in enumerate(rates_df.groupby("platform")):
+        ax.scatter(rows_df[overlap_column].astype(float), rows_df["trait"].map(positions), s=10,
+                   color=COHORT_COLOURS[k % len(COHORT_COLOURS)], label=str(platform))  # fmt: skip
+    ax.set_yticks(range(len(order)), order, fontsize=5)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xlim(0, 1.02)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_xlabel("fraction of weight variants matched", fontsize=8)
+    ax.legend(title="platform", fontsize=7, title_fontsize=7, loc="lower left")
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     return path

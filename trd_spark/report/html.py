@@ -71,6 +71,11 @@ def render_table(
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def render_collapsed(summary: str, body: str) -> str:
+    """A long table folded under a one-line summary (``<details>``)."""
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
+
+
 def render_figure(file_name: str, caption: str) -> str:
     """A figure linking a PNG next to index.html by its relative name."""
     return (

@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 # name used in the report -> path under output_dir
 TABLE_FILES: dict[str, str] = {
-    "cohorts": "qc/cohorts.parquet",
     "cohort_attrition": "qc/cohort_attrition.parquet",
     "match_report": "pgs/match_report.parquet",
     "persons": "phenotypes/persons.parquet",
@@ -33,6 +32,7 @@ TABLE_FILES: dict[str, str] = {
     "sensitivity": "results/sensitivity.parquet",
     "survival": "results/survival.parquet",
     "km": "results/km.parquet",
+    "time_to_trd": "results/time_to_trd.parquet",
     "analysis_attrition": "results/attrition.parquet",
 }
 QC_SUMMARY_FILE = "qc/summary.json"

@@ -16,7 +16,13 @@ import pandas as pd
 
 from trd_spark.errors import InputError
 from trd_spark.report import figures
-from trd_spark.report.html import Section, render_figure, render_missing, render_table
+from trd_spark.report.html import (
+    Section,
+    render_collapsed,
+    render_figure,
+    render_missing,
+    render_table,
+)
 from trd_spark.report.load import TABLE_FILES, RunOutputs
 from trd_spark.report.suppress import format_count, suppress_count_columns, truncate_small_risk_sets
 from trd_spark.report.tables import (
@@ -28,6 +34,7 @@ from trd_spark.report.tables import (
     format_survival,
     format_table1,
     format_table2,
+    format_time_to_trd,
 )
 
 log = logging.getLogger(__name__)
@@ -128,8 +135,14 @@ def _counts_table_html(
         return render_missing([TABLE_FILES[name]])
     shared_df = suppress_count_columns(table_df, COUNT_COLUMNS[name], s.min_count, s.suppress)
     result.tables.append(write_shared_csv(shared_df, name, s))
+    note = ""
+    if name == "group_sizes" and {"trd_def", "trmdd_def"} <= set(table_df.columns):
+        table_df = table_df[
+            (table_df["trd_def"] == s.primary_trd) & (table_df["trmdd_def"] == s.primary_trmdd)
+        ]
+        note = "<p class='note'>Primary definitions; all 15 pairs in tables/group_sizes.csv.</p>"
     shown_df = format_counts_table(table_df, name, s.min_count, s.suppress)
-    return render_table(shown_df, COUNT_COLUMNS[name])
+    return note + render_table(shown_df, COUNT_COLUMNS[name])
 
 
 def build_table1_section(
@@ -146,7 +159,7 @@ def build_table1_section(
         "persons",
     )
     shown_df = format_table1(
-        build_table1(persons_df, s.primary_trd, s.primary_trmdd), s.min_count, s.suppress
+        build_table1(persons_df, s.primary_trd, s.primary_trmdd, s.cohorts), s.min_count, s.suppress
     )
     result = SectionResult(Section("table1", "Table 1: participants", ""))
     result.tables.append(write_shared_csv(shown_df, "table1", s))
@@ -175,7 +188,10 @@ def build_match_section(
     result.tables.append(write_shared_csv(match_df, "match_report", s))
     result.section.body = render_figure(
         "pgs_match_rates.png", "Fraction of each PGS's weight variants matched (variant counts)."
-    ) + render_table(format_counts_table(match_df, "match_report", s.min_count, s.suppress))
+    ) + render_collapsed(
+        f"Match report ({len(match_df)} rows)",
+        render_table(format_counts_table(match_df, "match_report", s.min_count, s.suppress)),
+    )
     return result
 
 
@@ -377,6 +393,7 @@ def build_survival_section(
             km_df, ["trait", "stratum", "time", "survival", "ci_low", "ci_high", "at_risk"], "km"
         )
         parts.append(_km_html(km_df, catalog_df, cohort, survival_df, s, result))
+    parts.append(_time_to_trd_html(outputs, s, result))
     result.section.body = "".join(parts)
     return result
 
@@ -440,6 +457,19 @@ def _km_html(
     shared_df = truncate_small_risk_sets(km_df, s.min_count) if s.suppress else km_df
     result.tables.append(write_shared_csv(shared_df, "km", s))
     return "".join(parts)
+
+
+def _time_to_trd_html(outputs: RunOutputs, s: ReportSettings, result: SectionResult) -> str:
+    time_df = outputs.get("time_to_trd")
+    heading = "<h3>Mean time to TRD among those who convert</h3>"
+    if time_df is None:
+        return heading + render_missing([TABLE_FILES["time_to_trd"]])
+    require_columns(
+        time_df, ["cohort", "n_events", "mean_days", "ci_low", "ci_high"], "time_to_trd"
+    )
+    shown_df = format_time_to_trd(time_df, s.min_count, s.suppress)
+    result.tables.append(write_shared_csv(shown_df, "time_to_trd", s))
+    return heading + render_table(shown_df, ("Events",))
 
 
 def _km_traits(

@@ -7,7 +7,7 @@ policy applied (``suppress.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
     "associations": ("n_cases", "n_controls"),
     "sensitivity": ("n_trmdd", "n_trd"),
     "survival": ("n", "n_events"),
+    "time_to_trd": ("n_events",),
     "cohort_attrition": ("n_persons", "n_rows_dropped"),
     "phenotype_attrition": ("n_persons", "n_rows_dropped"),
     "analysis_attrition": ("n_persons", "n_rows_dropped"),
@@ -65,13 +66,16 @@ def assign_groups(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.
     return group
 
 
-def build_table1(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.DataFrame:
+def build_table1(
+    persons_df: pd.DataFrame, trd_def: str, trmdd_def: str, cohort_order: Sequence[str] = ()
+) -> pd.DataFrame:
     """Table 1: per cohort and group, n, female n and %, age median and IQR.
 
     Parameters
     ----------
     persons_df : ``phenotypes/persons.parquet`` (persons without a cohort are left out).
     trd_def, trmdd_def : the primary definitions.
+    cohort_order : cohorts listed first, in this order (the rest follow alphabetically).
 
     Returns
     -------
@@ -80,7 +84,9 @@ def build_table1(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.D
     with_group_df = persons_df.assign(group=assign_groups(persons_df, trd_def, trmdd_def))
     with_group_df = with_group_df[with_group_df["cohort"].notna() & with_group_df["group"].notna()]
     rows = []
-    for cohort in sorted(with_group_df["cohort"].unique()):
+    present = set(with_group_df["cohort"])
+    cohorts = [c for c in cohort_order if c in present] + sorted(present - set(cohort_order))
+    for cohort in cohorts:
         for group in GROUPS:
             rows.append(_summarise_group(with_group_df, cohort, group))
     return pd.DataFrame(rows)
@@ -200,6 +206,37 @@ def format_survival(
             "PH test p": [format_p(v) for v in ordered_df["zph_p"]],
         }
     )
+
+
+def format_time_to_trd(time_df: pd.DataFrame, min_count: int, suppress: bool) -> pd.DataFrame:
+    """Mean days from first MDD diagnosis to TRD among converters, per survival set.
+
+    Parameters
+    ----------
+    time_df : ``results/time_to_trd.parquet`` (cohort, n_events, mean_days, ci_low, ci_high).
+    min_count, suppress : the small-count policy; a mean over a masked number of events
+        is withheld too.
+
+    Returns
+    -------
+    Columns Cohort, Events, Mean days [95% CI].
+    """
+    rows = []
+    for row in time_df.to_dict("records"):
+        hidden = suppress and is_small_count(row["n_events"], min_count)
+        mean = (
+            WITHHELD
+            if hidden or pd.isna(row["mean_days"])
+            else f"{row['mean_days']:.0f} [{row['ci_low']:.0f}-{row['ci_high']:.0f}]"
+        )
+        rows.append(
+            {
+                "Cohort": row["cohort"],
+                "Events": format_count(row["n_events"], min_count, suppress),
+                "Mean days [95% CI]": mean,
+            }
+        )
+    return pd.DataFrame(rows, columns=["Cohort", "Events", "Mean days [95% CI]"])
 
 
 def format_replication(replication_df: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,7 @@ GROUP_SIZES = {
 SMALL_COUNTS = {"microarray TRD": 12, "sensitivity trd_2/trmdd_3 n_trd": 15}
 CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
 KM_TRAITS = ("educational_attainment", "insomnia", "neuroticism")
-STRATA = ("0-20", "20-80", "80-100")
+STRATA = ("pgs_0_20", "pgs_20_80", "pgs_80_100")
 
 
 def fake_config(run_dir: Path, **report: object) -> Config:
@@ -59,6 +59,16 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
     fake_sensitivity(rng).to_parquet(run_dir / "results/sensitivity.parquet")
     fake_survival(rng, traits).to_parquet(run_dir / "results/survival.parquet")
     fake_km(rng).to_parquet(run_dir / "results/km.parquet")
+    time_df = pd.DataFrame(
+        {
+            "cohort": ["wgs", "microarray"],
+            "n_events": [90, 14],
+            "mean_days": [944.0, 700.0],
+            "ci_low": [880.0, 500.0],
+            "ci_high": [1010.0, 900.0],
+        }
+    )
+    time_df.to_parquet(run_dir / "results/time_to_trd.parquet")
     fake_match_report(rng, traits).to_parquet(run_dir / "pgs/match_report.parquet")
     fake_attrition().to_parquet(run_dir / "phenotypes/attrition.parquet")
     fake_attrition().to_parquet(run_dir / "qc/cohort_attrition.parquet")
@@ -256,59 +266,56 @@ def fake_survival(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
 
 
 def fake_km(rng: np.random.Generator) -> pd.DataFrame:
-    """Kaplan-Meier curves computed from simulated times (numpy), risk sets falling to 1."""
+    """Kaplan-Meier curves from simulated times, shaped as the stats stage writes them.
+
+    One row per distinct time, no row at time 0, CI missing where survival is 1;
+    risk sets fall to 1.  The pooled ``wgs`` set is large, ``microarray`` tiny.
+    """
     rows = []
-    for trait in KM_TRAITS:
-        for s, stratum in enumerate(STRATA):
-            n = 100 if stratum == "20-80" else 40
-            times = np.sort(rng.integers(1, 2000, n) + 30 * s)
-            events = rng.random(n) < 0.4
-            surv, at_risk = 1.0, n
-            rows.append(
-                {
-                    "trait": trait,
-                    "stratum": stratum,
-                    "time": 0.0,
-                    "survival": 1.0,
-                    "ci_low": 1.0,
-                    "ci_high": 1.0,
-                    "at_risk": n,
-                }
-            )
-            for t, e in zip(times, events, strict=True):
-                if e:
-                    surv *= 1 - 1 / at_risk
-                half = 1.96 * 0.02 * np.sqrt(n / max(at_risk, 1))
-                rows.append(
-                    {
-                        "trait": trait,
-                        "stratum": stratum,
-                        "time": float(t),
-                        "survival": surv,
-                        "ci_low": max(0.0, surv - half),
-                        "ci_high": min(1.0, surv + half),
-                        "at_risk": at_risk,
-                    }
-                )
-                at_risk -= 1
+    for cohort, scale in (("wgs", 1.0), ("microarray", 0.3)):
+        for trait in KM_TRAITS:
+            for s, stratum in enumerate(STRATA):
+                n = int((100 if stratum == "pgs_20_80" else 40) * scale)
+                rows += _km_curve(rng, n, 30 * s, cohort=cohort, trait=trait, stratum=stratum)
     return pd.DataFrame(rows)
 
 
+def _km_curve(rng: np.random.Generator, n: int, shift: int, **keys: str) -> list[dict]:
+    times = np.sort(rng.choice(np.arange(1, 2000), n, replace=False) + shift)
+    events = rng.random(n) < 0.4
+    surv, at_risk, rows = 1.0, n, []
+    for t, e in zip(times, events, strict=True):
+        if e:
+            surv *= 1 - 1 / at_risk
+        half = 1.96 * 0.02 * np.sqrt(n / at_risk)
+        ci = (np.nan, np.nan) if surv == 1.0 else (max(0.0, surv - half), min(1.0, surv + half))
+        rows.append(keys | {"time": float(t), "survival": surv, "ci_low": ci[0],
+                            "ci_high": ci[1], "at_risk": at_risk})  # fmt: skip
+        at_risk -= 1
+    return rows
+
+
 def fake_match_report(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
-    n_file = rng.integers(800, 1200, len(traits))
-    matched = (n_file * rng.uniform(0.8, 0.98, len(traits))).astype(int)
-    return pd.DataFrame(
-        {
-            "trait": traits,
-            "platform": "wgs",
-            "n_variants": n_file,
-            "n_matched": matched,
-            "n_flipped": matched // 2,
-            "n_ambiguous": rng.integers(0, 15, len(traits)),
-            "n_missing": n_file - matched,
-            "overlap": matched / n_file,
-        }
-    )
+    """One row per trait and platform, as the score stage writes it."""
+    frames = []
+    for platform, low in (("wgs", 0.85), ("array", 0.76)):
+        n_file = rng.integers(800, 1200, len(traits))
+        matched = (n_file * rng.uniform(low, 0.98, len(traits))).astype(int)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "platform": platform,
+                    "trait": traits,
+                    "n_in_file": n_file,
+                    "n_matched": matched,
+                    "n_flipped": matched // 2,
+                    "n_ambiguous": rng.integers(0, 15, len(traits)),
+                    "n_missing": n_file - matched,
+                    "overlap": matched / n_file,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def fake_attrition() -> pd.DataFrame:
