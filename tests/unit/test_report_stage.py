@@ -193,7 +193,7 @@ def test_methods_follow_the_config(fake_run):
     assert re.search(r"numpy \d", page)  # versions from the manifests
 
 
-def test_heatmap_and_forest_use_the_primary_rows(fake_run):
+def test_significant_counts_use_the_primary_rows(fake_run, report):
     # the number of significant PGS shown per cohort and contrast equals a direct count
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
     primary = assoc_df[
@@ -202,7 +202,7 @@ def test_heatmap_and_forest_use_the_primary_rows(fake_run):
         & (assoc_df["trd_def"].isna() | (assoc_df["trd_def"] == "trd_1"))
     ]
     expected = primary.groupby(["cohort", "contrast"])["significant"].sum()
-    _, page, _ = build_report(fake_run)
+    _, page, _ = report
     block = page.split("Number of significant PGS")[1].split("</table>")[0]
     for (cohort, contrast), n in expected.items():
         if n:
