@@ -1,0 +1,200 @@
+"""Genotypes block by block: PLINK files per platform, true genetic values, PCA input, QC re-check.
+
+Every block of sites draws its weight-site (HapMap3-like) dosages from one random stream and the
+other sites' from another, so the genetic values can be rebuilt without drawing (or writing) the
+other sites: that is what ``parts=("ehr",)`` does at biobank scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.simulate.dosages import (
+    PlatformPersons,
+    draw_dosages,
+    failed_rule,
+    group_one_hot,
+    plant_column,
+)
+from trd_spark.simulate.plink import bim_lines, open_bed, pack_bed_rows
+
+MULTI_FREQS = (0.75, 0.17, 0.08)
+
+
+@dataclass
+class PlatformOutput:
+    """What the block loop accumulates for one platform."""
+
+    persons: PlatformPersons
+    prefix: Path | None = None
+    qc_rows: list[tuple[int, str | None, str | None]] = field(default_factory=list)
+    score_effects: np.ndarray | None = None  # observed dosages @ true effects
+    score_noise: np.ndarray | None = None  # observed dosages @ weight noise
+
+
+@dataclass
+class GenotypeResult:
+    """Results of the block loop."""
+
+    genetic_values: np.ndarray  # (n_persons, n_traits), unstandardised
+    pca_dosages: np.ndarray | None  # (n_persons, n_pca_sites) true dosages, None in gv-only mode
+    platforms: dict[str, PlatformOutput]
+
+
+def iter_blocks(n_rows: int, block_rows: int) -> Iterator[tuple[int, slice]]:
+    """(block number, row slice) over ``n_rows`` rows."""
+    for number, start in enumerate(range(0, n_rows, block_rows)):
+        yield number, slice(start, min(start + block_rows, n_rows))
+
+
+def block_dosages(
+    seed: int, number: int, freqs: np.ndarray, hm3: np.ndarray, group: np.ndarray, gv_only: bool
+) -> np.ndarray:
+    """True dosages of one block (persons x sites); non-weight columns left 0 when ``gv_only``."""
+    dosages = np.zeros((len(group), len(hm3)), dtype=np.int8)
+    rng_hm3 = np.random.default_rng([seed, 101, number])
+    dosages[:, hm3] = draw_dosages(rng_hm3, freqs[hm3], group)
+    if not gv_only and (~hm3).any():
+        rng_other = np.random.default_rng([seed, 102, number])
+        dosages[:, ~hm3] = draw_dosages(rng_other, freqs[~hm3], group)
+    return dosages
+
+
+def impute_mean(columns: np.ndarray) -> np.ndarray:
+    """Float copy with each missing call (-1) replaced by its column's mean dosage."""
+    values = columns.astype(np.float64)
+    called = columns >= 0
+    means = np.where(called, values, 0).sum(0) / np.maximum(called.sum(0), 1)
+    return np.where(called, values, means)
+
+
+def write_platform_block(
+    out: PlatformOutput, sites_df: pd.DataFrame, dosages: np.ndarray, weight_rows: dict
+) -> None:
+    """Plant, re-check, pack and score one block of one platform's biallelic sites.
+
+    Parameters
+    ----------
+    out : the platform's accumulators (its .bed/.bim are appended to when ``out.prefix`` is set).
+    sites_df : the block's catalog rows on this platform (no multi-allelic rows).
+    dosages : true dosages of the platform's persons for those sites.
+    weight_rows : arrays ``effect`` and ``weight`` (row numbers or -1) per catalog site.
+    """
+    persons = out.persons
+    one_hot = group_one_hot(persons.group)
+    columns = np.empty_like(dosages)
+    for j, (site, kind, ref, alt) in enumerate(
+        zip(sites_df["site"], sites_df["kind"], sites_df["ref"], sites_df["alt"])
+    ):
+        columns[:, j] = plant_column(kind, int(site), dosages[:, j], persons)
+        found = failed_rule(columns[:, j], len(ref) == 1 and len(alt) == 1, persons.group, one_hot)
+        planted = kind if kind not in ("good", "array_only") else None
+        out.qc_rows.append((int(site), planted, found))
+    if out.prefix is not None:
+        with out.prefix.with_suffix(".bed").open("ab") as bed:
+            bed.write(pack_bed_rows(columns))
+        with out.prefix.with_suffix(".bim").open("a") as bim:
+            bim.write(bim_lines(sites_df))
+    scored = ~sites_df["ambiguous"].to_numpy() & (weight_rows["effect"][sites_df["site"]] >= 0)
+    if scored.any() and out.score_effects is not None and out.score_noise is not None:
+        imputed = impute_mean(columns[:, scored])
+        site_ids = sites_df["site"].to_numpy()[scored]
+        out.score_effects += imputed @ weight_rows["effects"][weight_rows["effect"][site_ids]]
+        out.score_noise += imputed @ weight_rows["noise"][weight_rows["weight"][site_ids]]
+
+
+def start_platform_files(out: PlatformOutput) -> None:
+    """Create the platform's .bed (header only) and an empty .bim (the .fam comes later)."""
+    if out.prefix is None:
+        return
+    open_bed(out.prefix.with_suffix(".bed")).close()
+    out.prefix.with_suffix(".bim").write_text("")
+
+
+def simulate_genotypes(
+    seed: int,
+    catalog_df: pd.DataFrame,
+    freqs: np.ndarray,
+    group: np.ndarray,
+    platforms: dict[str, PlatformOutput],
+    weight_rows: dict,
+    block_rows: int,
+    pca_sites: np.ndarray | None,
+) -> GenotypeResult:
+    """Run the block loop over the genotyped catalog rows.
+
+    Parameters
+    ----------
+    seed : study seed.
+    catalog_df : genotyped catalog rows (no ``absent`` rows), sorted by position.
+    freqs : ALT frequencies per catalog row and group.
+    group : true ancestry group index of every study person (draws use the true group).
+    platforms : accumulators per platform; empty for ``gv_only`` (genetic values only).
+    weight_rows : ``effect``/``weight`` row maps (by catalog site), ``effects`` and ``noise``.
+    block_rows : sites per block.
+    pca_sites : catalog site numbers whose dosages feed the PCA (None: none kept).
+
+    Returns
+    -------
+    GenotypeResult.
+    """
+    gv_only = not platforms
+    n_traits = weight_rows["effects"].shape[1]
+    genetic_values = np.zeros((len(group), n_traits))
+    pca_parts = []
+    for number, rows in iter_blocks(len(catalog_df), block_rows):
+        block_df = catalog_df.iloc[rows]
+        hm3 = block_df["hm3"].to_numpy()
+        dosages = block_dosages(seed, number, freqs[rows], hm3, group, gv_only)
+        effect_rows = weight_rows["effect"][block_df["site"].to_numpy()[hm3]]
+        genetic_values += dosages[:, hm3] @ weight_rows["effects"][effect_rows]
+        if pca_sites is not None:
+            pca_parts.append(dosages[:, np.isin(block_df["site"].to_numpy(), pca_sites)])
+        for name, out in platforms.items():
+            keep = (
+                block_df[f"on_{name}"].to_numpy() & (block_df["kind"] != "multiallelic").to_numpy()
+            )
+            if keep.any():
+                sub = dosages[np.ix_(out.persons.index, np.flatnonzero(keep))]
+                write_platform_block(out, block_df[keep], sub, weight_rows)
+    pca = np.concatenate(pca_parts, axis=1) if pca_parts else None
+    return GenotypeResult(genetic_values=genetic_values, pca_dosages=pca, platforms=platforms)
+
+
+def multiallelic_vcf(
+    seed: int, sites_df: pd.DataFrame, person_ids: np.ndarray, platform_code: int
+) -> str:
+    """A small VCF (text) of the 3-allele rows for one platform's persons.
+
+    Parameters
+    ----------
+    seed : study seed.
+    sites_df : the multi-allelic catalog rows on the platform.
+    person_ids : the platform's persons in column order.
+    platform_code : distinguishes the platforms' random streams.
+
+    Returns
+    -------
+    VCF 4.2 text with a GT field.
+    """
+    rng = np.random.default_rng([seed, 103, platform_code])
+    header = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
+        + "\t".join(str(p) for p in person_ids),
+    ]
+    lines = []
+    for contig, pos, rsid, ref, alt in zip(
+        sites_df["contig"], sites_df["position"], sites_df["rsid"], sites_df["ref"], sites_df["alt"]
+    ):
+        alleles = rng.choice(3, size=(len(person_ids), 2), p=MULTI_FREQS)
+        alleles.sort(axis=1)
+        calls = "\t".join(f"{a}/{b}" for a, b in alleles)
+        lines.append(f"{contig}\t{pos}\t{rsid}\t{ref}\t{alt}\t.\tPASS\t.\tGT\t{calls}")
+    return "\n".join(header + lines) + "\n"

@@ -1,0 +1,163 @@
+"""The study folder's small files: truth tables, effects, config.yaml, README.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.simulate.plan import EPOCH
+from trd_spark.simulate.scales import Scale
+
+if TYPE_CHECKING:
+    from trd_spark.simulate.genetics import GeneticsResult
+
+DATE_COLUMNS = ("first_mdd_date", "end_of_observation", "trd_1_onset", "trd_2_onset", "trd_3_onset",
+                "trd_4_onset", "trd_5_onset", "origin_date", "onset_date")  # fmt: skip
+BOOL_COLUMNS = (
+    "mdd_1",
+    "mdd_2",
+    "mdd_3",
+    "treated",
+    "non_mdd",
+    "trd_1",
+    "trd_2",
+    "trd_3",
+    "trd_4",
+    "trd_5",
+)
+CONFIG_TEXT = """\
+# A synthetic study written by `trd-spark simulate` (scale {scale}, seed {seed}).
+# Paths are relative to this file; outputs land beside the data.
+output_dir: .
+spark: {{master: "local[*]"}}
+genotypes:
+  wgs:   {{path: data/wgs.mt,   format: mt}}
+  array: {{path: data/array.mt, format: mt}}
+ancestry: data/ancestry_preds.tsv
+cohorts:
+  wgs_european: {{genotypes: wgs,   ancestry: [eur], role: discovery}}
+  wgs_diverse:  {{genotypes: wgs,   ancestry: [afr, amr, eas, mid, sas, oth], role: replication}}
+  microarray:   {{genotypes: array, exclude_in: [wgs], role: replication}}
+weights: {{path: data/weights, format: prscs}}
+omop: {{path: data/omop, format: parquet}}
+"""
+
+
+def as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Day-number columns converted to dates (nullable)."""
+    for column in DATE_COLUMNS:
+        if column in frame:
+            days = pd.array(frame[column], dtype="Int64")
+            frame[column] = [
+                None if pd.isna(d) else EPOCH + pd.Timedelta(days=int(d)) for d in days
+            ]
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def write_truth_persons(
+    root: Path, plan_df: pd.DataFrame, truth_df: pd.DataFrame, tte_df: pd.DataFrame
+) -> None:
+    """truth/persons.parquet (every person) and truth/time_to_event.parquet."""
+    folder = root / "truth"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = plan_df[["person_id", "platform", "cohort", "ancestry", "in_ancestry_file", "has_ehr",
+                    "group", "time_to_trd"]].rename(columns={"group": "planned_group",
+                                                             "time_to_trd": "planned_time_to_trd"})  # fmt: skip
+    base["ancestry_pred"] = base["ancestry"].where(base["in_ancestry_file"])
+    persons_df = base.merge(truth_df, how="left", left_on="person_id", right_index=True)
+    for column in BOOL_COLUMNS:
+        persons_df[column] = persons_df[column].astype("boolean").fillna(False).astype(bool)
+    persons_df["n_mdd_dates"] = persons_df["n_mdd_dates"].astype("Int64")
+    as_dates(persons_df).to_parquet(folder / "persons.parquet", index=False)
+    as_dates(tte_df.copy()).to_parquet(folder / "time_to_event.parquet", index=False)
+
+
+def write_effects(
+    root: Path, effects_df: pd.DataFrame, genetics: GeneticsResult, sizes: Scale
+) -> None:
+    """truth/effects.tsv: planted effects plus the expected attenuation of each platform's PGS."""
+    folder = root / "truth"
+    folder.mkdir(parents=True, exist_ok=True)
+    table_df = effects_df.copy()
+    for name in ("wgs", "array"):
+        r = genetics.pgs_correlation.get(name, np.full(len(table_df), np.nan))
+        table_df[f"pgs_r_{name}"] = np.round(r, 4)
+        table_df[f"expected_log_or_trd_vs_trmdd_{name}"] = np.round(
+            table_df["log_or_trd_vs_trmdd"] * r, 4
+        )
+    table_df.to_csv(folder / "effects.tsv", sep="\t", index=False, float_format="%.6g")
+
+
+def write_genetic_values(root: Path, persons_df: pd.DataFrame, traits_df: pd.DataFrame,
+                         genetics: GeneticsResult) -> None:  # fmt: skip
+    """truth/genetic_values.parquet: person_id + the standardised true value of each trait."""
+    folder = root / "truth"
+    folder.mkdir(parents=True, exist_ok=True)
+    values_df = pd.DataFrame(genetics.genetic_values, columns=traits_df["trait"].tolist())
+    values_df.insert(0, "person_id", persons_df["person_id"].to_numpy())
+    values_df.to_parquet(folder / "genetic_values.parquet", index=False)
+
+
+def write_config(root: Path, parts: Sequence[str], scale: str = "", seed: int = 0) -> Path:
+    """The study's ready-to-run config.yaml (relative paths, output_dir ".")."""
+    path = root / "config.yaml"
+    path.write_text(CONFIG_TEXT.format(scale=scale, seed=seed))
+    return path
+
+
+README_TEXT = """\
+# Synthetic study (trd-spark simulate, scale `{scale}`, seed {seed})
+
+Written in {seconds:.0f} s; parts: {parts}; exports: {exports}.  Everything here is simulated.
+
+## Persons
+WGS European {n_eur:,}, WGS Diverse {n_div:,}, Microarray {n_array:,} (the study's cohorts;
+array persons never have WGS), plus {n_ehr_only:,} persons with EHR but no genotypes and
+{n_no_ehr:,} genotyped persons without any EHR.  About 0.5% of the genotyped persons are left
+out of `data/ancestry_preds.tsv`.
+Planned status shares per cohort: trMDD {f.trmdd:.3f}, TRD {f.trd:.3f}, untreated MDD
+{f.mdd_untreated:.3f}, MDD with schizophrenia/bipolar {f.mdd_psych:.3f}, the rest non-MDD.
+{enriched}
+
+## Files
+- `data/wgs.mt`, `data/array.mt`: Hail MatrixTables (locus GRCh38, alleles; rsid; s; GT).
+- `data/<platform>.vcf.bgz` (export `vcf`): all rows.  `data/<platform>.{{bed,bim,fam}}`
+  (export `plink`): PLINK 1 cannot hold multi-allelic rows, so the 3-allele rows are left out
+  of the PLINK files (they are in the MatrixTables and VCFs).
+- `data/ancestry_preds.tsv`, `data/weights/*.txt` (PRS-CS format), `data/omop/<table>/`.
+- `truth/`: persons.parquet (status under every definition, recomputed from the OMOP rows),
+  time_to_event.parquet, genetic_values.parquet, effects.tsv, variants.parquet (planted QC
+  failures), weights.parquet (kind of each weight: matched / flipped / ambiguous / absent).
+
+## Planted effects (truth/effects.tsv, per SD of the true genetic value)
+- MDD liability: `log_or_mdd` (about two thirds of the traits raise MDD risk; women more often).
+- TRD among treated MDD: an exponential proportional-hazards time from the first MDD date with
+  log hazard ratio `log_hr_time_to_trd` per SD; TRD = onset within follow-up.  It is chosen so
+  that TRD vs trMDD odds ratios are near the study's (`log_or_trd_vs_trmdd`); psychiatric PGS
+  raise MDD risk only.
+- The estimated PGS correlate imperfectly with the true values (`pgs_r_<platform>`: weight
+  noise, ambiguous and absent SNPs dropped); expected log ORs on the PGS scale are about
+  `log_or * r` (`expected_log_or_trd_vs_trmdd_<platform>`).
+"""
+
+
+def write_readme(root: Path, sizes: Scale, seed: int, parts: Sequence[str], export: Sequence[str],
+                 seconds: float) -> None:  # fmt: skip
+    """README.md describing the study folder."""
+    enriched = (
+        "Case fractions are enriched relative to the study so the planted TRD-vs-trMDD "
+        "directions are visible at this size." if sizes.name != "aou" else
+        "Case fractions follow the study's discovery set (104,128 / 16,640 / 4,177)."
+    )  # fmt: skip
+    text = README_TEXT.format(
+        scale=sizes.name, seed=seed, seconds=seconds, parts=", ".join(parts),
+        exports=", ".join(export) or "none", n_eur=sizes.n_wgs_eur, n_div=sizes.n_wgs_diverse,
+        n_array=sizes.n_array, n_ehr_only=sizes.n_ehr_only, n_no_ehr=sizes.n_no_ehr,
+        f=sizes.fractions, enriched=enriched,
+    )  # fmt: skip
+    (root / "README.md").write_text(text)

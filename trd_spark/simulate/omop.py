@@ -1,0 +1,256 @@
+"""OMOP CDM v5.3 rows from simulated histories, written as Parquet folders (one part per chunk)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trd_spark.simulate.events import History
+from trd_spark.simulate.vocab import SNOMED_CONDITIONS, Vocabulary
+
+I64, I32, STR, DATE, TS, F64 = (
+    pa.int64(),
+    pa.int32(),
+    pa.string(),
+    pa.date32(),
+    pa.timestamp("us"),
+    pa.float64(),
+)
+SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
+    "person": [
+        ("person_id", I64), ("gender_concept_id", I32), ("year_of_birth", I32),
+        ("month_of_birth", I32), ("day_of_birth", I32), ("birth_datetime", TS),
+        ("race_concept_id", I32), ("ethnicity_concept_id", I32), ("location_id", I64),
+        ("provider_id", I64), ("care_site_id", I64), ("person_source_value", STR),
+        ("gender_source_value", STR), ("gender_source_concept_id", I32), ("race_source_value", STR),
+        ("race_source_concept_id", I32), ("ethnicity_source_value", STR),
+        ("ethnicity_source_concept_id", I32), ("sex_at_birth_concept_id", I32),
+        ("sex_at_birth_source_value", STR),
+    ],
+    "observation_period": [
+        ("observation_period_id", I64), ("person_id", I64), ("observation_period_start_date", DATE),
+        ("observation_period_end_date", DATE), ("period_type_concept_id", I32),
+    ],
+    "visit_occurrence": [
+        ("visit_occurrence_id", I64), ("person_id", I64), ("visit_concept_id", I32),
+        ("visit_start_date", DATE), ("visit_start_datetime", TS), ("visit_end_date", DATE),
+        ("visit_end_datetime", TS), ("visit_type_concept_id", I32), ("provider_id", I64),
+        ("care_site_id", I64), ("visit_source_value", STR), ("visit_source_concept_id", I32),
+        ("admitting_source_concept_id", I32), ("admitting_source_value", STR),
+        ("discharge_to_concept_id", I32), ("discharge_to_source_value", STR),
+        ("preceding_visit_occurrence_id", I64),
+    ],
+    "condition_occurrence": [
+        ("condition_occurrence_id", I64), ("person_id", I64), ("condition_concept_id", I32),
+        ("condition_start_date", DATE), ("condition_start_datetime", TS), ("condition_end_date", DATE),
+        ("condition_end_datetime", TS), ("condition_type_concept_id", I32),
+        ("condition_status_concept_id", I32), ("stop_reason", STR), ("provider_id", I64),
+        ("visit_occurrence_id", I64), ("visit_detail_id", I64), ("condition_source_value", STR),
+        ("condition_source_concept_id", I32), ("condition_status_source_value", STR),
+    ],
+    "drug_exposure": [
+        ("drug_exposure_id", I64), ("person_id", I64), ("drug_concept_id", I32),
+        ("drug_exposure_start_date", DATE), ("drug_exposure_start_datetime", TS),
+        ("drug_exposure_end_date", DATE), ("drug_exposure_end_datetime", TS),
+        ("verbatim_end_date", DATE), ("drug_type_concept_id", I32), ("stop_reason", STR),
+        ("refills", I32), ("quantity", F64), ("days_supply", I32), ("sig", STR),
+        ("route_concept_id", I32), ("lot_number", STR), ("provider_id", I64),
+        ("visit_occurrence_id", I64), ("visit_detail_id", I64), ("drug_source_value", STR),
+        ("drug_source_concept_id", I32), ("route_source_value", STR), ("dose_unit_source_value", STR),
+    ],
+    "procedure_occurrence": [
+        ("procedure_occurrence_id", I64), ("person_id", I64), ("procedure_concept_id", I32),
+        ("procedure_date", DATE), ("procedure_datetime", TS), ("procedure_type_concept_id", I32),
+        ("modifier_concept_id", I32), ("quantity", I32), ("provider_id", I64),
+        ("visit_occurrence_id", I64), ("visit_detail_id", I64), ("procedure_source_value", STR),
+        ("procedure_source_concept_id", I32), ("modifier_source_value", STR),
+    ],
+    "concept": [
+        ("concept_id", I32), ("concept_name", STR), ("domain_id", STR), ("vocabulary_id", STR),
+        ("concept_class_id", STR), ("standard_concept", STR), ("concept_code", STR),
+        ("valid_start_date", DATE), ("valid_end_date", DATE), ("invalid_reason", STR),
+    ],
+    "concept_ancestor": [
+        ("ancestor_concept_id", I32), ("descendant_concept_id", I32),
+        ("min_levels_of_separation", I32), ("max_levels_of_separation", I32),
+    ],
+}  # fmt: skip
+EHR_TYPE = 32817
+UNKNOWN_SOURCE_CONCEPT = 2_099_999_999  # an id the concept table does not hold
+
+
+def to_arrow(table: str, frame: pd.DataFrame) -> pa.Table:
+    """Arrow table with the OMOP column order and types; absent columns are all null.
+
+    Date columns arrive as day numbers since 1970-01-01 (or as ISO strings for concept)."""
+    arrays = []
+    for name, kind in SCHEMAS[table]:
+        if name not in frame:
+            arrays.append(pa.nulls(len(frame), type=kind))
+        elif kind == DATE and frame[name].dtype == object:
+            arrays.append(pa.array(pd.to_datetime(frame[name]).dt.date, type=DATE))
+        elif kind == DATE:
+            days = pd.array(frame[name], dtype="Int64").astype("Int32")
+            arrays.append(pa.array(days, type=pa.int32()).cast(DATE))
+        else:
+            arrays.append(pa.array(frame[name], type=kind, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(SCHEMAS[table]))
+
+
+def write_part(root: Path, table: str, part: int, frame: pd.DataFrame) -> None:
+    """Write one Parquet part of an OMOP table folder."""
+    folder = root / table
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(to_arrow(table, frame), folder / f"part-{part:05d}.parquet")
+
+
+def person_rows(plan_df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """person rows: sex at birth (All of Us), gender fallback, a few with neither."""
+    n = len(plan_df)
+    female = plan_df["female"].to_numpy()
+    draw = rng.random(n)
+    sab = np.where(female, 45878463, 45880669)
+    gender = np.where(female, 8532, 8507)
+    sab = np.where(draw < 0.055, 0, sab)  # no sex at birth: falls back to gender
+    gender = np.where(draw < 0.008, 0, gender)  # neither: sex unknown
+    return pd.DataFrame({
+        "person_id": plan_df["person_id"].to_numpy(), "gender_concept_id": gender,
+        "year_of_birth": plan_df["year_of_birth"].to_numpy(),
+        "month_of_birth": rng.integers(1, 13, n), "race_concept_id": rng.choice([8527, 8516, 8515], n),
+        "ethnicity_concept_id": 0, "person_source_value": plan_df["person_id"].astype(str).to_numpy(),
+        "sex_at_birth_concept_id": sab,
+    })  # fmt: skip
+
+
+def condition_fields(rng: random.Random, vocab: Vocabulary, vocabulary: str, code: str) -> tuple:
+    """(source concept id, source value) in one of the ways EHR sites record a code."""
+    draw = rng.random()
+    concept = vocab.condition_ids[(vocabulary, code)]
+    if draw < 0.82:
+        return concept, code
+    bare = code.replace(".", "")
+    if draw < 0.90:
+        return 0, bare
+    if draw < 0.94:
+        return 0, code.lower() if rng.random() < 0.5 else code
+    if draw < 0.97:
+        return None, bare
+    return UNKNOWN_SOURCE_CONCEPT, code
+
+
+def drug_fields(rng: random.Random, vocab: Vocabulary, name: str, start: int, supply: int) -> tuple:
+    """(drug concept id, end day or None, days_supply or None) with the EHR's usual gaps."""
+    draw = rng.random()
+    products = vocab.products[name]
+    if draw < 0.6:
+        concept = products[rng.randint(0, 1)]
+    elif draw < 0.75:
+        concept = products[2]
+    elif draw < 0.85 or name not in vocab.combos:
+        concept = vocab.ingredients[name]
+    else:
+        concept = vocab.combos[name]
+    draw = rng.random()
+    if draw < 0.55:
+        return concept, start + supply - 1, supply
+    if draw < 0.72:
+        return concept, None, supply
+    if draw < 0.82:
+        return concept, None, None
+    if draw < 0.87:
+        return concept, start - rng.randint(1, 10), supply  # end before start: unusable end
+    if draw < 0.94:
+        return concept, start + rng.randint(5, 80), None
+    return concept, None, 0
+
+
+def history_frames(person_ids: list[int], histories: list[History], vocab: Vocabulary,
+                   rng: random.Random) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """The chunk's event tables (ids still chunk-local)."""
+    rows: dict[str, list[tuple]] = {k: [] for k in ("observation_period", "visit_occurrence",
+                                                     "condition_occurrence", "drug_exposure",
+                                                     "procedure_occurrence")}  # fmt: skip
+    for pid, history in zip(person_ids, histories, strict=True):
+        visit_of = {
+            day: len(rows["visit_occurrence"]) + k
+            for k, day in enumerate(sorted(set(history.visits)))
+        }
+        for day in sorted(visit_of):
+            rows["visit_occurrence"].append((pid, rng.choice((9202, 9202, 9202, 9203, 9201)), day))
+        for start, end in history.periods:
+            rows["observation_period"].append((pid, start, end))
+        for day, vocabulary, code in history.conditions:
+            source_id, value = condition_fields(rng, vocab, vocabulary, code)
+            rows["condition_occurrence"].append((pid, day, visit_of.get(day), source_id, value,
+                                                 condition_standard(code)))  # fmt: skip
+        for day, name, supply in history.drugs:
+            concept, end, days = drug_fields(rng, vocab, name, day, supply)
+            rows["drug_exposure"].append((pid, day, concept, end, days))
+        for day, vocabulary, code in history.procedures:
+            concept = vocab.procedure_ids[(vocabulary, code)]
+            rows["procedure_occurrence"].append((pid, day, concept, code, visit_of.get(day)))
+    return frames_from_rows(rows)
+
+
+def condition_standard(code: str) -> int:
+    """The SNOMED concept a diagnosis maps to (coarse, for realism only)."""
+    bare = code.replace(".", "")
+    if bare.startswith(("F32", "F33", "2962", "2963")):
+        return SNOMED_CONDITIONS["mdd"]
+    if bare.startswith(
+        ("F20", "F31", "295", "2964", "2965", "2966", "2967", "2968", "2960", "2961")
+    ):
+        return SNOMED_CONDITIONS["psych"]
+    return SNOMED_CONDITIONS["other"]
+
+
+def frames_from_rows(rows: dict[str, list[tuple]]) -> dict[str, pd.DataFrame]:
+    """Column-named frames from the row tuples."""
+    columns = {
+        "observation_period": ["person_id", "observation_period_start_date", "observation_period_end_date"],
+        "visit_occurrence": ["person_id", "visit_concept_id", "visit_start_date"],
+        "condition_occurrence": ["person_id", "condition_start_date", "visit_occurrence_id",
+                                 "condition_source_concept_id", "condition_source_value",
+                                 "condition_concept_id"],
+        "drug_exposure": ["person_id", "drug_exposure_start_date", "drug_concept_id",
+                          "drug_exposure_end_date", "days_supply"],
+        "procedure_occurrence": ["person_id", "procedure_date", "procedure_concept_id",
+                                 "procedure_source_value", "visit_occurrence_id"],
+    }  # fmt: skip
+    frames = {}
+    for table, names in columns.items():
+        frame = pd.DataFrame(rows[table], columns=names)
+        for name in names:
+            if name.endswith(("_id", "_date", "days_supply")) and frame[name].dtype == object:
+                frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
+        frames[table] = frame
+    return frames
+
+
+def finish_frames(frames: dict[str, pd.DataFrame], offsets: dict[str, int]) -> None:
+    """Add global row ids (continuing ``offsets``), visit ids, type concepts and end dates."""
+    id_column = {"observation_period": "observation_period_id", "visit_occurrence": "visit_occurrence_id",
+                 "condition_occurrence": "condition_occurrence_id", "drug_exposure": "drug_exposure_id",
+                 "procedure_occurrence": "procedure_occurrence_id"}  # fmt: skip
+    visit_base = offsets["visit_occurrence"]
+    for table, column in id_column.items():
+        frame = frames[table]
+        if table in ("condition_occurrence", "procedure_occurrence"):
+            frame["visit_occurrence_id"] = frame["visit_occurrence_id"] + visit_base
+        frame[column] = np.arange(len(frame), dtype=np.int64) + offsets[table]
+        offsets[table] += len(frame)
+    frames["observation_period"]["period_type_concept_id"] = EHR_TYPE
+    visits = frames["visit_occurrence"]
+    visits["visit_end_date"] = visits["visit_start_date"]
+    visits["visit_type_concept_id"] = EHR_TYPE
+    frames["condition_occurrence"]["condition_type_concept_id"] = EHR_TYPE
+    frames["drug_exposure"]["drug_type_concept_id"] = EHR_TYPE
+    frames["drug_exposure"]["drug_source_concept_id"] = frames["drug_exposure"]["drug_concept_id"]
+    procedures = frames["procedure_occurrence"]
+    procedures["procedure_source_concept_id"] = procedures["procedure_concept_id"]
+    procedures["procedure_type_concept_id"] = EHR_TYPE

@@ -1,0 +1,115 @@
+"""Write a whole synthetic All-of-Us-like study: genotypes, ancestry, weights, OMOP, truth.
+
+The layout and the planted truth are described in ``docs/architecture.md`` ("The simulated
+study") and in the README.md written into the study folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.errors import InputError
+from trd_spark.resources import conf_path
+from trd_spark.simulate import layout
+from trd_spark.simulate.effects import build_effects
+from trd_spark.simulate.genetics import simulate_genetics
+from trd_spark.simulate.ehr_writer import write_ehr
+from trd_spark.simulate.persons import build_persons
+from trd_spark.simulate.plan import plan_persons
+from trd_spark.simulate.scales import get_scale
+
+log = logging.getLogger(__name__)
+KNOWN_PARTS = ("genotypes", "ehr")
+KNOWN_EXPORTS = ("vcf", "plink")
+SESSION_ENTRIES = {"_tmp", "logs"}  # the session helper may create these before we run
+
+
+def prepare_folder(out_dir: str, overwrite: bool) -> Path:
+    """Create ``out_dir``; refuse a non-empty one unless ``overwrite`` (then clear our outputs).
+
+    Parameters
+    ----------
+    out_dir : the study folder.
+    overwrite : replace a previous study there.
+
+    Returns
+    -------
+    The folder as a Path.
+    """
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    entries = [p for p in root.iterdir() if p.name not in SESSION_ENTRIES]
+    if entries and not overwrite:
+        raise InputError(
+            f"{root} exists and is not empty; choose another folder or pass --overwrite "
+            "(overwrite=True) to replace the study in it"
+        )
+    for entry in entries:
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    return root
+
+
+def check_arguments(export: Sequence[str], parts: Sequence[str]) -> None:
+    """Reject unknown export formats and parts."""
+    for value, known, what in ((export, KNOWN_EXPORTS, "export"), (parts, KNOWN_PARTS, "parts")):
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise InputError(f"simulate: unknown {what} {unknown}; choose from {list(known)}")
+    if export and "genotypes" not in parts:
+        raise InputError("simulate: --export needs the genotypes part")
+
+
+def simulate_study(
+    out_dir: str,
+    scale: str = "demo",
+    seed: int = 2025,
+    export: Sequence[str] = (),
+    overwrite: bool = False,
+    parts: Sequence[str] = ("genotypes", "ehr"),
+) -> Path:
+    """Write a synthetic study into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : study folder (created; a non-empty one needs ``overwrite``).
+    scale : ``tiny`` (~600 persons), ``demo`` (~30,000) or ``aou`` (292,663 + extras).
+    seed : the same seed writes the same content.
+    export : also write ``vcf`` and/or ``plink`` copies of each platform's genotypes.
+    overwrite : replace what is in ``out_dir``.
+    parts : ``genotypes`` and/or ``ehr``; ``("ehr",)`` writes persons, OMOP and status truth only.
+
+    Returns
+    -------
+    Path of the study's ``config.yaml``.
+    """
+    check_arguments(export, parts)
+    sizes = get_scale(scale)
+    root = prepare_folder(out_dir, overwrite)
+    started = time.perf_counter()
+    traits_df = pd.read_csv(conf_path("traits.tsv"), sep="\t")
+    persons_df = build_persons(np.random.default_rng([seed, 1]), sizes)
+    genetics = simulate_genetics(root, seed, sizes, persons_df, traits_df, "genotypes" in parts)
+    effects_df = build_effects(traits_df)
+    plan_df = plan_persons(np.random.default_rng([seed, 2]), persons_df, genetics.genetic_values,
+                           effects_df, sizes.fractions)  # fmt: skip
+    if "genotypes" in parts:
+        genetics.finish(root, plan_df, export)
+    if "ehr" in parts:
+        truth_df, tte_df = write_ehr(root, seed, sizes, plan_df)
+        layout.write_truth_persons(root, plan_df, truth_df, tte_df)
+    layout.write_effects(root, effects_df, genetics, sizes)
+    layout.write_genetic_values(root, persons_df, traits_df, genetics)
+    config_path = layout.write_config(root, parts, scale, seed)
+    layout.write_readme(root, sizes, seed, parts, export, time.perf_counter() - started)
+    log.info("simulated %s study in %s (%.1f s)", scale, root, time.perf_counter() - started)
+    return config_path
