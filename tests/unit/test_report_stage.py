@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.data.report.fake_run import SMALL_COUNTS, fake_config, write_fake_run
+from tests.data.report.fake_run import FLAGGED_TRAITS, SMALL_COUNTS, fake_config, write_fake_run
 from trd_spark.report.html import find_unsuppressed_counts
 from trd_spark.report.sections import ReportSettings, case_count_labels, primary_associations
 from trd_spark.report.stage import run_report
@@ -154,12 +154,40 @@ def test_case_count_labels_mask_small_groups(fake_run):
     assert labels["trMDD_vs_nonMDD"] == "microarray: 40 cases, 90 controls"
 
 
-def test_primary_associations_keep_one_row_per_trait(fake_run):
+def test_primary_associations_keep_one_converged_row_per_trait(fake_run):
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
     settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
     primary_df = primary_associations(assoc_df, settings)
     counts = primary_df.groupby(["cohort", "contrast"]).size()
-    assert (counts == 61).all() and len(counts) == 9
+    assert len(counts) == 9
+    assert counts.drop(("microarray", "TRD_vs_trMDD")).eq(61).all()
+    assert counts[("microarray", "TRD_vs_trMDD")] == 61 - len(FLAGGED_TRAITS)
+    assert primary_df["converged"].all()
+
+
+def test_flagged_models_are_listed(report):
+    _, page, _ = report
+    block = page.split("Models flagged")[1].split("</details>")[0]
+    assert f"{len(FLAGGED_TRAITS)} models flagged" in block
+    for trait in FLAGGED_TRAITS:
+        assert f"<td>{trait}</td>" in block
+
+
+def test_sex_stratified_results_are_shown(report):
+    _, page, _ = report
+    block = page.split("Sex-stratified TRD vs trMDD")[1].split("</table>")[0]
+    for stratum in ("female", "male", "pgs_x_sex"):
+        assert block.count(f"<td>{stratum}</td>") == 5
+
+
+def test_no_primary_rows_is_explained(fake_run, tmp_path):
+    odd = tmp_path / "odd"
+    shutil.copytree(fake_run, odd, ignore=shutil.ignore_patterns("_staging"))
+    path = odd / "results/associations.parquet"
+    pd.read_parquet(path).assign(stratum="female").to_parquet(path)
+    summary, page, _ = build_report(odd)
+    assert "has no converged rows for the primary definitions" in page
+    assert {"figure1", "replication"} <= set(summary["unavailable"])
 
 
 def test_missing_results_degrade_gracefully(fake_run, tmp_path):

@@ -97,11 +97,20 @@ def primary_associations(assoc_df: pd.DataFrame, settings: ReportSettings) -> pd
     """Associations of the primary definitions in the whole sample (stratum ``all``).
 
     A definition column that does not apply to a contrast (trd_def of trMDD vs
-    non-MDD) may be null; such rows are kept.
+    non-MDD) may be null; such rows are kept.  Models that did not converge are
+    left out here (they are listed by ``flagged_models_html``).
     """
     trd_ok = assoc_df["trd_def"].isna() | (assoc_df["trd_def"] == settings.primary_trd)
     trmdd_ok = assoc_df["trmdd_def"].isna() | (assoc_df["trmdd_def"] == settings.primary_trmdd)
-    return assoc_df[trd_ok & trmdd_ok & (assoc_df["stratum"] == "all")].reset_index(drop=True)
+    converged = assoc_df["converged"].fillna(False).astype(bool)
+    primary_df = assoc_df[trd_ok & trmdd_ok & (assoc_df["stratum"] == "all") & converged]
+    if primary_df.empty:
+        raise InputError(
+            f"{TABLE_FILES['associations']} has no converged rows for the primary definitions "
+            f"({settings.primary_trd}, {settings.primary_trmdd}, stratum 'all'); check "
+            "analysis.primary_trd / primary_trmdd or re-run the analyze stage"
+        )
+    return primary_df.reset_index(drop=True)
 
 
 def build_qc_section(
@@ -246,6 +255,8 @@ def build_figure1_section(
             "overview_heatmap.png", "All PGS x cohorts x contrasts: log OR per SD; * = significant."
         )
         + _significant_table(primary_df, catalog_df, s)
+        + sex_stratified_html(assoc_df, catalog_df, s)
+        + flagged_models_html(assoc_df, s)
     )
     return result
 
@@ -282,14 +293,66 @@ def _significant_table(
         "n_controls",
         "converged",
     ]
+    hits_html = render_table(
+        shown_df[[c for c in keep if c in shown_df.columns]], COUNT_COLUMNS["associations"]
+    )
     return (
         "<h3>Number of significant PGS (of the PGS tested)</h3>"
         + render_table(n_hits)
-        + "<h3>Significant associations</h3>"
-        + render_table(
-            shown_df[[c for c in keep if c in shown_df.columns]], COUNT_COLUMNS["associations"]
-        )
+        + render_collapsed(f"Significant associations ({len(hits_df)})", hits_html)
     )
+
+
+def flagged_models_html(assoc_df: pd.DataFrame, s: ReportSettings) -> str:
+    """Models that did not converge (or separated): listed, never shown as results.
+
+    Parameters
+    ----------
+    assoc_df : ``results/associations.parquet``.
+    s : the report settings.
+
+    Returns
+    -------
+    HTML: a count per cohort and contrast and the flagged rows, or a line saying none.
+    """
+    flagged_df = assoc_df[~assoc_df["converged"].fillna(False).astype(bool)]
+    heading = "<h3>Models flagged (not converged or separated)</h3>"
+    if flagged_df.empty:
+        return heading + "<p>None: every model converged.</p>"
+    columns = ["cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait", "n_cases",
+               "n_controls"]  # fmt: skip
+    shown_df = format_counts_table(flagged_df[columns], "associations", s.min_count, s.suppress)
+    return heading + render_collapsed(
+        f"{len(flagged_df)} models flagged; their estimates are left out of the figures",
+        render_table(shown_df, COUNT_COLUMNS["associations"]),
+    )
+
+
+def sex_stratified_html(assoc_df: pd.DataFrame, catalog_df: pd.DataFrame, s: ReportSettings) -> str:
+    """TRD vs trMDD by sex and the PGS x sex interaction: the 5 smallest p per stratum.
+
+    Parameters
+    ----------
+    assoc_df : ``results/associations.parquet``.
+    catalog_df : the trait catalog.
+    s : the report settings.
+
+    Returns
+    -------
+    HTML heading and table (or a line saying there are no sex-stratified rows).
+    """
+    heading = "<h3>Sex-stratified TRD vs trMDD and PGS x sex interaction</h3>"
+    rows_df = assoc_df[assoc_df["stratum"].isin(["female", "male", "pgs_x_sex"])]
+    if rows_df.empty:
+        return heading + "<p>No sex-stratified models in this run.</p>"
+    top_df = rows_df.sort_values("p").groupby(["cohort", "stratum"], sort=False).head(5)
+    labels = dict(zip(catalog_df["trait"], catalog_df["label"], strict=True))
+    top_df = top_df.assign(trait=[labels.get(t, t) for t in top_df["trait"]])
+    columns = ["cohort", "stratum", "trait", "odds_ratio", "ci_low", "ci_high", "p",
+               "significant", "n_cases", "n_controls"]  # fmt: skip
+    shown_df = format_counts_table(top_df[columns], "associations", s.min_count, s.suppress)
+    note = "<p class='note'>pgs_x_sex: the odds-ratio ratio of the interaction term.</p>"
+    return heading + note + render_table(shown_df, COUNT_COLUMNS["associations"])
 
 
 def build_replication_section(
@@ -522,4 +585,9 @@ def build_sections(
         except InputError as err:
             log.warning("report section %s left out: %s", anchor, err)
             results.append(_missing(anchor, title, [str(err)]))
+        except Exception as err:  # a broken figure must not cost the rest of the report
+            log.exception("report section %s failed", anchor)
+            results.append(
+                _missing(anchor, title, [f"section failed: {type(err).__name__}: {err}"])
+            )
     return results

@@ -195,7 +195,7 @@ def format_survival(
             "PGS": [labels.get(t, t) for t in ordered_df["trait"]],
             "Term": ordered_df["term"],
             "HR [95% CI]": [
-                f"{hr:.2f} [{lo:.2f}-{hi:.2f}]"
+                "" if pd.isna(hr) else f"{hr:.2f} [{lo:.2f}-{hi:.2f}]"
                 for hr, lo, hi in zip(
                     ordered_df["hr"], ordered_df["ci_low"], ordered_df["ci_high"], strict=True
                 )

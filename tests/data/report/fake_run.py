@@ -28,6 +28,7 @@ GROUP_SIZES = {
 SMALL_COUNTS = {"microarray TRD": 12, "sensitivity trd_2/trmdd_3 n_trd": 15}
 CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
 KM_TRAITS = ("educational_attainment", "insomnia", "neuroticism")
+FLAGGED_TRAITS = ("height", "asthma")
 STRATA = ("pgs_0_20", "pgs_20_80", "pgs_80_100")
 
 
@@ -153,7 +154,12 @@ def fake_associations(rng: np.random.Generator, traits: list[str]) -> pd.DataFra
         rows += _grid(
             rng, traits, "wgs_european", "TRD_vs_trMDD", "trd_1", "trmdd_1", stratum, size
         )
-    return pd.DataFrame(rows)
+    assoc_df = pd.DataFrame(rows)
+    # two separated fits in the small microarray TRD group: flagged, never drawn
+    flagged = (assoc_df["cohort"] == "microarray") & (assoc_df["contrast"] == "TRD_vs_trMDD")
+    flagged &= assoc_df["trait"].isin(FLAGGED_TRAITS)
+    assoc_df.loc[flagged, ["beta", "converged", "significant"]] = [25.0, False, False]
+    return assoc_df
 
 
 def _grid(rng, traits, cohort, contrast, trd_def, trmdd_def, stratum, cases_controls):
