@@ -85,6 +85,58 @@ def enumerate_designs(
     return designs
 
 
+@dataclass(frozen=True)
+class DesignData:
+    """The arrays of one design: outcome, shared covariates, per-trait columns."""
+
+    y: np.ndarray  # (n,) 0/1
+    covariates: np.ndarray  # (n, p) with intercept
+    specific: np.ndarray  # (n, K, q): the standardized PGS (and PGS x sex)
+    term: int  # which specific column is reported
+    fitted: list[int]  # trait indices fitted (constant PGS left out)
+    n_cases: int
+    n_controls: int
+
+
+def design_data(table: AnalysisTable, design: Design, n_pcs: int = 16) -> DesignData:
+    """Rows, outcome and design matrices of one design.
+
+    Parameters
+    ----------
+    table : the cohort's analysis table.
+    design : what to fit.
+    n_pcs : PCs among the covariates.
+
+    Returns
+    -------
+    DesignData; sex strata drop sex from the covariates, ``pgs_x_sex`` adds PGS x sex.
+    """
+    data_df = table.data_df
+    groups = comparison_groups(data_df, design.trd_def, design.trmdd_def)
+    rows, y = contrast_outcome(groups, design.contrast)
+    by_sex = design.stratum in ("female", "male")
+    if by_sex:
+        is_stratum = data_df.sex.to_numpy() == (1.0 if design.stratum == "male" else 0.0)
+        y = y[is_stratum[rows]]
+        rows &= is_stratum
+    subset_df = data_df.loc[rows]
+    fitted = [i for i, t in enumerate(table.traits) if t not in table.constant_traits]
+    specific = subset_df[[table.traits[i] for i in fitted]].to_numpy(float)[:, :, None]
+    if design.stratum == "pgs_x_sex":
+        specific = np.concatenate(
+            [specific, specific * subset_df.sex.to_numpy(float)[:, None, None]], axis=2
+        )
+    return DesignData(
+        y=y,
+        covariates=_covariate_matrix(subset_df, n_pcs, with_sex=not by_sex),
+        specific=specific,
+        term=1 if design.stratum == "pgs_x_sex" else 0,
+        fitted=fitted,
+        n_cases=int(y.sum()),
+        n_controls=int(len(y) - y.sum()),
+    )
+
+
 def fit_design(
     table: AnalysisTable, design: Design, n_pcs: int = 16, max_iter: int = 25, tol: float = 1e-8
 ) -> pd.DataFrame:
@@ -101,34 +153,19 @@ def fit_design(
     -------
     DataFrame; models that cannot be fitted are rows with ``converged`` False and a status.
     """
-    data_df = table.data_df
-    groups = comparison_groups(data_df, design.trd_def, design.trmdd_def)
-    rows, y = contrast_outcome(groups, design.contrast)
-    by_sex = design.stratum in ("female", "male")
-    if by_sex:
-        is_stratum = data_df.sex.to_numpy() == (1.0 if design.stratum == "male" else 0.0)
-        y = y[is_stratum[rows]]
-        rows &= is_stratum
-    subset_df = data_df.loc[rows]
-    covariates = _covariate_matrix(subset_df, n_pcs, with_sex=not by_sex)
-    z = subset_df[table.traits].to_numpy(float)
-    n_cases, n_controls = int(y.sum()), int(len(y) - y.sum())
-    frame = _empty_result(design, table.traits, n_cases, n_controls)
-    problem = _design_problem(n_cases, n_controls, covariates.shape[1])
+    data = design_data(table, design, n_pcs)
+    frame = _empty_result(design, table.traits, data.n_cases, data.n_controls)
+    problem = _design_problem(data.n_cases, data.n_controls, data.covariates.shape[1])
     if problem:
         frame["status"] = problem
         return frame
-    fit_cols = [i for i, t in enumerate(table.traits) if t not in table.constant_traits]
-    specific = z[:, fit_cols]
-    term = 0
-    if design.stratum == "pgs_x_sex":
-        specific = np.stack([specific, specific * subset_df.sex.to_numpy(float)[:, None]], axis=2)
-        term = 1
-    fit = fit_logistic_batch(y, covariates, specific, max_iter=max_iter, tol=tol)
-    frame.loc[fit_cols, "beta"] = fit.beta[:, term]
-    frame.loc[fit_cols, "se"] = fit.se[:, term]
-    frame.loc[fit_cols, "converged"] = fit.converged
-    frame.loc[fit_cols, "status"] = fit.status
+    if not data.fitted:
+        return frame
+    fit = fit_logistic_batch(data.y, data.covariates, data.specific, max_iter=max_iter, tol=tol)
+    frame.loc[data.fitted, "beta"] = fit.beta[:, data.term]
+    frame.loc[data.fitted, "se"] = fit.se[:, data.term]
+    frame.loc[data.fitted, "converged"] = fit.converged
+    frame.loc[data.fitted, "status"] = fit.status
     return frame
 
 
