@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trd_spark.report.figures import at_risk_at, at_risk_labels
-from trd_spark.report.html import find_unsuppressed_counts, render_table
+from trd_spark.report.html import (
+    find_unsuppressed_counts,
+    render_attrition_flow,
+    render_table,
+)
 from trd_spark.report.suppress import (
     WITHHELD,
     format_count,
@@ -123,3 +129,25 @@ def test_suppression_of_random_tables_leaves_no_small_count():
     shown = suppress_count_columns(table_df, ["n"], 20)["n"]
     expected = ["<20" if 1 <= v <= 20 else str(v) for v in table_df["n"]]
     assert shown.tolist() == expected
+
+
+def test_attrition_flow_masks_every_count():
+    attrition_df = pd.DataFrame(
+        {
+            "cohort": ["a", "a", "a", "b", "b"],
+            "step": ["cohort", "missing_sex", "missing_pcs", "cohort", "missing_sex"],
+            "n_persons": [500, 487, 487, 19, 0],
+            "n_rows_dropped": [0, 13, 0, 0, 19],
+            "reason": ["start", "sex missing", "none", "start", "sex missing"],
+        }
+    )
+    flow = render_attrition_flow(attrition_df, 20, True)
+    counts = [html.unescape(c) for c in re.findall(r'class="count">([^<]*)<', flow)]
+    # a: 500, dropped 13 -> <20, 487, 487 (no drop line for 0); b: 19 -> <20, dropped 19, 0
+    assert counts == ["500", "<20", "487", "487", "<20", "<20", "0"]
+    assert find_unsuppressed_counts(flow, 20) == []
+    assert find_unsuppressed_counts(render_attrition_flow(attrition_df, 20, False), 20) == [
+        "13",
+        "19",
+        "19",
+    ]

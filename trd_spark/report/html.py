@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from trd_spark.report.suppress import format_count
+
 STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1200px;
        color: #222; line-height: 1.4; }
@@ -26,6 +28,12 @@ th { background: #f2f2f2; }
 figure { margin: 0.5em 0 1.5em; } figure img { max-width: 100%; }
 figcaption { font-size: 0.85em; color: #444; }
 nav a { margin-right: 1em; }
+.flows { display: flex; flex-wrap: wrap; gap: 2em; margin: 0.5em 0 1.5em; }
+.flow { display: flex; flex-direction: column; align-items: flex-start; font-size: 0.85em; }
+.flow .box { border: 1px solid #2e75b6; border-radius: 4px; padding: 3px 10px;
+             background: #f3f8fc; }
+.flow .drop { margin: 2px 0 2px 1.2em; padding-left: 0.8em; border-left: 2px solid #999;
+              color: #a33; }
 """
 
 
@@ -69,6 +77,43 @@ def render_table(
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def render_attrition_flow(attrition_df: pd.DataFrame, min_count: int, suppress: bool) -> str:
+    """Exclusion steps as a flow of boxes, one column per cohort.
+
+    Parameters
+    ----------
+    attrition_df : step, n_persons (left after the step), n_rows_dropped, reason, and
+        optionally cohort.
+    min_count, suppress : the small-count policy.
+
+    Returns
+    -------
+    HTML; every count is in a ``class="count"`` element, masked by the policy.
+    """
+    with_cohort_df = attrition_df.assign(
+        cohort=attrition_df["cohort"] if "cohort" in attrition_df.columns else ""
+    )
+    columns = []
+    for cohort, steps_df in with_cohort_df.groupby("cohort", sort=False):
+        items = [f"<strong>{html.escape(str(cohort))}</strong>"] if cohort else []
+        for row in steps_df.to_dict("records"):
+            items.append(_flow_step(row, min_count, suppress))
+        columns.append('<div class="flow">' + "".join(items) + "</div>")
+    return '<div class="flows">' + "".join(columns) + "</div>"
+
+
+def _flow_step(row: dict, min_count: int, suppress: bool) -> str:
+    dropped = row["n_rows_dropped"]
+    reason = html.escape(str(row["reason"] or ""))
+    text = ""
+    if dropped and not pd.isna(dropped):
+        count = html.escape(format_count(dropped, min_count, suppress))
+        text += f'<div class="drop">excluded <span class="count">{count}</span>: {reason}</div>'
+    n = html.escape(format_count(row["n_persons"], min_count, suppress))
+    label = html.escape(str(row["step"]))
+    return text + f'<div class="box">{label}: n = <span class="count">{n}</span></div>'
 
 
 def render_collapsed(summary: str, body: str) -> str:
@@ -120,11 +165,11 @@ def render_page(title: str, intro: str, sections: Sequence[Section]) -> str:
     )
 
 
-_COUNT_CELL = re.compile(r'<td class="count">([^<]*)</td>')
+_COUNT_CELL = re.compile(r'class="count">([^<]*)<')
 
 
 def find_unsuppressed_counts(page: str, min_count: int) -> list[str]:
-    """Participant-count cells of a rendered page that show a number from 1 to ``min_count``.
+    """Participant counts of a rendered page (``class="count"``) that show 1 to ``min_count``.
 
     Parameters
     ----------

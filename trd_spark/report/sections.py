@@ -18,6 +18,7 @@ from trd_spark.errors import InputError
 from trd_spark.report import figures
 from trd_spark.report.html import (
     Section,
+    render_attrition_flow,
     render_collapsed,
     render_figure,
     render_missing,
@@ -151,7 +152,11 @@ def _counts_table_html(
         ]
         note = "<p class='note'>Primary definitions; all 15 pairs in tables/group_sizes.csv.</p>"
     shown_df = format_counts_table(table_df, name, s.min_count, s.suppress)
-    return note + render_table(shown_df, COUNT_COLUMNS[name])
+    table_html = render_table(shown_df, COUNT_COLUMNS[name])
+    if name == "analysis_attrition":
+        flow = render_attrition_flow(table_df, s.min_count, s.suppress)
+        return flow + render_collapsed(f"As a table ({len(table_df)} rows)", table_html)
+    return note + table_html
 
 
 def build_table1_section(

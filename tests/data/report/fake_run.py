@@ -73,7 +73,7 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
     fake_match_report(rng, traits).to_parquet(run_dir / "pgs/match_report.parquet")
     fake_attrition().to_parquet(run_dir / "phenotypes/attrition.parquet")
     fake_attrition().to_parquet(run_dir / "qc/cohort_attrition.parquet")
-    fake_attrition().assign(cohort="wgs_european").to_parquet(run_dir / "results/attrition.parquet")
+    fake_analysis_attrition().to_parquet(run_dir / "results/attrition.parquet")
     fake_group_sizes().to_parquet(run_dir / "phenotypes/group_sizes.parquet")
     summary = {"wgs": {"n_variants_in": 5000, "removed": {"multiallelic": 12, "call_rate": 340}}}
     (run_dir / "qc/summary.json").write_text(json.dumps(summary))
@@ -345,6 +345,23 @@ def fake_attrition() -> pd.DataFrame:
             ],
         }
     )
+
+
+def fake_analysis_attrition() -> pd.DataFrame:
+    """Per cohort: the start, then exclusions (persons left, persons dropped)."""
+    rows = []
+    for cohort, sizes in GROUP_SIZES.items():
+        n = sum(sizes) + 30
+        for step, dropped, reason in (
+            ("cohort", 0, "persons in the cohort"),
+            ("missing_sex", 13, "sex missing"),
+            ("missing_pcs", 22, "not in the ancestry file"),
+            ("missing_age", 0, "year of birth missing"),
+        ):
+            n -= dropped
+            rows.append({"cohort": cohort, "step": step, "n_persons": n,
+                         "n_rows_dropped": dropped, "reason": reason})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def fake_group_sizes() -> pd.DataFrame:
