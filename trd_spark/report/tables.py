@@ -115,6 +115,9 @@ def _summarise_group(with_group_df: pd.DataFrame, cohort: str, group: str) -> di
 def format_table1(table1_df: pd.DataFrame, min_count: int, suppress: bool) -> pd.DataFrame:
     """Table 1 as display text; summaries of a masked group are withheld too.
 
+    The female count is also withheld when the rest of the group (n minus female)
+    is a small count, since a reader could subtract it.
+
     Parameters
     ----------
     table1_df : from ``build_table1``.
@@ -132,13 +135,17 @@ def format_table1(table1_df: pd.DataFrame, min_count: int, suppress: bool) -> pd
             if hidden or np.isnan(row["age_median"])
             else f"{row['age_median']:.0f} [{row['age_q1']:.0f}-{row['age_q3']:.0f}]"
         )
+        female = format_count(row["n_female"], min_count, suppress)
+        percent = format_percent(row["n_female"], row["n"], min_count, suppress)
+        # n minus the female count (male or unknown sex) must not reveal a small count either
+        complement = suppress and is_small_count(row["n"] - row["n_female"], min_count)
         rows.append(
             {
                 "Cohort": row["cohort"],
                 "Group": row["group"],
                 "n": format_count(row["n"], min_count, suppress),
-                "Female n": format_count(row["n_female"], min_count, suppress),
-                "Female %": format_percent(row["n_female"], row["n"], min_count, suppress),
+                "Female n": WITHHELD if complement else female,
+                "Female %": WITHHELD if complement else percent,
                 "Age median [IQR]": age,
             }
         )
