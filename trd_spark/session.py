@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+_scratch: list[str] = []  # local scratch folders this process made, removed at stop
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def start_session(
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
         os.environ.setdefault("PYSPARK_PYTHON", _python())
         conf.update(local_spark_conf(driver_memory))
+        if not Path(paths.tmp_dir).exists():
+            _scratch.append(paths.tmp_dir)
         Path(paths.local_tmp_dir).mkdir(parents=True, exist_ok=True)
         Path(paths.log_file).parent.mkdir(parents=True, exist_ok=True)
     conf.update(extra_conf or {})
@@ -156,11 +159,15 @@ def start_session(
 
 
 def stop_session() -> None:
-    """Stop Hail and Spark if running (tests and the CLI call this at exit)."""
+    """Stop Hail and Spark if running, and remove the local scratch folder this process made."""
+    import shutil
+
     import hail as hl
 
     if _hail_running():
         hl.stop()
+    while _scratch:
+        shutil.rmtree(_scratch.pop(), ignore_errors=True)
 
 
 def _hail_running() -> bool:
