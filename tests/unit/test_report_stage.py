@@ -236,3 +236,20 @@ def test_significant_counts_use_the_primary_rows(fake_run, report):
         if n:
             assert f"<td>{cohort}</td><td>{contrast}</td><td>{n}</td>" in block
     assert block.count("<tr>") - 1 == int((expected > 0).sum())  # minus the header row
+
+
+def test_report_runs_as_a_pipeline_stage(fake_run, tmp_path):
+    from trd_spark.pipeline import read_manifest, run_stages
+
+    run_dir = tmp_path / "staged"
+    shutil.copytree(fake_run, run_dir, ignore=shutil.ignore_patterns("_staging"))
+    config = fake_config(run_dir)
+    manifests = run_stages(["report"], config)
+    assert (run_dir / "report/index.html").is_file()
+    assert (run_dir / "report/figure1_forest.png").is_file()
+    assert not (run_dir / "_staging/report").exists()
+    manifest = read_manifest(str(run_dir), "report")
+    assert manifest is not None and manifest["summary"]["unavailable"] == []
+    assert "figure1_forest.png" in manifests["report"]["summary"]["figures"]
+    again = run_stages(["report"], config)
+    assert again["report"]["skipped"] == "up to date"
