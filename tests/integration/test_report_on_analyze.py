@@ -1,0 +1,76 @@
+"""The report on tables the analyze stage really writes (its synthetic inputs, no Spark).
+
+Guards the contract between the stats stage and the report: a renamed column
+or a new layout shows up here as a failed section.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trd_spark.config import config_from_dict
+from trd_spark.report.html import find_unsuppressed_counts
+from trd_spark.report.stage import run_report
+from trd_spark.stats.stage import run_analyze
+from trd_spark.stats.synthetic import write_synthetic_inputs
+
+pytestmark = pytest.mark.integration
+
+TRAITS = ["educational_attainment", "insomnia", "neuroticism", "intelligence", "height"]
+SIZES = {"wgs_european": 2000, "wgs_diverse": 1000, "microarray": 1000}
+
+
+@pytest.fixture(scope="module")
+def analysed_run(tmp_path_factory) -> tuple[Path, dict, str]:
+    out = tmp_path_factory.mktemp("analysed")
+    write_synthetic_inputs(str(out), TRAITS, sizes=SIZES, seed=5)
+    catalog = pd.read_csv(Path(__file__).resolve().parents[2] / "conf/traits.tsv", sep="\t")
+    catalog[catalog["trait"].isin(TRAITS)].to_csv(out / "traits.tsv", sep="\t", index=False)
+    config = config_from_dict(
+        {
+            "output_dir": str(out),
+            "genotypes": {"wgs": {"path": "wgs.mt"}, "array": {"path": "array.mt"}},
+            "ancestry": "ancestry_preds.tsv",
+            "weights": {"path": "weights", "traits": str(out / "traits.tsv")},
+            "omop": {"path": "omop"},
+        }
+    )
+    run_analyze(config, str(out / "_analyze"))
+    shutil.move(str(out / "_analyze" / "results"), str(out / "results"))
+    summary = run_report(config, str(out / "_report"))
+    page = (out / "_report" / "report" / "index.html").read_text()
+    return out, summary, page
+
+
+def test_every_analysis_section_is_built(analysed_run):
+    _, summary, page = analysed_run
+    assert "section failed" not in page
+    assert "lacks column" not in page
+    # the synthetic inputs have no genotype QC or match report: those say so, nothing else
+    assert set(summary["unavailable"]) <= {"match", "qc"}
+    for name in ("figure1_forest.png", "overview_heatmap.png", "replication_scatter.png",
+                 "figure2_hr_forest.png", "figure2_km_educational_attainment.png",
+                 "figure2_km_insomnia.png"):  # fmt: skip
+        assert name in summary["figures"]
+
+
+def test_report_counts_follow_the_policy(analysed_run):
+    out, _, page = analysed_run
+    assert find_unsuppressed_counts(page, 20) == []
+    km_df = pd.read_csv(out / "_report/report/tables/km.csv")
+    assert km_df["at_risk"].min() > 20
+
+
+def test_table1_counts_match_the_persons_table(analysed_run):
+    out, _, page = analysed_run
+    persons_df = pd.read_parquet(out / "phenotypes/persons.parquet")
+    discovery_df = persons_df[persons_df["cohort"] == "wgs_european"]
+    n_trd = int((discovery_df["mdd_1"] & discovery_df["trd_1"]).sum())
+    expected = f'<td>wgs_european</td><td>TRD</td><td class="count">{n_trd:,}</td>'
+    assert n_trd > 20 and expected in page
+    assert re.search(r"Mean time to TRD", page)
