@@ -15,7 +15,17 @@ from trd_spark.report.html import find_unsuppressed_counts
 from trd_spark.report.sections import ReportSettings, case_count_labels, primary_associations
 from trd_spark.report.stage import run_report
 
-SECTIONS = ("qc", "table1", "match", "figure1", "replication", "table2", "figure2", "methods")
+SECTIONS = (
+    "headline",
+    "qc",
+    "table1",
+    "match",
+    "figure1",
+    "replication",
+    "table2",
+    "figure2",
+    "methods",
+)
 FIGURES = (
     "pgs_match_rates.png",
     "figure1_forest.png",
@@ -197,7 +207,13 @@ def test_missing_results_degrade_gracefully(fake_run, tmp_path):
     summary, page, report_dir = build_report(partial)
     assert "not available: results/associations.parquet" in page
     assert "not available: results/sensitivity.parquet" in page
-    assert set(summary["unavailable"]) == {"figure1", "replication", "table2", "figure2"}
+    assert set(summary["unavailable"]) == {
+        "headline",
+        "figure1",
+        "replication",
+        "table2",
+        "figure2",
+    }
     assert '<section id="table1">' in page and "&lt;20" in page  # what is there is still shown
     for name in re.findall(r'<img src="([^"]+)"', page):
         assert (report_dir / name).is_file()
@@ -253,3 +269,25 @@ def test_report_runs_as_a_pipeline_stage(fake_run, tmp_path):
     assert "figure1_forest.png" in manifests["report"]["summary"]["figures"]
     again = run_stages(["report"], config)
     assert again["report"]["skipped"] == "up to date"
+
+
+def test_headline_table_beside_the_published_values(fake_run):
+    from trd_spark.report.headline import PUBLISHED_TRD_VS_TRMDD_OR, compare_odds_ratios
+
+    assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
+    settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
+    compare_df = compare_odds_ratios(primary_associations(assoc_df, settings), "wgs_european")
+    assert compare_df["trait"].tolist() == list(PUBLISHED_TRD_VS_TRMDD_OR)
+    for row in compare_df.to_dict("records"):
+        source = assoc_df[
+            (assoc_df["cohort"] == "wgs_european") & (assoc_df["contrast"] == "TRD_vs_trMDD")
+            & (assoc_df["trd_def"] == "trd_1") & (assoc_df["trmdd_def"] == "trmdd_1")
+            & (assoc_df["stratum"] == "all") & (assoc_df["trait"] == row["trait"])
+        ]  # fmt: skip
+        assert row["estimate"] == source["odds_ratio"].item()
+        assert row["same_direction"] == ((row["estimate"] > 1) == (row["published"] > 1))
+
+
+def test_stage_timings_from_manifests(report):
+    _, page, _ = report
+    assert "<td>analyze</td><td>2026-01-01T00:00:00+00:00</td><td>12.5</td>" in page

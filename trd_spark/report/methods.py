@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from trd_spark.config import Config
 
 
@@ -91,6 +93,28 @@ def describe_versions(manifests: Mapping[str, Mapping[str, Any]]) -> str:
         return "Package versions were not recorded (no stage manifests found)."
     listed = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
     return f"Software: {listed}."
+
+
+def stage_timings(manifests: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per finished stage: when it finished and how long it took.
+
+    Parameters
+    ----------
+    manifests : stage -> manifest.
+
+    Returns
+    -------
+    Columns stage, finished, seconds (empty when no manifest was found).
+    """
+    rows = [
+        {
+            "stage": stage,
+            "finished": str(manifest.get("finished", "")),
+            "seconds": "" if manifest.get("seconds") is None else f"{manifest['seconds']:.1f}",
+        }
+        for stage, manifest in manifests.items()
+    ]
+    return pd.DataFrame(rows, columns=["stage", "finished", "seconds"])
 
 
 def write_methods(config: Config, manifests: Mapping[str, Mapping[str, Any]]) -> list[str]:

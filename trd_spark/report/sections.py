@@ -7,6 +7,7 @@ report of what it has, and the reason is on the page and in the log.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ import pandas as pd
 
 from trd_spark.errors import InputError
 from trd_spark.report import figures
+from trd_spark.report.headline import compare_hazard_ratios, compare_odds_ratios
 from trd_spark.report.html import (
     Section,
     render_attrition_flow,
@@ -31,6 +33,7 @@ from trd_spark.report.tables import (
     build_table1,
     flatten_summary,
     format_counts_table,
+    format_p,
     format_replication,
     format_survival,
     format_table1,
@@ -557,7 +560,55 @@ def _missing(anchor: str, title: str, paths: list[str]) -> SectionResult:
     return SectionResult(Section(anchor, title, render_missing(paths)), available=False)
 
 
+def build_headline_section(
+    outputs: RunOutputs, catalog_df: pd.DataFrame, s: ReportSettings
+) -> SectionResult:
+    """The run's headline estimates beside the published ones (direction agreement)."""
+    assoc_df = outputs.get("associations")
+    survival_df = outputs.get("survival")
+    if assoc_df is None and survival_df is None:
+        return _missing("headline", HEADLINE_TITLE, [TABLE_FILES["associations"]])
+    labels = dict(zip(catalog_df["trait"], catalog_df["label"], strict=True))
+    parts = []
+    if assoc_df is not None:
+        or_df = compare_odds_ratios(primary_associations(assoc_df, s), s.discovery)
+        parts.append(f"<h3>TRD vs trMDD, OR per SD ({html.escape(s.discovery)})</h3>")
+        parts.append(render_table(_headline_display(or_df, labels)))
+    if survival_df is not None:
+        cohort = "wgs" if "wgs" in set(survival_df["cohort"]) else s.discovery
+        hr_df = compare_hazard_ratios(survival_df, cohort)
+        parts.append(f"<h3>Time to TRD, HR top vs bottom PGS quintile ({html.escape(cohort)})</h3>")
+        parts.append(render_table(_headline_display(hr_df, labels)))
+    note = (
+        "<p class='note'>Published: Xu et al., JAMA Psychiatry 2025;82(5):505-513 (All of Us "
+        "v7). On a synthetic study with planted effects the directions should agree.</p>"
+    )
+    return SectionResult(Section("headline", HEADLINE_TITLE, note + "".join(parts)))
+
+
+def _headline_display(compare_df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "PGS": [labels.get(t, t) for t in compare_df["trait"]],
+            "Published": [f"{v:.2f}" for v in compare_df["published"]],
+            "This run [95% CI]": [
+                f"{e:.2f} [{lo:.2f}-{hi:.2f}]"
+                for e, lo, hi in zip(
+                    compare_df["estimate"],
+                    compare_df["ci_low"],
+                    compare_df["ci_high"],
+                    strict=True,
+                )
+            ],
+            "p": [format_p(v) for v in compare_df["p"]],
+            "Same direction": ["yes" if v else "no" for v in compare_df["same_direction"]],
+        }
+    )
+
+
+HEADLINE_TITLE = "Headline results beside the published study"
 SECTION_BUILDERS: tuple[tuple[str, str, SectionBuilder], ...] = (
+    ("headline", HEADLINE_TITLE, build_headline_section),
     ("qc", "QC summary and attrition", build_qc_section),
     ("table1", "Table 1: participants", build_table1_section),
     ("match", "PGS match rates", build_match_section),

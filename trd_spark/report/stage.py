@@ -15,9 +15,9 @@ import os
 from typing import Any
 
 from trd_spark.config import Config
-from trd_spark.report.html import Section, render_page, render_paragraphs
+from trd_spark.report.html import Section, render_page, render_paragraphs, render_table
 from trd_spark.report.load import read_manifests, read_run_outputs, read_trait_catalog
-from trd_spark.report.methods import describe_suppression, write_methods
+from trd_spark.report.methods import describe_suppression, stage_timings, write_methods
 from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,13 @@ def write_report(
     os.makedirs(report_dir, exist_ok=True)
     outputs = read_run_outputs(output_dir)
     results = build_sections(outputs, read_trait_catalog(traits_path), settings)
+    timings_df = stage_timings(outputs.manifests)
     methods_section = Section(
-        "methods", "Methods (from the configuration used)", render_paragraphs(methods)
+        "methods",
+        "Methods (from the configuration used)",
+        render_paragraphs(methods)
+        + "<h3>Stages of this run</h3>"
+        + (render_table(timings_df) if len(timings_df) else "<p>No stage manifests found.</p>"),
     )
     intro = (
         render_paragraphs(

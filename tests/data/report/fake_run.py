@@ -77,7 +77,12 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
     fake_group_sizes().to_parquet(run_dir / "phenotypes/group_sizes.parquet")
     summary = {"wgs": {"n_variants_in": 5000, "removed": {"multiallelic": 12, "call_rate": 340}}}
     (run_dir / "qc/summary.json").write_text(json.dumps(summary))
-    manifest = {"stage": "analyze", "versions": {"numpy": np.__version__, "pandas": pd.__version__}}
+    manifest = {
+        "stage": "analyze",
+        "finished": "2026-01-01T00:00:00+00:00",
+        "seconds": 12.5,
+        "versions": {"numpy": np.__version__, "pandas": pd.__version__},
+    }
     (run_dir / "manifests/analyze.json").write_text(json.dumps(manifest))
     return run_dir
 
