@@ -1,0 +1,232 @@
+"""The PGS engine against ``plink2 --score ... cols=+scoresums`` (mean imputation).
+
+The test writes a small VCF from numpy genotypes, PRS-CS weight files built
+from what it knows about each site (direct, flipped = effect allele REF, strand
+complement, strand-ambiguous, absent), and for plink2 an independent score
+file holding, per trait, the weights it expects to be used with the effect
+allele written as it appears in the VCF.  Each cohort is scored by plink2 with
+``--keep`` so that missing genotypes are imputed from that cohort's frequency.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.plink2]
+
+PLINK2 = shutil.which("plink2")
+COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
+TRAITS = ["trait_a", "trait_b", "trait_c"]
+
+
+def make_genotypes(rng: np.random.Generator, n: int, m: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sites (two chromosomes, SNVs, some A/T or C/G) and ALT dosages (-1 = missing).
+
+    plink2 prints sums with 6 significant digits.  So that its output is exact, each
+    site leaves 0, 10 or 25 of the first cohort's 50 persons uncalled and 0, 5 or 10 of
+    the second cohort's 30: the imputed mean dosage then has at most 3 decimals, and
+    with integer weights every sum is a multiple of 0.001 below 1000 in magnitude.
+    """
+    pairs = [("A", "G"), ("C", "T"), ("G", "A"), ("T", "C"), ("A", "C"), ("A", "T"), ("C", "G")]
+    choice = rng.integers(0, len(pairs), m)
+    sites = pd.DataFrame(
+        {
+            "chrom": np.where(np.arange(m) < m // 2, "1", "2"),
+            "pos": np.concatenate([np.arange(1, m // 2 + 1), np.arange(1, m - m // 2 + 1)]) * 100
+            + 1000,
+            "ref": [pairs[c][0] for c in choice],
+            "alt": [pairs[c][1] for c in choice],
+        }
+    )
+    sites["id"] = [f"rs{1000 + i}" for i in range(m)]
+    af = rng.uniform(0.05, 0.6, m)
+    dos = rng.binomial(2, af[:, None], size=(m, n))
+    for i in range(m):
+        for lo, hi, counts in ((0, 50, (0, 10, 25)), (50, n, (0, 5, 10))):
+            uncalled = rng.choice(np.arange(lo, hi), size=rng.choice(counts), replace=False)
+            dos[i, uncalled] = -1
+    return sites, dos
+
+
+def write_vcf(path: Path, sites: pd.DataFrame, dos: np.ndarray, samples: list[str]) -> None:
+    gt = {-1: "./.", 0: "0/0", 1: "0/1", 2: "1/1"}
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=248956422>",
+        "##contig=<ID=2,length=242193529>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "\t".join(
+            ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples]
+        ),
+    ]
+    for i, row in sites.iterrows():
+        calls = [gt[int(d)] for d in dos[i]]
+        lines.append(
+            "\t".join(
+                [row.chrom, str(row.pos), row.id, row.ref, row.alt, ".", "PASS", ".", "GT", *calls]
+            )
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def make_weights(rng: np.random.Generator, sites: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """PRS-CS files per trait and chromosome; returns what plink2 should use (id, allele, beta)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    expected = []
+    for trait in TRAITS:
+        use = rng.random(len(sites)) < 0.8
+        rows = []
+        for i in np.nonzero(use)[0]:
+            s = sites.iloc[i]
+            beta = float(rng.choice([-3, -2, -1, 1, 2, 3]))
+            ambiguous = COMPLEMENT[s.ref] == s.alt
+            kind = rng.choice(
+                ["direct", "flipped", "strand", "strand_flipped", "absent"],
+                p=[0.45, 0.25, 0.1, 0.1, 0.1],
+            )
+            if ambiguous and kind.startswith("strand"):
+                kind = "direct"
+            a1, a2 = {
+                "direct": (s.alt, s.ref),
+                "flipped": (s.ref, s.alt),
+                "strand": (COMPLEMENT[s.alt], COMPLEMENT[s.ref]),
+                "strand_flipped": (COMPLEMENT[s.ref], COMPLEMENT[s.alt]),
+                "absent": (s.alt, s.ref),
+            }[kind]
+            rsid = f"rs9{i:05d}" if kind == "absent" else s.id
+            pos = s.pos + 1 if kind == "absent" else s.pos
+            rows.append((s.chrom, rsid, pos, a1, a2, beta))
+            if kind != "absent" and not ambiguous:
+                effect_in_vcf = s.alt if kind in ("direct", "strand") else s.ref
+                expected.append((trait, s.id, effect_in_vcf, beta))
+        table = pd.DataFrame(rows, columns=["CHR", "SNP", "BP", "A1", "A2", "BETA"])
+        for chrom, part in table.groupby("CHR"):
+            name = f"{trait}_pst_eff_a1_b0.5_phiauto_chr{chrom}.txt"
+            part.to_csv(folder / name, sep="\t", header=False, index=False, float_format="%.10g")
+    return pd.DataFrame(expected, columns=["trait", "id", "allele", "beta"])
+
+
+def plink2_scores(
+    genotype_args: list[str], expected: pd.DataFrame, keep: list[str], work: Path
+) -> pd.DataFrame:
+    wide = expected.pivot_table(
+        index=["id", "allele"], columns="trait", values="beta", fill_value=0.0
+    )
+    wide = wide.reset_index()[["id", "allele", *TRAITS]]
+    score_file = work / "plink2_weights.tsv"
+    wide.to_csv(score_file, sep="\t", index=False, float_format="%.10g")
+    keep_file = work / "keep.txt"
+    keep_file.write_text("\n".join(keep) + "\n")
+    out = work / "plink2_out"
+    cmd = [
+        PLINK2,
+        *genotype_args,
+        "--keep",
+        str(keep_file),
+        "--score",
+        str(score_file),
+        "1",
+        "2",
+        "header",
+        "cols=+scoresums",
+        "--score-col-nums",
+        f"3-{2 + len(TRAITS)}",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True)
+    result = pd.read_csv(str(out) + ".sscore", sep="\t")
+    result = result.rename(columns={"#IID": "IID"})
+    return result.set_index(result["IID"].astype("int64"))
+
+
+def our_scores(
+    spark,
+    genotype_path: str,
+    fmt: str,
+    weights_dir: Path,
+    cohorts: dict[str, list[str]],
+    work: Path,
+):
+    from trd_spark.genomics import pgs, scoring, weights
+    from trd_spark.genomics.qc import flat_sites_ht
+    from trd_spark.genomics.readers import read_genotypes
+
+    mt = read_genotypes(genotype_path, fmt)
+    variants_df = flat_sites_ht(mt.rows()).to_spark()
+    files_df = weights.list_weight_files(str(weights_dir), "prscs", TRAITS)
+    weights_df = weights.read_weights(spark, files_df, "prscs")
+    matched_df, report_df = pgs.match_and_report(weights_df, variants_df, False, "test")
+    samples = [s for ids in cohorts.values() for s in ids]
+    small_mt = pgs.restrict_to_matched(mt, matched_df, samples)
+    cache = scoring.write_dosage_cache(small_mt, str(work / "cache"))
+    cohort_ids = {c: np.array([int(s) for s in ids]) for c, ids in cohorts.items()}
+    fam = pd.read_csv(str(work / "cache.fam"), sep=r"\s+", header=None)[1].astype(str).tolist()
+    return pgs.score_platform(spark, cache, matched_df, TRAITS, cohort_ids, fam), report_df
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    work = tmp_path_factory.mktemp("plink2_study")
+    n, m = 80, 400
+    samples = [str(100 + i) for i in range(n)]
+    sites, dos = make_genotypes(rng, n, m)
+    write_vcf(work / "geno.vcf", sites, dos, samples)
+    expected = make_weights(rng, sites, work / "weights")
+    cohorts = {"first": samples[:50], "second": samples[50:]}
+    return work, expected, cohorts, sites
+
+
+def compare(ours: dict[str, pd.DataFrame], genotype_args: list[str], study, sub: str) -> None:
+    work, expected, cohorts, _ = study
+    for cohort, ids in cohorts.items():
+        folder = work / f"{sub}_{cohort}"
+        folder.mkdir(exist_ok=True)
+        ref = plink2_scores(genotype_args, expected, ids, folder)
+        got = ours[cohort].set_index("person_id").loc[ref.index]
+        for k, trait in enumerate(TRAITS):
+            # plink2 names the sums by column position: SCORE1_SUM is the first weight column
+            np.testing.assert_allclose(
+                got[trait].to_numpy(), ref[f"SCORE{k + 1}_SUM"].to_numpy(), rtol=1e-6, atol=1e-9
+            )
+            n_used = expected[expected.trait == trait].shape[0]
+            assert (got[f"{trait}_n"] == n_used).all()
+
+
+@pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed (Debian package plink2)")
+def test_scores_equal_plink2_on_vcf(spark, study):
+    work, expected, cohorts, _ = study
+    cache_dir = work / "vcf_cache"
+    cache_dir.mkdir()
+    ours, report = our_scores(
+        spark, str(work / "geno.vcf"), "vcf", work / "weights", cohorts, cache_dir
+    )
+    compare(ours, ["--vcf", str(work / "geno.vcf")], study, "vcf")
+    counts = expected.groupby("trait").size()
+    assert (
+        report.set_index("trait").loc[TRAITS, "n_matched"].tolist() == counts.loc[TRAITS].tolist()
+    )
+
+
+@pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed (Debian package plink2)")
+def test_scores_equal_plink2_on_plink_bed(spark, study):
+    work, _, cohorts, _ = study
+    bed = work / "geno_bed"
+    subprocess.run(
+        [PLINK2, "--vcf", str(work / "geno.vcf"), "--make-bed", "--out", str(bed)],
+        check=True,
+        capture_output=True,
+    )
+    cache_dir = work / "bed_cache"
+    cache_dir.mkdir()
+    ours, _ = our_scores(spark, str(bed), "plink", work / "weights", cohorts, cache_dir)
+    compare(ours, ["--bfile", str(bed)], study, "bed")

@@ -1,0 +1,189 @@
+"""Variant QC: the study's site filters, applied in a fixed order, each counted.
+
+Rules, in order (each counts the sites it removes among those still left):
+``multiallelic``, ``non_snv``, ``call_rate``, ``population_af``, ``overall_af``,
+``excess_het``.  All metrics come from one aggregation pass over the entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hail as hl
+
+QC_RULES: tuple[str, ...] = (
+    "multiallelic",
+    "non_snv",
+    "call_rate",
+    "population_af",
+    "overall_af",
+    "excess_het",
+)
+
+
+@dataclass(frozen=True)
+class QCThresholds:
+    """Plain thresholds of the variant QC (copied from the config by the stage)."""
+
+    min_pop_af: float = 0.01
+    min_pop_ac: int = 100
+    min_af: float = 0.005
+    min_call_rate: float = 0.99
+    excess_het_p: float = 1e-6
+    multiallelic: str = "drop"
+    snv_only: bool = True
+
+
+def split_or_flag_multiallelic(mt: hl.MatrixTable, mode: str) -> hl.MatrixTable:
+    """Split multi-allelic rows (``mode='split'``) or flag them for the ``multiallelic`` rule.
+
+    Parameters
+    ----------
+    mt : genotypes in the common shape.
+    mode : ``drop`` or ``split``.
+
+    Returns
+    -------
+    MatrixTable with row field ``is_multiallelic`` (bool): more than two alleles, or a
+    locus that appears on more than one row.
+    """
+    if mode == "split":
+        mt = hl.split_multi_hts(mt.annotate_rows(), keep_star=False)
+        mt = mt.select_rows("rsid").select_entries("GT")
+        return mt.annotate_rows(is_multiallelic=False)
+    per_locus_ht = mt.rows().group_by("locus").aggregate(n_rows=hl.agg.count())
+    n_rows = per_locus_ht[mt.locus].n_rows
+    return mt.annotate_rows(is_multiallelic=(hl.len(mt.alleles) > 2) | (n_rows > 1))
+
+
+def annotate_qc_metrics(mt: hl.MatrixTable, group_expr: hl.StringExpression) -> hl.MatrixTable:
+    """Add the per-site QC metrics in one pass over the entries.
+
+    Parameters
+    ----------
+    mt : genotypes with ``is_multiallelic``.
+    group_expr : column expression naming each person's ancestry group.
+
+    Returns
+    -------
+    MatrixTable with row fields ``call_rate``, ``ac``, ``af`` (alternate allele, overall),
+    ``group_ac``/``group_af`` (dict group -> value), ``het_p`` (one-sided HWE excess-het p).
+    """
+    biallelic = hl.len(mt.alleles) == 2
+    alt_dosage = hl.agg.filter(biallelic, hl.agg.sum(mt.GT.n_alt_alleles()))
+    n_called = hl.agg.count_where(hl.is_defined(mt.GT))
+    mt = mt.annotate_rows(
+        call_rate=n_called / hl.agg.count(),
+        ac=alt_dosage,
+        an=2 * n_called,
+        group_counts=hl.agg.group_by(
+            group_expr,
+            hl.struct(
+                ac=hl.agg.sum(mt.GT.n_alt_alleles()),
+                an=2 * hl.agg.count_where(hl.is_defined(mt.GT)),
+            ),
+        ),
+        het_p=hl.agg.filter(biallelic, hl.agg.hardy_weinberg_test(mt.GT, one_sided=True).p_value),
+    )
+    return mt.annotate_rows(
+        af=hl.or_missing(mt.an > 0, mt.ac / mt.an),
+        group_af=mt.group_counts.map_values(lambda c: hl.or_missing(c.an > 0, c.ac / c.an)),
+        group_ac=mt.group_counts.map_values(lambda c: c.ac),
+    ).drop("group_counts")
+
+
+def first_failed_rule_expr(mt: hl.MatrixTable, t: QCThresholds) -> hl.StringExpression:
+    """The first QC rule a site fails, in ``QC_RULES`` order; missing when it passes all.
+
+    Parameters
+    ----------
+    mt : genotypes with the fields of :func:`annotate_qc_metrics`.
+    t : the thresholds.
+
+    Returns
+    -------
+    String expression (row-indexed).
+    """
+    is_snv = (hl.len(mt.alleles) == 2) & hl.is_snp(mt.alleles[0], mt.alleles[1])
+    pop_ok = hl.any(
+        lambda g: (
+            (hl.or_else(mt.group_af[g], 0.0) > t.min_pop_af) | (mt.group_ac[g] > t.min_pop_ac)
+        ),
+        mt.group_af.keys(),
+    )
+    return (
+        hl.case()
+        .when(mt.is_multiallelic, "multiallelic")
+        .when(t.snv_only & ~is_snv, "non_snv")
+        .when(mt.call_rate < t.min_call_rate, "call_rate")
+        .when(~pop_ok, "population_af")
+        .when(hl.or_else(mt.af, 0.0) <= t.min_af, "overall_af")
+        .when(hl.or_else(mt.het_p, 1.0) < t.excess_het_p, "excess_het")
+        .or_missing()
+    )
+
+
+def run_variant_qc(
+    mt: hl.MatrixTable, group_expr: hl.StringExpression, thresholds: QCThresholds
+) -> tuple[hl.Table, dict[str, int]]:
+    """Apply every QC rule and count what each removes.
+
+    Parameters
+    ----------
+    mt : genotypes in the common shape.
+    group_expr : column expression with each person's ancestry group.
+    thresholds : the QC settings.
+
+    Returns
+    -------
+    (table of every site with its metrics and ``failed_rule``, counts with ``n_input``,
+    one entry per rule and ``n_kept``).
+    """
+    mt = split_or_flag_multiallelic(mt, thresholds.multiallelic)
+    mt = annotate_qc_metrics(mt, group_expr)
+    mt = mt.annotate_rows(failed_rule=first_failed_rule_expr(mt, thresholds))
+    sites_ht = mt.rows().checkpoint(hl.utils.new_temp_file("qc_sites", "ht"))
+    counter = sites_ht.aggregate(hl.agg.counter(hl.or_else(sites_ht.failed_rule, "kept")))
+    counts = {"n_input": int(sum(counter.values()))}
+    counts.update({rule: int(counter.get(rule, 0)) for rule in QC_RULES})
+    counts["n_kept"] = int(counter.get("kept", 0))
+    return sites_ht, counts
+
+
+def kept_variants_ht(sites_ht: hl.Table) -> hl.Table:
+    """The passing sites as a flat table for ``qc/variants_<platform>.parquet``.
+
+    Parameters
+    ----------
+    sites_ht : output of :func:`run_variant_qc`.
+
+    Returns
+    -------
+    Unkeyed table: contig, chrom (no ``chr``), position, ref, alt, rsid, call_rate, ac, af, het_p.
+    """
+    kept_ht = sites_ht.filter(hl.is_missing(sites_ht.failed_rule))
+    return flat_sites_ht(kept_ht, ["call_rate", "ac", "af", "het_p"])
+
+
+def flat_sites_ht(sites_ht: hl.Table, extra: list[str] | None = None) -> hl.Table:
+    """Sites keyed by locus/alleles as a flat, unkeyed table (what Spark and Parquet want).
+
+    Parameters
+    ----------
+    sites_ht : a table keyed by ``locus``, ``alleles`` (bi-allelic) with ``rsid``.
+    extra : further row fields to keep.
+
+    Returns
+    -------
+    Table: contig, chrom (no ``chr``), position, ref, alt, rsid, then ``extra``.
+    """
+    flat_ht = sites_ht.key_by()
+    return flat_ht.select(
+        contig=flat_ht.locus.contig,
+        chrom=flat_ht.locus.contig.replace("^chr", ""),
+        position=flat_ht.locus.position,
+        ref=flat_ht.alleles[0],
+        alt=flat_ht.alleles[1],
+        rsid=flat_ht.rsid,
+        **{name: flat_ht[name] for name in extra or []},
+    )

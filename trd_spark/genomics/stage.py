@@ -1,0 +1,254 @@
+"""The ``qc`` and ``score`` stages: the glue between the config and the genomics library.
+
+``run_qc`` writes ``qc/variants_<platform>.parquet``, ``qc/summary.json``,
+``qc/cohorts.parquet`` and ``qc/cohort_attrition.parquet``; ``run_score`` writes
+``pgs/<cohort>.parquet`` and ``pgs/match_report.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import hail as hl
+import numpy as np
+import pandas as pd
+from hail.utils.java import Env
+from pyspark.sql import DataFrame, SparkSession
+
+from trd_spark.config import Config, GenotypeSource
+from trd_spark.errors import InputError
+from trd_spark.genomics import pgs, qc, scoring
+from trd_spark.genomics.cohorts import CohortSpec, assign_cohorts, attach_pcs, person_ids_of
+from trd_spark.genomics.liftover import liftover_weights
+from trd_spark.genomics.matching import check_overlap
+from trd_spark.genomics.pcs import compute_pcs
+from trd_spark.genomics.readers import read_ancestry, read_genotypes
+from trd_spark.genomics.weights import list_weight_files, read_trait_catalog, read_weights
+
+log = logging.getLogger(__name__)
+
+
+def _spark() -> SparkSession:
+    return Env.spark_session()
+
+
+def _read_platform(source: GenotypeSource) -> hl.MatrixTable:
+    return read_genotypes(
+        source.path,
+        source.format,
+        source.reference_genome,
+        source.sample_file,
+        source.n_partitions,
+    )
+
+
+def _thresholds(config: Config) -> qc.QCThresholds:
+    c = config.qc
+    return qc.QCThresholds(
+        min_pop_af=c.min_pop_af,
+        min_pop_ac=c.min_pop_ac,
+        min_af=c.min_af,
+        min_call_rate=c.min_call_rate,
+        excess_het_p=c.excess_het_p,
+        multiallelic=c.multiallelic,
+        snv_only=c.snv_only,
+    )
+
+
+def _group_expr(mt: hl.MatrixTable, ancestry_df: pd.DataFrame | None) -> hl.StringExpression:
+    """Each person's ancestry group for the population-AF rule (``all`` without a file)."""
+    if ancestry_df is None:
+        return hl.literal("all")
+    groups = dict(
+        zip(ancestry_df["person_id"].astype(str), ancestry_df["ancestry_pred"], strict=True)
+    )
+    return hl.literal(groups).get(mt.s, "unassigned")
+
+
+def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
+    """Variant QC per platform, cohorts and PCs.
+
+    Parameters
+    ----------
+    config : the run's configuration.
+    out_dir : staging folder; outputs go to ``out_dir/qc``.
+
+    Returns
+    -------
+    Small summary for the manifest: counts per platform and per cohort.
+    """
+    qc_dir = os.path.join(out_dir, "qc")
+    os.makedirs(qc_dir, exist_ok=True)
+    ancestry_df = read_ancestry(config.ancestry, config.analysis.n_pcs) if config.ancestry else None
+    summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}}
+    persons: dict[str, pd.Series] = {}
+    computed_pcs: dict[str, pd.DataFrame] = {}
+    for platform, source in config.genotypes.items():
+        mt = _read_platform(source)
+        persons[platform] = person_ids_of(mt.s.collect(), platform)
+        sites_ht, counts = qc.run_variant_qc(mt, _group_expr(mt, ancestry_df), _thresholds(config))
+        qc.kept_variants_ht(sites_ht).to_spark().write.mode("overwrite").parquet(
+            os.path.join(qc_dir, f"variants_{platform}.parquet")
+        )
+        summary["platforms"][platform] = counts
+        if ancestry_df is None:
+            log.warning("no ancestry file given: computing 16 PCs from the %s genotypes", platform)
+            computed_pcs[platform] = compute_pcs(mt, sites_ht, config.analysis.n_pcs)
+    specs = [
+        CohortSpec(
+            name,
+            rule.genotypes,
+            tuple(rule.ancestry) if rule.ancestry else None,
+            tuple(rule.exclude_in),
+        )
+        for name, rule in config.cohorts.items()
+    ]
+    cohorts_df, attrition_df = assign_cohorts(persons, ancestry_df, specs)
+    if ancestry_df is not None:
+        cohorts_df = attach_pcs(cohorts_df, ancestry_df, "ancestry_file", config.analysis.n_pcs)
+    else:
+        cohorts_df = _attach_computed(cohorts_df, computed_pcs, config.analysis.n_pcs)
+    _write_qc_tables(qc_dir, cohorts_df, attrition_df, summary)
+    return {
+        "variants": {p: c["n_kept"] for p, c in summary["platforms"].items()},
+        "cohorts": cohorts_df["cohort"].value_counts().to_dict(),
+    }
+
+
+def _attach_computed(
+    cohorts_df: pd.DataFrame, computed: dict[str, pd.DataFrame], n_pcs: int
+) -> pd.DataFrame:
+    """PCs computed per platform; a person on two platforms gets each platform's own PCs."""
+    frames = []
+    for platform, part_df in cohorts_df.groupby("platform", sort=False):
+        frames.append(attach_pcs(part_df, computed.get(str(platform)), "computed", n_pcs))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _write_qc_tables(
+    qc_dir: str, cohorts_df: pd.DataFrame, attrition_df: pd.DataFrame, summary: dict[str, Any]
+) -> None:
+    cohorts_df.to_parquet(os.path.join(qc_dir, "cohorts.parquet"), index=False)
+    attrition_df.astype({"n_persons": "int64", "n_rows_dropped": "int64"}).to_parquet(
+        os.path.join(qc_dir, "cohort_attrition.parquet"), index=False
+    )
+    with open(os.path.join(qc_dir, "summary.json"), "w") as handle:
+        json.dump(summary, handle, indent=2)
+
+
+# ---------------------------------------------------------------------------
+# score
+# ---------------------------------------------------------------------------
+
+
+def _load_weights(config: Config, spark: SparkSession) -> tuple[list[str], DataFrame]:
+    catalog_df = read_trait_catalog(config.weights.traits)
+    traits = catalog_df["trait"].tolist()
+    files_df = list_weight_files(config.weights.path, config.weights.format, traits)
+    weights_df = read_weights(spark, files_df, config.weights.format)
+    return traits, weights_df
+
+
+def _platform_weights(config: Config, source: GenotypeSource, weights_df: DataFrame) -> DataFrame:
+    if config.weights.reference_genome == source.reference_genome:
+        return weights_df
+    if not config.weights.chain_file:
+        raise InputError(
+            f"weights are on {config.weights.reference_genome} but genotypes {source.path} are on "
+            f"{source.reference_genome}; give weights.chain_file to lift the weights over"
+        )
+    return liftover_weights(
+        weights_df,
+        config.weights.reference_genome,
+        source.reference_genome,
+        config.weights.chain_file,
+    )
+
+
+def run_score(config: Config, out_dir: str) -> dict[str, Any]:
+    """Match weights, score every cohort for every trait, write ``pgs/``.
+
+    Parameters
+    ----------
+    config : the run's configuration.
+    out_dir : staging folder; outputs go to ``out_dir/pgs``.
+
+    Returns
+    -------
+    Small summary: persons scored per cohort, traits, sites per platform.
+    """
+    spark = _spark()
+    pgs_dir = os.path.join(out_dir, "pgs")
+    os.makedirs(pgs_dir, exist_ok=True)
+    qc_dir = os.path.join(config.output_dir, "qc")
+    cohorts_path = os.path.join(qc_dir, "cohorts.parquet")
+    if not os.path.exists(cohorts_path):
+        raise InputError(f"{cohorts_path} is missing; run the qc stage first")
+    cohorts_df = pd.read_parquet(cohorts_path)
+    traits, weights_df = _load_weights(config, spark)
+    reports: list[pd.DataFrame] = []
+    persons: dict[str, int] = {}
+    sites: dict[str, int] = {}
+    for platform, source in config.genotypes.items():
+        members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
+        if members_df.empty:
+            continue
+        scores, report_df, n_sites = _score_one_platform(
+            config,
+            spark,
+            platform,
+            source,
+            _platform_weights(config, source, weights_df),
+            traits,
+            members_df,
+            qc_dir,
+            out_dir,
+        )
+        reports.append(report_df)
+        sites[platform] = n_sites
+        for cohort, scores_df in scores.items():
+            scores_df.to_parquet(os.path.join(pgs_dir, f"{cohort}.parquet"), index=False)
+            persons[cohort] = len(scores_df)
+    pd.concat(reports, ignore_index=True).to_parquet(
+        os.path.join(pgs_dir, "match_report.parquet"), index=False
+    )
+    return {"traits": len(traits), "persons": persons, "sites": sites}
+
+
+def _score_one_platform(
+    config: Config,
+    spark: SparkSession,
+    platform: str,
+    source: GenotypeSource,
+    weights_df: DataFrame,
+    traits: list[str],
+    members_df: pd.DataFrame,
+    qc_dir: str,
+    out_dir: str,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, int]:
+    variants_df = spark.read.parquet(os.path.join(qc_dir, f"variants_{platform}.parquet"))
+    matched_df, report_df = pgs.match_and_report(
+        weights_df, variants_df, config.weights.keep_ambiguous, platform
+    )
+    check_overlap(report_df, config.weights.min_overlap, platform)
+    mt = _read_platform(source)
+    samples = [str(p) for p in members_df["person_id"]]
+    small_mt = pgs.restrict_to_matched(mt, matched_df, _as_mt_ids(mt, samples))
+    cache = scoring.write_dosage_cache(small_mt, os.path.join(out_dir, "_cache", platform))
+    fam_ids = pd.read_csv(cache.prefix + ".fam", sep=r"\s+", header=None, dtype=str)[1].tolist()
+    cohort_ids = {
+        str(c): part["person_id"].to_numpy(dtype=np.int64)
+        for c, part in members_df.groupby("cohort", sort=False)
+    }
+    scores = pgs.score_platform(spark, cache, matched_df, traits, cohort_ids, fam_ids)
+    matched_df.unpersist()
+    return scores, report_df, cache.n_variants
+
+
+def _as_mt_ids(mt: hl.MatrixTable, samples: list[str]) -> list[str]:
+    """The MT's own spelling of each person id (``s`` may carry leading zeros)."""
+    by_int = {int(s): s for s in mt.s.collect()}
+    return [by_int[int(p)] for p in samples]

@@ -1,0 +1,233 @@
+"""PGS weight readers: PRS-CS per-chromosome files and PGS Catalog scoring files.
+
+Files are listed on the driver and parsed inside Spark tasks (pandas' C parser
+per file), so the driver never holds the weights.  A malformed line does not
+kill a task with an opaque Java trace: the task returns it as an ``error`` row
+and :func:`read_weights` raises an :class:`InputError` naming file and line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+
+from trd_spark.errors import InputError
+
+WEIGHT_SCHEMA = (
+    "trait string, chrom string, pos long, rsid string, a1 string, a2 string, beta double, "
+    "file string, line long, error string"
+)
+VALID_CHROMS = frozenset([*(str(i) for i in range(1, 23)), "X", "Y", "MT"])
+_PRSCS_NAME = re.compile(r"^(?P<trait>.+?)_pst_eff.*_chr(?P<chrom>[0-9XYMT]+)\.txt$")
+_PRSCS_LOOSE = re.compile(r"^(?P<trait>.+?)_chr(?P<chrom>[0-9XYMT]+)\.txt$")
+_ALLELE = re.compile(r"^[ACGT]+$")
+
+
+def read_trait_catalog(path: str) -> pd.DataFrame:
+    """Read ``traits.tsv`` (trait, label, domain, source).
+
+    Parameters
+    ----------
+    path : the catalog file.
+
+    Returns
+    -------
+    DataFrame with one row per trait, in file order.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"trait catalog {path} does not exist; check weights.traits")
+    catalog_df = pd.read_csv(path, sep="\t", dtype=str)
+    if "trait" not in catalog_df.columns:
+        raise InputError(f"{path}: needs a 'trait' column (found {', '.join(catalog_df.columns)})")
+    return catalog_df
+
+
+def list_weight_files(path: str, fmt: str, traits: list[str]) -> pd.DataFrame:
+    """Find the weight files of every trait.
+
+    Parameters
+    ----------
+    path : folder holding the weight files.
+    fmt : ``prscs`` or ``pgscatalog``.
+    traits : the traits of the catalog; each must have at least one file.
+
+    Returns
+    -------
+    DataFrame with ``trait`` and ``file`` (full path), one row per file.
+    """
+    if not os.path.isdir(path):
+        raise InputError(f"weights folder {path} does not exist; check weights.path")
+    rows = [(_trait_of(name, fmt), os.path.join(path, name)) for name in sorted(os.listdir(path))]
+    files_df = pd.DataFrame([r for r in rows if r[0] is not None], columns=["trait", "file"])
+    unknown = sorted(set(files_df["trait"]) - set(traits))
+    if unknown:
+        raise InputError(
+            f"{path}: weight files for trait(s) {', '.join(unknown[:5])} that the trait catalog "
+            "does not list; add them to weights.traits or remove the files"
+        )
+    absent = [t for t in traits if t not in set(files_df["trait"])]
+    if absent:
+        raise InputError(
+            f"{path}: no weight file for trait(s) {', '.join(absent[:5])}"
+            f"{' ...' if len(absent) > 5 else ''}; expected e.g. "
+            f"{absent[0]}_pst_eff_a1_b0.5_phiauto_chr1.txt"
+        )
+    return files_df
+
+
+def _trait_of(name: str, fmt: str) -> str | None:
+    if fmt == "prscs":
+        match = _PRSCS_NAME.match(name) or _PRSCS_LOOSE.match(name)
+        return match.group("trait") if match else None
+    for suffix in (".txt.gz", ".txt", ".tsv.gz", ".tsv"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataFrame:
+    """Parse weight files inside Spark tasks into one long table.
+
+    Parameters
+    ----------
+    spark : the session.
+    files_df : ``trait``, ``file`` as returned by :func:`list_weight_files`.
+    fmt : ``prscs`` or ``pgscatalog``.
+
+    Returns
+    -------
+    Persisted DataFrame ``trait, chrom, pos, rsid, a1, a2, beta, file, line`` (``chrom``
+    without a ``chr`` prefix; alleles upper case).  Raises InputError on the first bad line.
+    """
+    parse = _parse_prscs if fmt == "prscs" else _parse_pgscatalog
+
+    def parse_files(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            for trait, file in zip(batch["trait"], batch["file"], strict=True):
+                yield parse(trait, file)
+
+    n_slices = max(1, min(len(files_df), spark.sparkContext.defaultParallelism * 4))
+    list_df = spark.createDataFrame(files_df).repartition(n_slices)
+    weights_df = list_df.mapInPandas(parse_files, WEIGHT_SCHEMA).persist()
+    errors = weights_df.filter(F.col("error").isNotNull()).limit(1).collect()
+    if errors:
+        weights_df.unpersist()
+        raise InputError(errors[0]["error"])
+    return weights_df.drop("error")
+
+
+def _read_bytes(file: str) -> bytes:
+    if "://" in file:
+        from pyarrow import fs
+
+        filesystem, inner = fs.FileSystem.from_uri(file)
+        with filesystem.open_input_stream(inner) as stream:
+            data = stream.read()
+    else:
+        with open(file, "rb") as handle:
+            data = handle.read()
+    return gzip.decompress(data) if file.endswith(".gz") else data
+
+
+def _error_frame(message: str) -> pd.DataFrame:
+    frame = pd.DataFrame({c: [None] for c in _columns()})
+    frame["error"] = [message]
+    return frame
+
+
+def _columns() -> list[str]:
+    return [part.split()[0] for part in WEIGHT_SCHEMA.split(", ")]
+
+
+def _parse_prscs(trait: str, file: str) -> pd.DataFrame:
+    """One PRS-CS file: ``CHR SNP BP A1 A2 BETA``, tab-separated, no header."""
+    text = _read_bytes(file).decode()
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        return _error_frame(f"{file}: the weight file is empty; expected CHR SNP BP A1 A2 BETA")
+    fields = [line.split() for line in lines]
+    for i, row in enumerate(fields):
+        if len(row) != 6:
+            return _error_frame(
+                f"{file}, line {i + 1}: {len(row)} columns; a PRS-CS file has 6 "
+                "(CHR SNP BP A1 A2 BETA, tab-separated)"
+            )
+    raw_df = pd.DataFrame(fields, columns=["chrom", "rsid", "pos", "a1", "a2", "beta"])
+    return _validate(raw_df, trait, file, first_line=1)
+
+
+def _parse_pgscatalog(trait: str, file: str) -> pd.DataFrame:
+    """One PGS Catalog scoring file (harmonized columns preferred when present)."""
+    text = _read_bytes(file).decode()
+    lines = text.splitlines()
+    n_comments = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    if n_comments >= len(lines) - 1:
+        return _error_frame(f"{file}: the scoring file has no variants")
+    try:
+        raw_df = pd.read_csv(
+            io.StringIO(text), sep="\t", comment=None, skiprows=n_comments, dtype=str
+        )
+    except pd.errors.ParserError as err:
+        return _error_frame(f"{file}: cannot parse the scoring file: {err}")
+    pick = {
+        "chrom": ("hm_chr", "chr_name"),
+        "pos": ("hm_pos", "chr_position"),
+        "a1": ("effect_allele",),
+        "a2": ("other_allele", "hm_inferOtherAllele"),
+        "beta": ("effect_weight",),
+        "rsid": ("hm_rsID", "rsID"),
+    }
+    out_df = pd.DataFrame(index=raw_df.index)
+    for name, candidates in pick.items():
+        column = next((c for c in candidates if c in raw_df.columns), None)
+        if column is None and name != "rsid":
+            return _error_frame(
+                f"{file}: column {' or '.join(candidates)} missing "
+                f"(found {', '.join(raw_df.columns)})"
+            )
+        out_df[name] = raw_df[column] if column else None
+    return _validate(out_df, trait, file, first_line=n_comments + 2)
+
+
+def _validate(raw_df: pd.DataFrame, trait: str, file: str, first_line: int) -> pd.DataFrame:
+    """Check and type the parsed columns; the first bad line becomes an error row."""
+    chrom = raw_df["chrom"].astype(str).str.strip().str.replace("^chr", "", regex=True)
+    chrom = chrom.replace({"23": "X", "M": "MT"})
+    beta = pd.to_numeric(raw_df["beta"], errors="coerce")
+    pos = pd.to_numeric(raw_df["pos"], errors="coerce")
+    a1 = raw_df["a1"].astype(str).str.strip().str.upper()
+    a2 = raw_df["a2"].astype(str).str.strip().str.upper()
+    checks = [
+        (~chrom.isin(VALID_CHROMS), "chromosome {!r} is not 1-22, X, Y or MT", chrom),
+        (pos.isna() | (pos <= 0), "position {!r} is not a positive integer", raw_df["pos"]),
+        (~a1.str.match(_ALLELE), "effect allele {!r} is not made of A/C/G/T", raw_df["a1"]),
+        (~a2.str.match(_ALLELE), "other allele {!r} is not made of A/C/G/T", raw_df["a2"]),
+        (beta.isna(), "weight {!r} is not a number", raw_df["beta"]),
+    ]
+    for bad, message, values in checks:
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            return _error_frame(f"{file}, line {i + first_line}: " + message.format(values.iloc[i]))
+    rsid = raw_df["rsid"].astype(object)
+    rsid[rsid.isna() | (rsid == ".")] = None
+    return pd.DataFrame(
+        {
+            "trait": trait,
+            "chrom": chrom,
+            "pos": pos.astype("int64"),
+            "rsid": rsid,
+            "a1": a1,
+            "a2": a2,
+            "beta": beta.astype("float64"),
+            "file": file,
+            "line": pd.RangeIndex(len(raw_df)) + first_line,
+            "error": None,
+        }
+    )
