@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,6 @@ from trd_spark.simulate.dosages import PlatformPersons
 from trd_spark.simulate.genotypes import (
     GenotypeResult,
     PlatformOutput,
-    multiallelic_vcf,
     simulate_genotypes,
     start_platform_files,
 )
@@ -33,6 +34,7 @@ from trd_spark.simulate.weights import (
 )
 
 PLATFORMS = ("wgs", "array")
+log = logging.getLogger(__name__)
 
 
 class PlantingError(AssertionError):
@@ -95,7 +97,7 @@ def pick_pca_sites(rng: np.random.Generator, catalog_df: pd.DataFrame, count: in
 
 def simulate_genetics(
     root: Path, seed: int, sizes: Scale, persons_df: pd.DataFrame, traits_df: pd.DataFrame,
-    write_genotypes: bool,
+    write_genotypes: bool, export_plink: bool = False,
 ) -> GeneticsResult:  # fmt: skip
     """Draw the catalog, effects and dosages; write PLINK files when ``write_genotypes``.
 
@@ -117,16 +119,23 @@ def simulate_genetics(
     platforms = {}
     if write_genotypes:
         work.mkdir(parents=True, exist_ok=True)
+        (root / "data").mkdir(parents=True, exist_ok=True)
         for name in PLATFORMS:
-            out = PlatformOutput(persons=platform_persons(persons_df, name), prefix=work / name)
+            export_prefix = root / "data" / name if export_plink else None
+            out = PlatformOutput(persons=platform_persons(persons_df, name), prefix=work / name,
+                                 export_prefix=export_prefix)  # fmt: skip
             out.score_effects = np.zeros((out.persons.n, len(traits)))
             out.score_noise = np.zeros((out.persons.n, len(traits)))
             start_platform_files(out)
             platforms[name] = out
     genotyped = (catalog_df["kind"] != "absent").to_numpy()
     group = np.array([GROUPS.index(a) for a in persons_df["ancestry"]])
+    started = time.perf_counter()
     result = simulate_genotypes(seed, catalog_df[genotyped].reset_index(drop=True), freqs[genotyped], group,
                                 platforms, weight_row_maps(catalog_df, weights), sizes.block_rows, pca_sites)  # fmt: skip
+    log.info(
+        "dosages drawn for %d sites (%.1f s)", int(genotyped.sum()), time.perf_counter() - started
+    )
     raw = result.genetic_values
     mean, sd = raw.mean(0), raw.std(0)
     sd = np.where(sd > 0, sd, 1.0)
@@ -178,41 +187,41 @@ def finish_genotypes(
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     sex_code = np.where(plan_df["female"].to_numpy(), 2, 1)
-    seed_stream = 0
     for name, out in genetics.genotypes.platforms.items():
         assert out.prefix is not None
-        write_fam(out.prefix.with_suffix(".fam"), plan_df["person_id"].to_numpy()[out.persons.index],
-                  sex_code[out.persons.index])  # fmt: skip
-        multi_path = write_multiallelic(genetics, out, name, seed_stream)
-        seed_stream += 1
-        mt = import_simulated_plink(out.prefix, multi_path)
+        for prefix in (out.prefix, out.export_prefix):
+            if prefix is not None:
+                write_fam(prefix.with_suffix(".fam"), plan_df["person_id"].to_numpy()[out.persons.index],
+                          sex_code[out.persons.index])  # fmt: skip
+        started = time.perf_counter()
         n_cells = int(genetics.catalog_df[f"on_{name}"].sum()) * out.persons.n
-        write_platform_mt(mt, data / f"{name}.mt", max(1, min(16, n_cells // 40_000_000 + 1)))
+        multi = multiallelic_alleles(genetics.catalog_df, name)
+        mt = import_simulated_plink(out.prefix, multi, max(1, min(16, n_cells // 40_000_000 + 1)))
+        write_platform_mt(mt, data / f"{name}.mt")
+        log.info("%s.mt written (%.1f s)", name, time.perf_counter() - started)
         if "vcf" in export:
             export_platform_vcf(data / f"{name}.mt", data / f"{name}.vcf.bgz")
-        if "plink" in export:
-            for suffix in (".bed", ".bim", ".fam"):
-                shutil.copyfile(out.prefix.with_suffix(suffix), data / f"{name}{suffix}")
+            (data / f".{name}.vcf.bgz.crc").unlink(missing_ok=True)
+            log.info("%s.vcf.bgz written (%.1f s)", name, time.perf_counter() - started)
+    started = time.perf_counter()
     write_ancestry(genetics, root, plan_df)
+    log.info("ancestry file written (%.1f s)", time.perf_counter() - started)
     values = alt_weights(genetics.weights, genetics.gv_sd)
     write_prscs_files(data / "weights", genetics.traits, genetics.weights.sites_df, values)
     write_variant_truth(genetics, root)
+    log.info("weights and variant truth written (%.1f s)", time.perf_counter() - started)
     shutil.rmtree(genetics.work, ignore_errors=True)
 
 
-def write_multiallelic(
-    genetics: GeneticsResult, out: PlatformOutput, name: str, stream: int
-) -> Path | None:
-    """The platform's 3-allele rows as a VCF in the work folder (None when it has none)."""
-    catalog_df = genetics.catalog_df
+def multiallelic_alleles(catalog_df: pd.DataFrame, name: str) -> dict[str, list[str]]:
+    """``contig:position`` -> full allele list of the platform's 3-allele rows."""
     multi_df = catalog_df[(catalog_df["kind"] == "multiallelic") & catalog_df[f"on_{name}"]]
-    if multi_df.empty or out.prefix is None:
-        return None
-    path = out.prefix.parent / f"{name}_multiallelic.vcf"
-    path.write_text(
-        multiallelic_vcf(genetics.seed, multi_df, genetics.person_ids[out.persons.index], stream)
-    )
-    return path
+    return {
+        f"{c}:{p}": [r, *a.split(",")]
+        for c, p, r, a in zip(
+            multi_df["contig"], multi_df["position"], multi_df["ref"], multi_df["alt"], strict=True
+        )
+    }
 
 
 def write_ancestry(genetics: GeneticsResult, root: Path, plan_df: pd.DataFrame) -> None:

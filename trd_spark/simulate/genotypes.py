@@ -23,15 +23,14 @@ from trd_spark.simulate.dosages import (
 )
 from trd_spark.simulate.plink import bim_lines, open_bed, pack_bed_rows
 
-MULTI_FREQS = (0.75, 0.17, 0.08)
-
 
 @dataclass
 class PlatformOutput:
     """What the block loop accumulates for one platform."""
 
     persons: PlatformPersons
-    prefix: Path | None = None
+    prefix: Path | None = None  # the PLINK files Hail imports (3-allele rows as biallelic)
+    export_prefix: Path | None = None  # PLINK export for users: without the 3-allele rows
     qc_rows: list[tuple[int, str | None, str | None]] = field(default_factory=list)
     score_effects: np.ndarray | None = None  # observed dosages @ true effects
     score_noise: np.ndarray | None = None  # observed dosages @ weight noise
@@ -81,7 +80,7 @@ def write_platform_block(
     Parameters
     ----------
     out : the platform's accumulators (its .bed/.bim are appended to when ``out.prefix`` is set).
-    sites_df : the block's catalog rows on this platform (no multi-allelic rows).
+    sites_df : the block's catalog rows on this platform.
     dosages : true dosages of the platform's persons for those sites.
     weight_rows : arrays ``effect`` and ``weight`` (row numbers or -1) per catalog site.
     """
@@ -92,14 +91,17 @@ def write_platform_block(
         zip(sites_df["site"], sites_df["kind"], sites_df["ref"], sites_df["alt"])
     ):
         columns[:, j] = plant_column(kind, int(site), dosages[:, j], persons)
-        found = failed_rule(columns[:, j], len(ref) == 1 and len(alt) == 1, persons.group, one_hot)
+        if kind == "multiallelic":  # more than 2 alleles: fails the first rule by definition
+            found: str | None = "multiallelic"
+        else:
+            found = failed_rule(
+                columns[:, j], len(ref) == 1 and len(alt) == 1, persons.group, one_hot
+            )
         planted = kind if kind not in ("good", "array_only") else None
         out.qc_rows.append((int(site), planted, found))
-    if out.prefix is not None:
-        with out.prefix.with_suffix(".bed").open("ab") as bed:
-            bed.write(pack_bed_rows(columns))
-        with out.prefix.with_suffix(".bim").open("a") as bim:
-            bim.write(bim_lines(sites_df))
+    append_plink(out.prefix, sites_df, columns)
+    biallelic = (sites_df["kind"] != "multiallelic").to_numpy()
+    append_plink(out.export_prefix, sites_df[biallelic], columns[:, biallelic])
     scored = ~sites_df["ambiguous"].to_numpy() & (weight_rows["effect"][sites_df["site"]] >= 0)
     if scored.any() and out.score_effects is not None and out.score_noise is not None:
         imputed = impute_mean(columns[:, scored])
@@ -108,12 +110,22 @@ def write_platform_block(
         out.score_noise += imputed @ weight_rows["noise"][weight_rows["weight"][site_ids]]
 
 
-def start_platform_files(out: PlatformOutput) -> None:
-    """Create the platform's .bed (header only) and an empty .bim (the .fam comes later)."""
-    if out.prefix is None:
+def append_plink(prefix: Path | None, sites_df: pd.DataFrame, columns: np.ndarray) -> None:
+    """Append sites to a .bed/.bim pair (nothing when ``prefix`` is None)."""
+    if prefix is None or sites_df.empty:
         return
-    open_bed(out.prefix.with_suffix(".bed")).close()
-    out.prefix.with_suffix(".bim").write_text("")
+    with prefix.with_suffix(".bed").open("ab") as bed:
+        bed.write(pack_bed_rows(columns))
+    with prefix.with_suffix(".bim").open("a") as bim:
+        bim.write(bim_lines(sites_df))
+
+
+def start_platform_files(out: PlatformOutput) -> None:
+    """Create the platform's .bed files (header only) and empty .bim (the .fam comes later)."""
+    for prefix in (out.prefix, out.export_prefix):
+        if prefix is not None:
+            open_bed(prefix.with_suffix(".bed")).close()
+            prefix.with_suffix(".bim").write_text("")
 
 
 def simulate_genotypes(
@@ -156,45 +168,9 @@ def simulate_genotypes(
         if pca_sites is not None:
             pca_parts.append(dosages[:, np.isin(block_df["site"].to_numpy(), pca_sites)])
         for name, out in platforms.items():
-            keep = (
-                block_df[f"on_{name}"].to_numpy() & (block_df["kind"] != "multiallelic").to_numpy()
-            )
+            keep = block_df[f"on_{name}"].to_numpy()
             if keep.any():
                 sub = dosages[np.ix_(out.persons.index, np.flatnonzero(keep))]
                 write_platform_block(out, block_df[keep], sub, weight_rows)
     pca = np.concatenate(pca_parts, axis=1) if pca_parts else None
     return GenotypeResult(genetic_values=genetic_values, pca_dosages=pca, platforms=platforms)
-
-
-def multiallelic_vcf(
-    seed: int, sites_df: pd.DataFrame, person_ids: np.ndarray, platform_code: int
-) -> str:
-    """A small VCF (text) of the 3-allele rows for one platform's persons.
-
-    Parameters
-    ----------
-    seed : study seed.
-    sites_df : the multi-allelic catalog rows on the platform.
-    person_ids : the platform's persons in column order.
-    platform_code : distinguishes the platforms' random streams.
-
-    Returns
-    -------
-    VCF 4.2 text with a GT field.
-    """
-    rng = np.random.default_rng([seed, 103, platform_code])
-    header = [
-        "##fileformat=VCFv4.2",
-        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t"
-        + "\t".join(str(p) for p in person_ids),
-    ]
-    lines = []
-    for contig, pos, rsid, ref, alt in zip(
-        sites_df["contig"], sites_df["position"], sites_df["rsid"], sites_df["ref"], sites_df["alt"]
-    ):
-        alleles = rng.choice(3, size=(len(person_ids), 2), p=MULTI_FREQS)
-        alleles.sort(axis=1)
-        calls = "\t".join(f"{a}/{b}" for a, b in alleles)
-        lines.append(f"{contig}\t{pos}\t{rsid}\t{ref}\t{alt}\t.\tPASS\t.\tGT\t{calls}")
-    return "\n".join(header + lines) + "\n"

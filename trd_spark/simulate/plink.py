@@ -43,8 +43,8 @@ def open_bed(path: Path) -> BinaryIO:
 
 
 def bim_lines(sites_df: pd.DataFrame) -> str:
-    """.bim text: contig, rsid, cM 0, position, A1 = ALT, A2 = REF."""
-    rows = zip(sites_df["contig"], sites_df["rsid"], sites_df["position"], sites_df["alt"],
+    """.bim text: contig, rsid, cM 0, position, A1 = ALT (the first one), A2 = REF."""
+    rows = zip(sites_df["contig"], sites_df["rsid"], sites_df["position"], sites_df["alt"].str.split(",").str[0],
                sites_df["ref"])  # fmt: skip
     return "".join(f"{c}\t{r}\t0\t{p}\t{a}\t{b}\n" for c, r, p, a, b in rows)
 

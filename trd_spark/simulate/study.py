@@ -98,7 +98,9 @@ def simulate_study(
     started = time.perf_counter()
     traits_df = pd.read_csv(conf_path("traits.tsv"), sep="\t")
     persons_df = build_persons(np.random.default_rng([seed, 1]), sizes)
-    genetics = simulate_genetics(root, seed, sizes, persons_df, traits_df, "genotypes" in parts)
+    genetics = simulate_genetics(
+        root, seed, sizes, persons_df, traits_df, "genotypes" in parts, "plink" in export
+    )
     effects_df = build_effects(traits_df)
     plan_df = plan_persons(np.random.default_rng([seed, 2]), persons_df, genetics.genetic_values,
                            effects_df, sizes.fractions)  # fmt: skip
