@@ -44,6 +44,25 @@ from trd_spark.report.tables import (
 log = logging.getLogger(__name__)
 
 
+# columns the report reads from each output table (data-contracts.md, architecture.md)
+# fmt: off
+CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "match_report": ("trait",),
+    "associations": ("cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait", "beta",
+                     "se", "odds_ratio", "ci_low", "ci_high", "p", "n_cases", "n_controls",
+                     "converged", "significant"),
+    "replication": ("contrast", "cohort", "reference_cohort", "k", "tau2", "tau2_null", "r2",
+                    "qm_p", "qe_p"),
+    "sensitivity": ("trd_def", "trmdd_def", "n_trmdd", "n_trd", "meta_r2", "n_significant",
+                    "overlap_pct"),
+    "survival": ("cohort", "trait", "term", "hr", "ci_low", "ci_high", "p", "n", "n_events",
+                 "zph_p"),
+    "km": ("trait", "stratum", "time", "survival", "ci_low", "ci_high", "at_risk"),
+    "time_to_trd": ("cohort", "n_events", "mean_days", "ci_low", "ci_high"),
+}
+# fmt: on
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """What the report needs to know about the run, as plain values."""
@@ -89,6 +108,11 @@ def require_columns(table_df: pd.DataFrame, columns: Sequence[str], name: str) -
         )
 
 
+def require_contract(table_df: pd.DataFrame, name: str) -> None:
+    """InputError when an output table lacks a column of its contract (CONTRACT_COLUMNS)."""
+    require_columns(table_df, CONTRACT_COLUMNS[name], name)
+
+
 def write_shared_csv(table_df: pd.DataFrame, name: str, settings: ReportSettings) -> str:
     """Write a shareable table (already suppressed) under report/tables/; returns its name."""
     path = settings.shared_csv(name)
@@ -104,6 +128,7 @@ def primary_associations(assoc_df: pd.DataFrame, settings: ReportSettings) -> pd
     non-MDD) may be null; such rows are kept.  Models that did not converge are
     left out here (they are listed by ``flagged_models_html``).
     """
+    require_contract(assoc_df, "associations")
     trd_ok = assoc_df["trd_def"].isna() | (assoc_df["trd_def"] == settings.primary_trd)
     trmdd_ok = assoc_df["trmdd_def"].isna() | (assoc_df["trmdd_def"] == settings.primary_trmdd)
     converged = assoc_df["converged"].fillna(False).astype(bool)
@@ -195,7 +220,7 @@ def build_match_section(
     match_df = outputs.get("match_report")
     if match_df is None:
         return _missing("match", "PGS match rates", [TABLE_FILES["match_report"]])
-    require_columns(match_df, ["trait"], "match_report")
+    require_contract(match_df, "match_report")
     overlap = next((c for c in match_df.columns if "overlap" in c.lower()), None)
     if overlap is None:
         raise InputError(f"{TABLE_FILES['match_report']} has no overlap-fraction column")
@@ -219,27 +244,6 @@ def build_figure1_section(
     assoc_df = outputs.get("associations")
     if assoc_df is None:
         return _missing("figure1", "Figure 1: PGS associations", [TABLE_FILES["associations"]])
-    require_columns(
-        assoc_df,
-        [
-            "cohort",
-            "contrast",
-            "trd_def",
-            "trmdd_def",
-            "stratum",
-            "trait",
-            "beta",
-            "se",
-            "odds_ratio",
-            "ci_low",
-            "ci_high",
-            "p",
-            "n_cases",
-            "n_controls",
-            "significant",
-        ],
-        "associations",
-    )
     primary_df = primary_associations(assoc_df, s)
     cohorts = [c for c in s.cohorts if c in set(primary_df["cohort"])]
     counts = case_count_labels(primary_df, s)
@@ -385,21 +389,7 @@ def build_replication_section(
     if replication_df is None:
         body += render_missing([TABLE_FILES["replication"]])
     else:
-        require_columns(
-            replication_df,
-            [
-                "contrast",
-                "cohort",
-                "reference_cohort",
-                "k",
-                "tau2",
-                "tau2_null",
-                "r2",
-                "qm_p",
-                "qe_p",
-            ],
-            "replication",
-        )
+        require_contract(replication_df, "replication")
         result.tables.append(write_shared_csv(replication_df, "replication", s))
         body += render_table(format_replication(replication_df))
     result.section.body = body
@@ -415,11 +405,7 @@ def build_table2_section(
         return _missing(
             "table2", "Table 2: sensitivity to the definitions", [TABLE_FILES["sensitivity"]]
         )
-    require_columns(
-        sensitivity_df,
-        ["trd_def", "trmdd_def", "n_trmdd", "n_trd", "meta_r2", "n_significant", "overlap_pct"],
-        "sensitivity",
-    )
+    require_contract(sensitivity_df, "sensitivity")
     shown_df = format_table2(sensitivity_df, s.min_count, s.suppress)
     result = SectionResult(Section("table2", "Table 2: sensitivity to the definitions", ""))
     result.tables.append(write_shared_csv(shown_df, "table2_sensitivity", s))
@@ -450,19 +436,13 @@ def build_survival_section(
     if survival_df is None:
         parts.append(render_missing([TABLE_FILES["survival"]]))
     else:
-        require_columns(
-            survival_df,
-            ["cohort", "trait", "term", "hr", "ci_low", "ci_high", "p", "n", "n_events", "zph_p"],
-            "survival",
-        )
+        require_contract(survival_df, "survival")
         cohort = "wgs" if "wgs" in set(survival_df["cohort"]) else s.discovery
         parts.append(_hr_forest_html(survival_df, catalog_df, cohort, s, result))
     if km_df is None:
         parts.append(render_missing([TABLE_FILES["km"]]))
     else:
-        require_columns(
-            km_df, ["trait", "stratum", "time", "survival", "ci_low", "ci_high", "at_risk"], "km"
-        )
+        require_contract(km_df, "km")
         parts.append(_km_html(km_df, catalog_df, cohort, survival_df, s, result))
     parts.append(_time_to_trd_html(outputs, s, result))
     result.section.body = "".join(parts)
@@ -535,9 +515,7 @@ def _time_to_trd_html(outputs: RunOutputs, s: ReportSettings, result: SectionRes
     heading = "<h3>Mean time to TRD among those who convert</h3>"
     if time_df is None:
         return heading + render_missing([TABLE_FILES["time_to_trd"]])
-    require_columns(
-        time_df, ["cohort", "n_events", "mean_days", "ci_low", "ci_high"], "time_to_trd"
-    )
+    require_contract(time_df, "time_to_trd")
     shown_df = format_time_to_trd(time_df, s.min_count, s.suppress)
     result.tables.append(write_shared_csv(shown_df, "time_to_trd", s))
     return heading + render_table(shown_df, ("Events",))
@@ -576,6 +554,7 @@ def build_headline_section(
         parts.append(render_table(_headline_display(or_df, labels)))
     if survival_df is not None:
         cohort = "wgs" if "wgs" in set(survival_df["cohort"]) else s.discovery
+        require_contract(survival_df, "survival")
         hr_df = compare_hazard_ratios(survival_df, cohort)
         parts.append(f"<h3>Time to TRD, HR top vs bottom PGS quintile ({html.escape(cohort)})</h3>")
         parts.append(render_table(_headline_display(hr_df, labels)))
