@@ -6,6 +6,8 @@ PGS of a design are fitted together by ``fit_logistic_batch``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -249,12 +251,32 @@ def run_association_grid(
     -------
     DataFrame with ASSOCIATION_COLUMNS.
     """
-    frames = [
-        fit_design(tables[d.cohort], d, n_pcs, max_iter, tol) for d in designs if d.cohort in tables
-    ]
+    with single_threaded_blas():
+        frames = [
+            fit_design(tables[d.cohort], d, n_pcs, max_iter, tol)
+            for d in designs
+            if d.cohort in tables
+        ]
     if not frames:
         raise InputError("run_association_grid: no cohort has an analysis table; nothing to fit")
     return finish_associations(pd.concat(frames, ignore_index=True), significance)
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while the grid runs.
+
+    The grid's products are small (n x 20 by n x 61); on a busy 2-core driver, OpenBLAS
+    threads fighting for cores made the grid 7x slower (26 s vs 3.5 s measured).  Without
+    threadpoolctl installed, BLAS keeps its default.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def replicate(

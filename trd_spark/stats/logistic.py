@@ -87,13 +87,15 @@ def fit_logistic_batch(
     done = np.zeros(K, dtype=bool)
     n_iter = np.zeros(K, dtype=int)
     singular = np.zeros(K, dtype=bool)
+    upper = np.triu_indices(C.shape[1])
+    outer_cc = np.ascontiguousarray((C[:, upper[0]] * C[:, upper[1]]).T)
     for _ in range(max_iter):
         active = ~done & ~singular
         if not active.any():
             break
         w = np.where(M, mu * (1.0 - mu), 0.0)
         z = eta + (y[:, None] - mu) / np.maximum(mu * (1.0 - mu), 1e-300)
-        info = _information_batch(C, G, w)
+        info = _information_batch(C, G, w, outer_cc)
         score = _weighted_cross_batch(C, G, w * z)
         new_beta, ok = _solve_batch(info, score)
         singular |= active & ~ok
@@ -105,7 +107,7 @@ def fit_logistic_batch(
         n_iter[step] += 1
         done |= step & (np.abs(new_dev - dev) / (np.abs(new_dev) + 0.1) < tol)
         dev = np.where(step, new_dev, dev)
-    se = _standard_errors(C, G, np.where(M, mu * (1.0 - mu), 0.0), singular)
+    se = _standard_errors(C, G, np.where(M, mu * (1.0 - mu), 0.0), singular, outer_cc)
     status = _classify(done, singular, mu, M, se)
     return LogisticBatch(beta, se, status == "ok", status, n_iter, dev, M.sum(axis=0))
 
@@ -153,14 +155,23 @@ def _check_inputs(
     return y, C, G, M
 
 
-def _information_batch(C: np.ndarray, G: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """X_k' W_k X_k for every model k, shape (K, q + p, q + p)."""
+def _information_batch(
+    C: np.ndarray, G: np.ndarray, w: np.ndarray, outer_cc: np.ndarray
+) -> np.ndarray:
+    """X_k' W_k X_k for every model k, shape (K, q + p, q + p).
+
+    ``outer_cc`` (p (p + 1) / 2, n) holds the row-wise products of the upper triangle of
+    C'C, so the shared block of all K models is one matrix product with the (n, K) weights."""
     n, p = C.shape
     K, q = G.shape[1], G.shape[2]
-    outer_cc = (C[:, :, None] * C[:, None, :]).reshape(n, p * p)
-    cc = (outer_cc.T @ w).T.reshape(K, p, p)
-    gc = np.einsum("nkq,nk,np->kqp", G, w, C, optimize=True)
-    gg = np.einsum("nkq,nk,nkr->kqr", G, w, G, optimize=True)
+    upper = np.triu_indices(p)
+    cc_upper = (outer_cc @ w).T
+    cc = np.empty((K, p, p))
+    cc[:, upper[0], upper[1]] = cc_upper
+    cc[:, upper[1], upper[0]] = cc_upper
+    GW = G * w[:, :, None]
+    gc = (GW.reshape(n, K * q).T @ C).reshape(K, q, p)
+    gg = np.einsum("nkq,nkr->kqr", GW, G, optimize=True)
     info = np.empty((K, q + p, q + p))
     info[:, :q, :q] = gg
     info[:, :q, q:] = gc
@@ -171,7 +182,7 @@ def _information_batch(C: np.ndarray, G: np.ndarray, w: np.ndarray) -> np.ndarra
 
 def _weighted_cross_batch(C: np.ndarray, G: np.ndarray, wz: np.ndarray) -> np.ndarray:
     """X_k' (w z)_k for every model k, shape (K, q + p)."""
-    return np.concatenate([np.einsum("nkq,nk->kq", G, wz), (C.T @ wz).T], axis=1)
+    return np.concatenate([(G * wz[:, :, None]).sum(axis=0), (C.T @ wz).T], axis=1)
 
 
 def _solve_batch(info: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +198,7 @@ def _solve_batch(info: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _linear_predictor(C: np.ndarray, G: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """eta (n, K) = G_k b_k + C c_k for the given models."""
     q = G.shape[2]
-    return np.einsum("nkq,kq->nk", G, beta[:, :q]) + C @ beta[:, q:].T
+    return np.asarray((G * beta[None, :, :q]).sum(axis=2) + C @ beta[:, q:].T)
 
 
 def _deviance(y: np.ndarray, mu: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -198,10 +209,10 @@ def _deviance(y: np.ndarray, mu: np.ndarray, M: np.ndarray) -> np.ndarray:
 
 
 def _standard_errors(
-    C: np.ndarray, G: np.ndarray, w: np.ndarray, singular: np.ndarray
+    C: np.ndarray, G: np.ndarray, w: np.ndarray, singular: np.ndarray, outer_cc: np.ndarray
 ) -> np.ndarray:
     """Wald SEs from the inverse information at the final estimates."""
-    info = _information_batch(C, G, w)
+    info = _information_batch(C, G, w, outer_cc)
     se = np.full(info.shape[:2], np.nan)
     ok = ~singular & np.isfinite(info).all(axis=(1, 2))
     ok[ok] = np.linalg.cond(info[ok]) < 1e14
