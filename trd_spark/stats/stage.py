@@ -69,7 +69,13 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
         "traits": trait_presence(tables, traits),
     }
     write_results(results, os.path.join(out_dir, "results"))
-    return summarize(results, tables, time.perf_counter() - started)
+    summary = summarize(results, tables, time.perf_counter() - started)
+    if summary["traits_in_some_cohorts_only"]:
+        log.warning(
+            "traits analysed only in the cohorts that have them: %s (see results/traits.parquet)",
+            ", ".join(summary["traits_in_some_cohorts_only"]),
+        )
+    return summary
 
 
 def read_trait_catalog(path: str) -> list[str]:
