@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import struct
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -55,8 +56,8 @@ CSV_COUNT_COLUMNS = (
 
 
 def build_report(run_dir: Path, **report: object) -> tuple[dict, str, Path]:
-    staging = run_dir / "_staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    # a fresh staging folder per build, so a module-scoped report is never overwritten
+    staging = Path(tempfile.mkdtemp(prefix="_staging", dir=run_dir))
     summary = run_report(fake_config(run_dir, **report), str(staging))
     report_dir = staging / "report"
     return summary, (report_dir / "index.html").read_text(), report_dir
@@ -70,6 +71,14 @@ def fake_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def report(fake_run) -> tuple[dict, str, Path]:
     return build_report(fake_run)
+
+
+@pytest.fixture(scope="module")
+def open_report(fake_run, tmp_path_factory) -> tuple[dict, str, Path]:
+    """The same run reported with suppression off (exact counts), in its own folder."""
+    run_dir = tmp_path_factory.mktemp("open") / "run"
+    shutil.copytree(fake_run, run_dir, ignore=shutil.ignore_patterns("_staging*"))
+    return build_report(run_dir, suppress_small_counts=False)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -149,8 +158,8 @@ def test_km_csv_stops_before_small_risk_sets(report, fake_run):
     assert len(km_df) == int((source_df["at_risk"] > 20).sum())
 
 
-def test_suppression_off_shows_exact_counts(fake_run):
-    _, page, _ = build_report(fake_run, suppress_small_counts=False)
+def test_suppression_off_shows_exact_counts(open_report):
+    _, page, _ = open_report
     leaked = find_unsuppressed_counts(page, 20)
     assert str(SMALL_COUNTS["microarray TRD"]) in leaked
     assert "Small-count suppression is OFF" in page
@@ -192,7 +201,7 @@ def test_sex_stratified_results_are_shown(report):
 
 def test_no_primary_rows_is_explained(fake_run, tmp_path):
     odd = tmp_path / "odd"
-    shutil.copytree(fake_run, odd, ignore=shutil.ignore_patterns("_staging"))
+    shutil.copytree(fake_run, odd, ignore=shutil.ignore_patterns("_staging*"))
     path = odd / "results/associations.parquet"
     pd.read_parquet(path).assign(stratum="female").to_parquet(path)
     summary, page, _ = build_report(odd)
@@ -202,7 +211,7 @@ def test_no_primary_rows_is_explained(fake_run, tmp_path):
 
 def test_missing_results_degrade_gracefully(fake_run, tmp_path):
     partial = tmp_path / "partial"
-    shutil.copytree(fake_run, partial, ignore=shutil.ignore_patterns("_staging"))
+    shutil.copytree(fake_run, partial, ignore=shutil.ignore_patterns("_staging*"))
     shutil.rmtree(partial / "results")
     summary, page, report_dir = build_report(partial)
     assert "not available: results/associations.parquet" in page
@@ -221,7 +230,7 @@ def test_missing_results_degrade_gracefully(fake_run, tmp_path):
 
 def test_a_table_without_a_documented_column_is_named(fake_run, tmp_path):
     broken = tmp_path / "broken"
-    shutil.copytree(fake_run, broken, ignore=shutil.ignore_patterns("_staging"))
+    shutil.copytree(fake_run, broken, ignore=shutil.ignore_patterns("_staging*"))
     path = broken / "results/sensitivity.parquet"
     pd.read_parquet(path).drop(columns="overlap_pct").to_parquet(path)
     summary, page, _ = build_report(broken)
@@ -258,7 +267,7 @@ def test_report_runs_as_a_pipeline_stage(fake_run, tmp_path):
     from trd_spark.pipeline import read_manifest, run_stages
 
     run_dir = tmp_path / "staged"
-    shutil.copytree(fake_run, run_dir, ignore=shutil.ignore_patterns("_staging"))
+    shutil.copytree(fake_run, run_dir, ignore=shutil.ignore_patterns("_staging*"))
     config = fake_config(run_dir)
     manifests = run_stages(["report"], config)
     assert (run_dir / "report/index.html").is_file()
@@ -291,3 +300,15 @@ def test_headline_table_beside_the_published_values(fake_run):
 def test_stage_timings_from_manifests(report):
     _, page, _ = report
     assert "<td>analyze</td><td>2026-01-01T00:00:00+00:00</td><td>12.5</td>" in page
+
+
+def test_audit_finds_nothing_with_suppression_and_leaks_without(report, open_report):
+    from trd_spark.report.audit import audit_small_counts
+
+    _, _, report_dir = report
+    assert audit_small_counts(str(report_dir), 20) == []
+    _, _, open_dir = open_report
+    findings = audit_small_counts(str(open_dir), 20)
+    assert "tables/table1.csv: n: 12" in findings
+    assert "tables/table2_sensitivity.csv: n TRD: 15" in findings
+    assert any(f.startswith("index.html: ") for f in findings)
