@@ -2,67 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.data.report.browser import check_images
 from tests.data.report.fake_run import fake_config, write_fake_run
 from trd_spark.report.stage import run_report
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--virtual-time-budget=10000",
-    "--dump-dom",
-)
-# appended to a copy of the page: after load, writes which <img> failed into the DOM
-IMAGE_CHECK = """
-<script>
-window.addEventListener("load", () => {
-  const images = Array.from(document.images);
-  const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
-  const out = document.createElement("pre");
-  out.id = "image-check";
-  out.textContent = JSON.stringify({total: images.length, broken: broken});
-  document.body.appendChild(out);
-});
-</script>
-"""
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("headless Chromium is needed: apt-get install -y chromium")
-    return path
-
-
-def check_images(page: Path, profile: Path) -> dict:
-    """Load ``page`` plus IMAGE_CHECK from disk in Chromium; returns {total, broken}."""
-    probe = page.with_name("_image_check.html")
-    probe.write_text(page.read_text() + IMAGE_CHECK)
-    result = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", probe.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    probe.unlink()
-    found = re.search(r'<pre id="image-check">([^<]*)</pre>', result.stdout)
-    assert found, f"Chromium did not run the check: {result.stderr[-2000:]}"
-    return json.loads(found.group(1))
 
 
 @pytest.fixture(scope="module")
