@@ -17,8 +17,7 @@ import pandas as pd
 from trd_spark.simulate.dosages import (
     PlatformPersons,
     draw_dosages,
-    failed_rule,
-    group_one_hot,
+    failed_rules,
     plant_column,
 )
 from trd_spark.simulate.plink import bim_lines, open_bed, pack_bed_rows
@@ -64,6 +63,14 @@ def block_dosages(
     return dosages
 
 
+def plant_block(sites: np.ndarray, kinds: np.ndarray, dosages: np.ndarray, persons: PlatformPersons) -> np.ndarray:
+    """Apply each site's planted failure (or its few missing calls) to a block of dosages."""
+    columns = dosages.copy()
+    for j, (site, kind) in enumerate(zip(sites, kinds, strict=True)):
+        columns[:, j] = plant_column(str(kind), int(site), columns[:, j], persons)
+    return columns
+
+
 def impute_mean(columns: np.ndarray) -> np.ndarray:
     """Float copy with each missing call (-1) replaced by its column's mean dosage."""
     values = columns.astype(np.float64)
@@ -85,20 +92,15 @@ def write_platform_block(
     weight_rows : arrays ``effect`` and ``weight`` (row numbers or -1) per catalog site.
     """
     persons = out.persons
-    one_hot = group_one_hot(persons.group)
-    columns = np.empty_like(dosages)
-    for j, (site, kind, ref, alt) in enumerate(
-        zip(sites_df["site"], sites_df["kind"], sites_df["ref"], sites_df["alt"])
-    ):
-        columns[:, j] = plant_column(kind, int(site), dosages[:, j], persons)
+    kinds = sites_df["kind"].to_numpy()
+    columns = plant_block(sites_df["site"].to_numpy(), kinds, dosages, persons)
+    is_snv = ((sites_df["ref"].str.len() == 1) & (sites_df["alt"].str.len() == 1)).to_numpy()
+    found = failed_rules(columns, is_snv | (kinds == "multiallelic"), persons.group)
+    for site, kind, rule in zip(sites_df["site"], kinds, found, strict=True):
         if kind == "multiallelic":  # more than 2 alleles: fails the first rule by definition
-            found: str | None = "multiallelic"
-        else:
-            found = failed_rule(
-                columns[:, j], len(ref) == 1 and len(alt) == 1, persons.group, one_hot
-            )
+            rule = "multiallelic"
         planted = kind if kind not in ("good", "array_only") else None
-        out.qc_rows.append((int(site), planted, found))
+        out.qc_rows.append((int(site), planted, rule))
     append_plink(out.prefix, sites_df, columns)
     biallelic = (sites_df["kind"] != "multiallelic").to_numpy()
     append_plink(out.export_prefix, sites_df[biallelic], columns[:, biallelic])

@@ -144,7 +144,8 @@ def switching_onsets(periods_df: pd.DataFrame, window_days: int) -> pd.Series:
 
 def first_day_after(days_df: pd.DataFrame, first_mdd: pd.Series) -> pd.Series:
     """Per person, the earliest event day on or after the person's first MDD date."""
-    frame = days_df.merge(first_mdd.rename("first_mdd"), left_on="person_id", right_index=True)
+    mdd_df = first_mdd.rename("first_mdd").rename_axis("person_id").reset_index()
+    frame = days_df.merge(mdd_df, on="person_id")
     frame = frame[frame["day"] >= frame["first_mdd"]]
     return frame.groupby("person_id")["day"].min()
 
