@@ -1,0 +1,166 @@
+"""The EHR side of the simulated study (no Hail needed): layout, determinism, planted sizes."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.errors import InputError
+from trd_spark.resources import conf_path
+from trd_spark.simulate.genetics import simulate_genetics
+from trd_spark.simulate.persons import build_persons
+from trd_spark.simulate.scales import get_scale
+from trd_spark.simulate.study import simulate_study
+
+# OMOP CDM v5.3 columns the pipeline reads, with the types the CDM gives them.
+OMOP_COLUMNS = {
+    "person": {"person_id": pa.int64(), "gender_concept_id": pa.int32(), "year_of_birth": pa.int32(),
+               "race_concept_id": pa.int32(), "ethnicity_concept_id": pa.int32(),
+               "sex_at_birth_concept_id": pa.int32()},
+    "observation_period": {"observation_period_id": pa.int64(), "person_id": pa.int64(),
+                           "observation_period_start_date": pa.date32(),
+                           "observation_period_end_date": pa.date32(), "period_type_concept_id": pa.int32()},
+    "visit_occurrence": {"visit_occurrence_id": pa.int64(), "person_id": pa.int64(), "visit_concept_id": pa.int32(),
+                         "visit_start_date": pa.date32(), "visit_end_date": pa.date32()},
+    "condition_occurrence": {"condition_occurrence_id": pa.int64(), "person_id": pa.int64(),
+                             "condition_concept_id": pa.int32(), "condition_start_date": pa.date32(),
+                             "condition_source_value": pa.string(), "condition_source_concept_id": pa.int32(),
+                             "visit_occurrence_id": pa.int64()},
+    "drug_exposure": {"drug_exposure_id": pa.int64(), "person_id": pa.int64(), "drug_concept_id": pa.int32(),
+                      "drug_exposure_start_date": pa.date32(), "drug_exposure_end_date": pa.date32(),
+                      "days_supply": pa.int32(), "drug_type_concept_id": pa.int32()},
+    "procedure_occurrence": {"procedure_occurrence_id": pa.int64(), "person_id": pa.int64(),
+                             "procedure_concept_id": pa.int32(), "procedure_date": pa.date32(),
+                             "procedure_source_value": pa.string(), "procedure_source_concept_id": pa.int32()},
+    "concept": {"concept_id": pa.int32(), "concept_name": pa.string(), "domain_id": pa.string(),
+                "vocabulary_id": pa.string(), "concept_class_id": pa.string(), "standard_concept": pa.string(),
+                "concept_code": pa.string(), "valid_start_date": pa.date32(), "valid_end_date": pa.date32()},
+    "concept_ancestor": {"ancestor_concept_id": pa.int32(), "descendant_concept_id": pa.int32(),
+                         "min_levels_of_separation": pa.int32(), "max_levels_of_separation": pa.int32()},
+}
+
+
+@pytest.fixture(scope="module")
+def ehr_study(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ehr-study")
+    simulate_study(str(out), scale="tiny", seed=11, parts=("ehr",))
+    return out
+
+
+def content(root: Path) -> dict[str, object]:
+    """Every Parquet table (as Arrow) and text file under the study, by relative path."""
+    found: dict[str, object] = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix == ".parquet":
+            found[str(path.relative_to(root))] = pq.read_table(path)
+        elif path.suffix in (".tsv", ".yaml"):
+            found[str(path.relative_to(root))] = path.read_bytes()
+    return found
+
+
+def test_same_seed_same_content_other_seed_differs(ehr_study, tmp_path):
+    again = tmp_path / "again"
+    simulate_study(str(again), scale="tiny", seed=11, parts=("ehr",))
+    first, second = content(ehr_study), content(again)
+    assert first.keys() == second.keys() and len(first) > 10
+    for key, value in first.items():
+        assert value.equals(second[key]) if isinstance(value, pa.Table) else value == second[key], key
+    other = tmp_path / "other"
+    simulate_study(str(other), scale="tiny", seed=12, parts=("ehr",))
+    third = content(other)
+    assert not first["data/omop/drug_exposure/part-00000.parquet"].equals(third["data/omop/drug_exposure/part-00000.parquet"])
+
+
+def test_non_empty_folder_needs_overwrite(ehr_study):
+    with pytest.raises(InputError, match="--overwrite") as err:
+        simulate_study(str(ehr_study), scale="tiny", seed=11, parts=("ehr",))
+    assert str(ehr_study) in str(err.value)
+
+
+@pytest.mark.parametrize("table", sorted(OMOP_COLUMNS))
+def test_omop_tables_have_cdm_columns_and_types(ehr_study, table):
+    schema = pq.read_table(ehr_study / "data" / "omop" / table).schema
+    for name, kind in OMOP_COLUMNS[table].items():
+        assert schema.field(name).type == kind, (table, name)
+
+
+def test_config_loads_with_relative_paths(ehr_study):
+    config = load_config(ehr_study / "config.yaml")
+    assert Path(config.output_dir) == ehr_study.resolve()
+    assert Path(config.omop.path) == (ehr_study / "data" / "omop").resolve()
+    assert set(config.cohorts) == {"wgs_european", "wgs_diverse", "microarray"}
+    assert config.spark.master == "local[*]"
+
+
+def test_planted_sizes_and_statuses(ehr_study):
+    sizes = get_scale("tiny")
+    truth = pd.read_parquet(ehr_study / "truth" / "persons.parquet")
+    ehr = truth[truth["has_ehr"]]
+    assert (ehr["platform"] == "wgs").sum() == sizes.n_wgs_eur + sizes.n_wgs_diverse
+    assert (ehr["platform"] == "array").sum() == sizes.n_array
+    assert ehr["platform"].isna().sum() == sizes.n_ehr_only
+    assert (~truth["has_ehr"]).sum() == sizes.n_no_ehr
+    person = pd.read_parquet(ehr_study / "data" / "omop" / "person")
+    assert set(person["person_id"]) == set(ehr["person_id"])
+    for unit, unit_df in ehr.groupby(ehr["cohort"].fillna("none")):
+        n_trd = round(sizes.fractions.trd * len(unit_df))
+        assert (unit_df["planned_group"] == "trd").sum() == n_trd, unit
+        # every planned TRD person shows trd_1 with the planned onset; nobody else in mdd_1 does
+        planned = unit_df[unit_df["planned_group"] == "trd"]
+        assert planned["trd_1"].all() and planned["mdd_1"].all()
+        onset = pd.to_datetime(planned["trd_1_onset"]) - pd.to_datetime(planned["first_mdd_date"])
+        np.testing.assert_array_equal(onset.dt.days.to_numpy(), planned["planned_time_to_trd"].to_numpy())
+        assert (unit_df["mdd_1"] & unit_df["trd_1"]).sum() == n_trd
+    women = ehr[ehr["sex"].notna()]
+    assert (women.loc[~women["non_mdd"], "sex"] == "female").mean() > (women.loc[women["non_mdd"], "sex"] == "female").mean()
+
+
+def test_truth_matches_duckdb_reading_of_omop(ehr_study):
+    duckdb = pytest.importorskip("duckdb")
+    omop = ehr_study / "data" / "omop"
+    sql = f"""
+        with codes as (
+          select c.person_id, c.condition_start_date as d,
+                 upper(replace(coalesce(case when c.condition_source_concept_id <> 0 then k.concept_code end,
+                                        c.condition_source_value), '.', '')) as code,
+                 coalesce(case when c.condition_source_concept_id <> 0 then k.vocabulary_id end,
+                          case when regexp_matches(upper(c.condition_source_value), '^[0-9EV]') then 'ICD9CM'
+                               else 'ICD10CM' end) as vocab
+          from read_parquet('{omop}/condition_occurrence/*.parquet') c
+          left join read_parquet('{omop}/concept/*.parquet') k on k.concept_id = c.condition_source_concept_id)
+        select person_id, count(distinct d) as n, min(d) as first from codes
+        where (vocab = 'ICD10CM' and (regexp_matches(code, '^F32[0-59]') or regexp_matches(code, '^F33[0-489]')))
+           or (vocab = 'ICD9CM' and regexp_matches(code, '^296[23]'))
+        group by person_id"""
+    expected = duckdb.sql(sql).df().set_index("person_id")
+    truth = pd.read_parquet(ehr_study / "truth" / "persons.parquet").set_index("person_id")
+    with_mdd = truth[truth["n_mdd_dates"].fillna(0) > 0]
+    assert set(with_mdd.index) == set(expected.index)
+    np.testing.assert_array_equal(with_mdd["n_mdd_dates"].to_numpy(), expected.loc[with_mdd.index, "n"].to_numpy())
+    assert (pd.to_datetime(with_mdd["first_mdd_date"]) == pd.to_datetime(expected.loc[with_mdd.index, "first"])).all()
+
+
+def test_genotype_blocks_are_deterministic_without_hail(tmp_path):
+    sizes = dataclasses.replace(get_scale("tiny"), n_sites=600)
+    traits = pd.read_csv(conf_path("traits.tsv"), sep="\t")
+    persons = build_persons(np.random.default_rng([3, 1]), sizes)
+    runs = []
+    for name in ("a", "b"):
+        root = tmp_path / name
+        root.mkdir()
+        genetics = simulate_genetics(root, 3, sizes, persons, traits, True)
+        runs.append((genetics, (root / "_work" / "wgs.bed").read_bytes(), (root / "_work" / "wgs.bim").read_text()))
+    (first, bed_a, bim_a), (second, bed_b, bim_b) = runs
+    assert bed_a == bed_b and bim_a == bim_b
+    np.testing.assert_array_equal(first.genetic_values, second.genetic_values)
+    np.testing.assert_allclose(first.genetic_values.std(0), 1.0)
+    gv_only = simulate_genetics(tmp_path / "c", 3, sizes, persons, traits, False)
+    np.testing.assert_allclose(gv_only.genetic_values, first.genetic_values)
+    assert all(r > 0.7 for r in first.pgs_correlation["wgs"])
