@@ -3,52 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
 from tests.data.report.fake_run import write_fake_run
+from tests.data.report.notebook import execute, images, printed
 
 pytestmark = pytest.mark.integration
-
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "explore_outputs.ipynb"
-
-
-def execute(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
-    """Run the notebook in a fresh kernel with TRD_SPARK_RUN pointing at ``run_dir``."""
-    monkeypatch.setenv("TRD_SPARK_RUN", str(run_dir))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    client.execute()
-    return notebook
-
-
-def printed(notebook: nbformat.NotebookNode) -> str:
-    return "".join(
-        output.get("text", "")
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "stream"
-    )
-
-
-def images(notebook: nbformat.NotebookNode) -> int:
-    return sum(
-        "image/png" in output.get("data", {})
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-    )
 
 
 def test_notebook_redraws_forest_and_km(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.data.report.notebook import execute, images, printed
 from trd_spark.config import config_from_dict
 from trd_spark.report.html import find_unsuppressed_counts
 from trd_spark.report.stage import run_report
@@ -74,3 +75,11 @@ def test_table1_counts_match_the_persons_table(analysed_run):
     expected = f'<td>wgs_european</td><td>TRD</td><td class="count">{n_trd:,}</td>'
     assert n_trd > 20 and expected in page
     assert re.search(r"Mean time to TRD", page)
+
+
+def test_notebook_runs_on_the_analyze_outputs(analysed_run, monkeypatch):
+    out, _, _ = analysed_run
+    notebook = execute(out, monkeypatch)
+    text = printed(notebook)
+    assert "km_trait=educational_attainment" in text
+    assert images(notebook) == 2
