@@ -50,25 +50,39 @@ def qc_rule_per_site(mt, ancestry: pd.DataFrame) -> pd.DataFrame:
     """The architecture's QC rules computed with Hail aggregators, first failing rule per site."""
     import hail as hl
 
-    pops = hl.literal(dict(zip(ancestry["research_id"].astype(str), ancestry["ancestry_pred"], strict=True)))
+    pops = hl.literal(
+        dict(zip(ancestry["research_id"].astype(str), ancestry["ancestry_pred"], strict=True))
+    )
     mt = mt.annotate_cols(pop=pops.get(mt.s))
     n_alt = mt.GT.n_alt_alleles()
     mt = mt.annotate_rows(
         call_rate=hl.agg.fraction(hl.is_defined(mt.GT)),
         af=hl.agg.sum(n_alt) / (2 * hl.agg.count_where(hl.is_defined(mt.GT))),
-        pop_ok=hl.any(hl.agg.filter(hl.is_defined(mt.pop), hl.agg.group_by(
-            mt.pop, hl.struct(ac=hl.agg.sum(n_alt), an=2 * hl.agg.count_where(hl.is_defined(mt.GT))))
-        ).values().map(lambda g: (g.ac / g.an > 0.01) | (g.ac > 100))),
+        pop_ok=hl.any(
+            hl.agg.filter(
+                hl.is_defined(mt.pop),
+                hl.agg.group_by(
+                    mt.pop,
+                    hl.struct(
+                        ac=hl.agg.sum(n_alt), an=2 * hl.agg.count_where(hl.is_defined(mt.GT))
+                    ),
+                ),
+            )
+            .values()
+            .map(lambda g: (g.ac / g.an > 0.01) | (g.ac > 100))
+        ),
         het_p=hl.agg.hardy_weinberg_test(mt.GT, one_sided=True).p_value,
     )
-    rule = (hl.case()
-            .when(hl.len(mt.alleles) > 2, "multiallelic")
-            .when(~hl.is_snp(mt.alleles[0], mt.alleles[1]), "non_snv")
-            .when(mt.call_rate < 0.99, "call_rate")
-            .when(~mt.pop_ok, "population_af")
-            .when(mt.af <= 0.005, "overall_af")
-            .when(mt.het_p < 1e-6, "excess_het")
-            .or_missing())  # fmt: skip
+    rule = (
+        hl.case()
+        .when(hl.len(mt.alleles) > 2, "multiallelic")
+        .when(~hl.is_snp(mt.alleles[0], mt.alleles[1]), "non_snv")
+        .when(mt.call_rate < 0.99, "call_rate")
+        .when(~mt.pop_ok, "population_af")
+        .when(mt.af <= 0.005, "overall_af")
+        .when(mt.het_p < 1e-6, "excess_het")
+        .or_missing()
+    )
     rows = mt.select_rows(rule=rule).rows()
     frame = rows.annotate(locus_str=hl.str(rows.locus)).to_pandas()
     return frame[["locus_str", "rule"]]
@@ -78,11 +92,20 @@ def qc_rule_per_site(mt, ancestry: pd.DataFrame) -> pd.DataFrame:
 def test_hail_qc_removes_exactly_the_planted_sites(tiny_study, variants, platform):
     ancestry = pd.read_csv(tiny_study / "data" / "ancestry_preds.tsv", sep="\t")
     found = qc_rule_per_site(read_mt(tiny_study, platform), ancestry)
-    truth = variants[variants["platform"] == platform].merge(found, left_on="locus", right_on="locus_str")
+    truth = variants[variants["platform"] == platform].merge(
+        found, left_on="locus", right_on="locus_str"
+    )
     assert len(truth) == (variants["platform"] == platform).sum()
     assert (truth["rule"].fillna("pass") == truth["planted_fail"].fillna("pass")).all()
     counts = truth["planted_fail"].value_counts()
-    assert set(counts.index) == {"multiallelic", "non_snv", "call_rate", "population_af", "overall_af", "excess_het"}
+    assert set(counts.index) == {
+        "multiallelic",
+        "non_snv",
+        "call_rate",
+        "population_af",
+        "overall_af",
+        "excess_het",
+    }
     if platform == "wgs":
         assert (counts == 25).all()  # round(5% / 6 rules x 3,000 sites)
         assert 0.03 < truth["planted_fail"].notna().mean() < 0.07
@@ -96,7 +119,9 @@ def test_multiallelic_rows_carry_three_alleles(tiny_study):
 
     mt = read_mt(tiny_study, "wgs")
     multi = mt.filter_rows(hl.len(mt.alleles) == 3)
-    stats = multi.aggregate_entries(hl.struct(n2=hl.agg.count_where(multi.GT[1] == 2), n=hl.agg.count()))
+    stats = multi.aggregate_entries(
+        hl.struct(n2=hl.agg.count_where(multi.GT[1] == 2), n=hl.agg.count())
+    )
     assert multi.count_rows() == 25 and stats.n2 > 0
 
 
@@ -105,8 +130,20 @@ def test_plink_export_agrees_with_the_matrix_table(tiny_study, tmp_path):
     import hail as hl
 
     out = tmp_path / "freq"
-    subprocess.run(["plink2", "--bfile", str(tiny_study / "data" / "wgs"), "--freq", "--threads", "1",
-                    "--out", str(out)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            "plink2",
+            "--bfile",
+            str(tiny_study / "data" / "wgs"),
+            "--freq",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     freq = pd.read_csv(f"{out}.afreq", sep="\t")
     mt = read_mt(tiny_study, "wgs")
     mt = mt.filter_rows(hl.len(mt.alleles) == 2)
@@ -132,8 +169,13 @@ def test_vcf_export_holds_every_row(tiny_study):
 
 def test_ancestry_file_parses_and_its_pcs_separate_groups(tiny_study, persons):
     ancestry = pd.read_csv(tiny_study / "data" / "ancestry_preds.tsv", sep="\t")
-    assert list(ancestry.columns) == ["research_id", "ancestry_pred", "probabilities", "pca_features",
-                                      "ancestry_pred_other"]  # fmt: skip
+    assert list(ancestry.columns) == [
+        "research_id",
+        "ancestry_pred",
+        "probabilities",
+        "pca_features",
+        "ancestry_pred_other",
+    ]
     pcs = np.array([[float(v) for v in s.strip("[]").split(",")] for s in ancestry["pca_features"]])
     assert pcs.shape == (len(ancestry), 16)
     genotyped = persons["platform"].notna().sum()
@@ -146,9 +188,14 @@ def test_ancestry_file_parses_and_its_pcs_separate_groups(tiny_study, persons):
 
 
 def read_weights(tiny_study: Path, trait: str) -> pd.DataFrame:
-    files = sorted((tiny_study / "data" / "weights").glob(f"{trait}_pst_eff_a1_b0.5_phiauto_chr*.txt"))
+    files = sorted(
+        (tiny_study / "data" / "weights").glob(f"{trait}_pst_eff_a1_b0.5_phiauto_chr*.txt")
+    )
     assert files
-    frames = [pd.read_csv(f, sep="\t", header=None, names=["CHR", "SNP", "BP", "A1", "A2", "BETA"]) for f in files]
+    frames = [
+        pd.read_csv(f, sep="\t", header=None, names=["CHR", "SNP", "BP", "A1", "A2", "BETA"])
+        for f in files
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -161,9 +208,14 @@ def test_weight_files_overlap_and_kinds(tiny_study, variants, trait):
     assert weights["CHR"].dtype.kind == "i" and weights["BP"].dtype.kind == "i"
     for platform in ("wgs", "array"):
         sites = variants[variants["platform"] == platform]
-        by_pos = {(int(c[3:]), p): a for c, p, a in zip(sites["contig"], sites["position"], sites["alleles"], strict=True)}
+        by_pos = {
+            (int(c[3:]), p): a
+            for c, p, a in zip(sites["contig"], sites["position"], sites["alleles"], strict=True)
+        }
         kinds = []
-        for chrom, pos, a1, a2 in zip(weights["CHR"], weights["BP"], weights["A1"], weights["A2"], strict=True):
+        for chrom, pos, a1, a2 in zip(
+            weights["CHR"], weights["BP"], weights["A1"], weights["A2"], strict=True
+        ):
             alleles = by_pos.get((chrom, pos))
             if alleles is None:
                 kinds.append("absent")
@@ -188,7 +240,12 @@ def test_weight_files_overlap_and_kinds(tiny_study, variants, trait):
 
 @pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
 def test_plink2_scores_track_the_true_genetic_values(tiny_study, tmp_path):
-    bim = pd.read_csv(tiny_study / "data" / "wgs.bim", sep="\t", header=None, names=["c", "id", "cm", "pos", "alt", "ref"])
+    bim = pd.read_csv(
+        tiny_study / "data" / "wgs.bim",
+        sep="\t",
+        header=None,
+        names=["c", "id", "cm", "pos", "alt", "ref"],
+    )
     effects = pd.read_csv(tiny_study / "truth" / "effects.tsv", sep="\t").set_index("trait")
     values = pd.read_parquet(tiny_study / "truth" / "genetic_values.parquet").set_index("person_id")
     for trait in ("insomnia", "neuroticism"):
@@ -198,8 +255,25 @@ def test_plink2_scores_track_the_true_genetic_values(tiny_study, tmp_path):
         score_file = tmp_path / f"{trait}.txt"
         usable[["SNP", "A1", "BETA"]].to_csv(score_file, sep="\t", index=False, header=False)
         out = tmp_path / trait
-        subprocess.run(["plink2", "--bfile", str(tiny_study / "data" / "wgs"), "--score", str(score_file), "1", "2", "3",
-                        "cols=+scoresums", "--threads", "1", "--out", str(out)], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                "plink2",
+                "--bfile",
+                str(tiny_study / "data" / "wgs"),
+                "--score",
+                str(score_file),
+                "1",
+                "2",
+                "3",
+                "cols=+scoresums",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+        )
         scores = pd.read_csv(f"{out}.sscore", sep="\t").set_index("IID")
         r = np.corrcoef(scores["SCORE1_SUM"], values.loc[scores.index, trait])[0, 1]
         assert r > 0.75
@@ -213,7 +287,9 @@ def test_spark_reads_the_omop_tables(spark, tiny_study):
     drugs = spark.read.parquet(str(omop / "drug_exposure"))
     fields = {f.name: f.dataType for f in drugs.schema.fields}
     assert isinstance(fields["drug_exposure_start_date"], DateType)
-    assert isinstance(fields["person_id"], LongType) and isinstance(fields["drug_concept_id"], IntegerType)
+    assert isinstance(fields["person_id"], LongType) and isinstance(
+        fields["drug_concept_id"], IntegerType
+    )
     assert drugs.count() == len(pd.read_parquet(omop / "drug_exposure"))
     null_ends = drugs.filter(drugs.drug_exposure_end_date.isNull()).count()
     assert 0 < null_ends < drugs.count()
@@ -221,10 +297,21 @@ def test_spark_reads_the_omop_tables(spark, tiny_study):
 
 def test_truth_tables_have_the_documented_columns(tiny_study):
     tte = pd.read_parquet(tiny_study / "truth" / "time_to_event.parquet")
-    assert list(tte.columns) == ["person_id", "origin_date", "onset_date", "end_of_observation", "event",
-                                 "time_days", "age_at_diagnosis", "included", "exclusion"]  # fmt: skip
+    assert list(tte.columns) == [
+        "person_id",
+        "origin_date",
+        "onset_date",
+        "end_of_observation",
+        "event",
+        "time_days",
+        "age_at_diagnosis",
+        "included",
+        "exclusion",
+    ]
     effects = pd.read_csv(tiny_study / "truth" / "effects.tsv", sep="\t")
-    assert {"trait", "domain", "log_or_mdd", "log_or_trd_vs_trmdd", "log_hr_time_to_trd"} <= set(effects.columns)
+    assert {"trait", "domain", "log_or_mdd", "log_or_trd_vs_trmdd", "log_hr_time_to_trd"} <= set(
+        effects.columns
+    )
     assert len(effects) == 61 and (effects["log_or_mdd"] > 0).sum() >= 38
     values = pd.read_parquet(tiny_study / "truth" / "genetic_values.parquet")
     assert values.shape[1] == 62

@@ -28,13 +28,17 @@ def brute_force_excess_het_p(n_aa: int, n_ab: int, n_bb: int) -> float:
         hom_a = n - het - hom_b
         if hom_a < 0 or hom_b < 0:
             continue
-        ways = math.factorial(n) // (math.factorial(hom_a) * math.factorial(het) * math.factorial(hom_b))
+        ways = math.factorial(n) // (
+            math.factorial(hom_a) * math.factorial(het) * math.factorial(hom_b)
+        )
         probs[het] = ways * 2**het
     total = sum(probs.values())
     return sum(v for h, v in probs.items() if h >= n_ab) / total
 
 
-@pytest.mark.parametrize("counts", [(50, 40, 10), (10, 80, 10), (0, 30, 0), (90, 9, 1), (5, 20, 25)])
+@pytest.mark.parametrize(
+    "counts", [(50, 40, 10), (10, 80, 10), (0, 30, 0), (90, 9, 1), (5, 20, 25)]
+)
 def test_excess_het_p_matches_levene_enumeration(counts):
     assert excess_het_p(*counts) == pytest.approx(brute_force_excess_het_p(*counts), rel=1e-9)
 
@@ -92,7 +96,11 @@ def independent_summary(column: np.ndarray, group: np.ndarray) -> dict:
     for g in set(group.tolist()) - {-1}:
         calls = [d for d, k in zip(column, group, strict=True) if k == g and d >= 0]
         per_group[g] = (sum(calls) / (2 * len(calls)) if calls else 0.0, sum(calls))
-    return {"call_rate": len(called) / len(column), "af": sum(called) / (2 * len(called)), "groups": per_group}
+    return {
+        "call_rate": len(called) / len(column),
+        "af": sum(called) / (2 * len(called)),
+        "groups": per_group,
+    }
 
 
 @pytest.mark.parametrize("sizes", [(300, 120, 8, 40), (60, 30, 5, 10)])
@@ -103,8 +111,12 @@ def test_planted_columns_fail_their_rule_only(sizes):
     for site in range(10):
         cr = plant_column("call_rate", site, drawn.copy(), persons)
         assert independent_summary(cr, persons.group)["call_rate"] < 0.99
-        pop = independent_summary(plant_column("population_af", site, drawn, persons), persons.group)
-        assert pop["call_rate"] == 1 and all(af <= 0.01 and ac <= 100 for af, ac in pop["groups"].values())
+        pop = independent_summary(
+            plant_column("population_af", site, drawn, persons), persons.group
+        )
+        assert pop["call_rate"] == 1 and all(
+            af <= 0.01 and ac <= 100 for af, ac in pop["groups"].values()
+        )
         low = independent_summary(plant_column("overall_af", site, drawn, persons), persons.group)
         assert low["af"] <= 0.005 and any(af > 0.01 for af, _ in low["groups"].values())
         het = plant_column("excess_het", site, drawn, persons)

@@ -21,29 +21,71 @@ from trd_spark.simulate.study import simulate_study
 
 # OMOP CDM v5.3 columns the pipeline reads, with the types the CDM gives them.
 OMOP_COLUMNS = {
-    "person": {"person_id": pa.int64(), "gender_concept_id": pa.int32(), "year_of_birth": pa.int32(),
-               "race_concept_id": pa.int32(), "ethnicity_concept_id": pa.int32(),
-               "sex_at_birth_concept_id": pa.int32()},
-    "observation_period": {"observation_period_id": pa.int64(), "person_id": pa.int64(),
-                           "observation_period_start_date": pa.date32(),
-                           "observation_period_end_date": pa.date32(), "period_type_concept_id": pa.int32()},
-    "visit_occurrence": {"visit_occurrence_id": pa.int64(), "person_id": pa.int64(), "visit_concept_id": pa.int32(),
-                         "visit_start_date": pa.date32(), "visit_end_date": pa.date32()},
-    "condition_occurrence": {"condition_occurrence_id": pa.int64(), "person_id": pa.int64(),
-                             "condition_concept_id": pa.int32(), "condition_start_date": pa.date32(),
-                             "condition_source_value": pa.string(), "condition_source_concept_id": pa.int32(),
-                             "visit_occurrence_id": pa.int64()},
-    "drug_exposure": {"drug_exposure_id": pa.int64(), "person_id": pa.int64(), "drug_concept_id": pa.int32(),
-                      "drug_exposure_start_date": pa.date32(), "drug_exposure_end_date": pa.date32(),
-                      "days_supply": pa.int32(), "drug_type_concept_id": pa.int32()},
-    "procedure_occurrence": {"procedure_occurrence_id": pa.int64(), "person_id": pa.int64(),
-                             "procedure_concept_id": pa.int32(), "procedure_date": pa.date32(),
-                             "procedure_source_value": pa.string(), "procedure_source_concept_id": pa.int32()},
-    "concept": {"concept_id": pa.int32(), "concept_name": pa.string(), "domain_id": pa.string(),
-                "vocabulary_id": pa.string(), "concept_class_id": pa.string(), "standard_concept": pa.string(),
-                "concept_code": pa.string(), "valid_start_date": pa.date32(), "valid_end_date": pa.date32()},
-    "concept_ancestor": {"ancestor_concept_id": pa.int32(), "descendant_concept_id": pa.int32(),
-                         "min_levels_of_separation": pa.int32(), "max_levels_of_separation": pa.int32()},
+    "person": {
+        "person_id": pa.int64(),
+        "gender_concept_id": pa.int32(),
+        "year_of_birth": pa.int32(),
+        "race_concept_id": pa.int32(),
+        "ethnicity_concept_id": pa.int32(),
+        "sex_at_birth_concept_id": pa.int32(),
+    },
+    "observation_period": {
+        "observation_period_id": pa.int64(),
+        "person_id": pa.int64(),
+        "observation_period_start_date": pa.date32(),
+        "observation_period_end_date": pa.date32(),
+        "period_type_concept_id": pa.int32(),
+    },
+    "visit_occurrence": {
+        "visit_occurrence_id": pa.int64(),
+        "person_id": pa.int64(),
+        "visit_concept_id": pa.int32(),
+        "visit_start_date": pa.date32(),
+        "visit_end_date": pa.date32(),
+    },
+    "condition_occurrence": {
+        "condition_occurrence_id": pa.int64(),
+        "person_id": pa.int64(),
+        "condition_concept_id": pa.int32(),
+        "condition_start_date": pa.date32(),
+        "condition_source_value": pa.string(),
+        "condition_source_concept_id": pa.int32(),
+        "visit_occurrence_id": pa.int64(),
+    },
+    "drug_exposure": {
+        "drug_exposure_id": pa.int64(),
+        "person_id": pa.int64(),
+        "drug_concept_id": pa.int32(),
+        "drug_exposure_start_date": pa.date32(),
+        "drug_exposure_end_date": pa.date32(),
+        "days_supply": pa.int32(),
+        "drug_type_concept_id": pa.int32(),
+    },
+    "procedure_occurrence": {
+        "procedure_occurrence_id": pa.int64(),
+        "person_id": pa.int64(),
+        "procedure_concept_id": pa.int32(),
+        "procedure_date": pa.date32(),
+        "procedure_source_value": pa.string(),
+        "procedure_source_concept_id": pa.int32(),
+    },
+    "concept": {
+        "concept_id": pa.int32(),
+        "concept_name": pa.string(),
+        "domain_id": pa.string(),
+        "vocabulary_id": pa.string(),
+        "concept_class_id": pa.string(),
+        "standard_concept": pa.string(),
+        "concept_code": pa.string(),
+        "valid_start_date": pa.date32(),
+        "valid_end_date": pa.date32(),
+    },
+    "concept_ancestor": {
+        "ancestor_concept_id": pa.int32(),
+        "descendant_concept_id": pa.int32(),
+        "min_levels_of_separation": pa.int32(),
+        "max_levels_of_separation": pa.int32(),
+    },
 }
 
 
@@ -71,11 +113,15 @@ def test_same_seed_same_content_other_seed_differs(ehr_study, tmp_path):
     first, second = content(ehr_study), content(again)
     assert first.keys() == second.keys() and len(first) > 10
     for key, value in first.items():
-        assert value.equals(second[key]) if isinstance(value, pa.Table) else value == second[key], key
+        assert value.equals(second[key]) if isinstance(value, pa.Table) else value == second[key], (
+            key
+        )
     other = tmp_path / "other"
     simulate_study(str(other), scale="tiny", seed=12, parts=("ehr",))
     third = content(other)
-    assert not first["data/omop/drug_exposure/part-00000.parquet"].equals(third["data/omop/drug_exposure/part-00000.parquet"])
+    assert not first["data/omop/drug_exposure/part-00000.parquet"].equals(
+        third["data/omop/drug_exposure/part-00000.parquet"]
+    )
 
 
 def test_non_empty_folder_needs_overwrite(ehr_study):
@@ -116,10 +162,14 @@ def test_planted_sizes_and_statuses(ehr_study):
         planned = unit_df[unit_df["planned_group"] == "trd"]
         assert planned["trd_1"].all() and planned["mdd_1"].all()
         onset = pd.to_datetime(planned["trd_1_onset"]) - pd.to_datetime(planned["first_mdd_date"])
-        np.testing.assert_array_equal(onset.dt.days.to_numpy(), planned["planned_time_to_trd"].to_numpy())
+        np.testing.assert_array_equal(
+            onset.dt.days.to_numpy(), planned["planned_time_to_trd"].to_numpy()
+        )
         assert (unit_df["mdd_1"] & unit_df["trd_1"]).sum() == n_trd
     women = ehr[ehr["sex"].notna()]
-    assert (women.loc[~women["non_mdd"], "sex"] == "female").mean() > (women.loc[women["non_mdd"], "sex"] == "female").mean()
+    assert (women.loc[~women["non_mdd"], "sex"] == "female").mean() > (
+        women.loc[women["non_mdd"], "sex"] == "female"
+    ).mean()
 
 
 def test_truth_matches_duckdb_reading_of_omop(ehr_study):
@@ -143,8 +193,13 @@ def test_truth_matches_duckdb_reading_of_omop(ehr_study):
     truth = pd.read_parquet(ehr_study / "truth" / "persons.parquet").set_index("person_id")
     with_mdd = truth[truth["n_mdd_dates"].fillna(0) > 0]
     assert set(with_mdd.index) == set(expected.index)
-    np.testing.assert_array_equal(with_mdd["n_mdd_dates"].to_numpy(), expected.loc[with_mdd.index, "n"].to_numpy())
-    assert (pd.to_datetime(with_mdd["first_mdd_date"]) == pd.to_datetime(expected.loc[with_mdd.index, "first"])).all()
+    np.testing.assert_array_equal(
+        with_mdd["n_mdd_dates"].to_numpy(), expected.loc[with_mdd.index, "n"].to_numpy()
+    )
+    assert (
+        pd.to_datetime(with_mdd["first_mdd_date"])
+        == pd.to_datetime(expected.loc[with_mdd.index, "first"])
+    ).all()
 
 
 def test_genotype_blocks_are_deterministic_without_hail(tmp_path):
@@ -156,7 +211,13 @@ def test_genotype_blocks_are_deterministic_without_hail(tmp_path):
         root = tmp_path / name
         root.mkdir()
         genetics = simulate_genetics(root, 3, sizes, persons, traits, True)
-        runs.append((genetics, (root / "_work" / "wgs.bed").read_bytes(), (root / "_work" / "wgs.bim").read_text()))
+        runs.append(
+            (
+                genetics,
+                (root / "_work" / "wgs.bed").read_bytes(),
+                (root / "_work" / "wgs.bim").read_text(),
+            )
+        )
     (first, bed_a, bim_a), (second, bed_b, bim_b) = runs
     assert bed_a == bed_b and bim_a == bim_b
     np.testing.assert_array_equal(first.genetic_values, second.genetic_values)

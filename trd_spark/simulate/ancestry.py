@@ -62,13 +62,15 @@ def ancestry_table(
     index = np.array([GROUPS.index(a) for a in ancestry])
     probs[np.arange(n), index] += 0.9
     probs /= probs.sum(1, keepdims=True)
-    return pd.DataFrame({
-        "research_id": person_ids,
-        "ancestry_pred": ancestry,
-        "probabilities": format_floats(probs),
-        "pca_features": format_floats(pcs),
-        "ancestry_pred_other": ancestry,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "research_id": person_ids,
+            "ancestry_pred": ancestry,
+            "probabilities": format_floats(probs),
+            "pca_features": format_floats(pcs),
+            "ancestry_pred_other": ancestry,
+        }
+    )
 
 
 def write_ancestry_file(path: Path, table_df: pd.DataFrame) -> None:

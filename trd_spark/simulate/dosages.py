@@ -176,7 +176,9 @@ def failed_rules(columns: np.ndarray, is_snv: np.ndarray, group: np.ndarray) -> 
             rules.append("population_af")
         elif af[j] <= MIN_AF:
             rules.append("overall_af")
-        elif too_heterozygous(int(n_called[j] - n_het[j] - n_hom_alt[j]), int(n_het[j]), int(n_hom_alt[j])):
+        elif too_heterozygous(
+            int(n_called[j] - n_het[j] - n_hom_alt[j]), int(n_het[j]), int(n_hom_alt[j])
+        ):
             rules.append("excess_het")
         else:
             rules.append(None)

@@ -7,17 +7,27 @@ import pandas as pd
 
 # TRD vs trMDD odds ratios per SD of PGS reported by the study.
 STUDY_TRD_VS_TRMDD_OR = {
-    "insomnia": 1.11, "neuroticism": 1.11, "educational_attainment": 0.88,
-    "cognitive_performance": 0.91, "intelligence": 0.91, "unenthusiasm": 1.11, "lethargy": 1.14,
-    "tenseness": 1.15, "depressed_mood": 1.10,
-}  # fmt: skip
+    "insomnia": 1.11,
+    "neuroticism": 1.11,
+    "educational_attainment": 0.88,
+    "cognitive_performance": 0.91,
+    "intelligence": 0.91,
+    "unenthusiasm": 1.11,
+    "lethargy": 1.14,
+    "tenseness": 1.15,
+    "depressed_mood": 1.10,
+}
 # d logit P(TRD) / d log-hazard for an exponential time to TRD with ~20-30% converting within
 # follow-up: the hazard effect that yields the study's odds ratio.
 LOGIT_PER_LOG_HAZARD = 1.1
 MDD_LOG_OR = {
-    "psychiatric": 0.15, "substance_use": 0.08, "temperament": 0.10, "sleep": 0.10,
-    "personality": 0.07, "metabolic_somatic_inflammation": 0.05,
-}  # fmt: skip
+    "psychiatric": 0.15,
+    "substance_use": 0.08,
+    "temperament": 0.10,
+    "sleep": 0.10,
+    "personality": 0.07,
+    "metabolic_somatic_inflammation": 0.05,
+}
 N_RISK_PERSONALITY, N_RISK_METABOLIC = 12, 6
 
 
@@ -25,7 +35,7 @@ def mdd_log_or(traits_df: pd.DataFrame) -> np.ndarray:
     """Planted log OR of MDD per SD: about two thirds of the traits raise MDD risk."""
     values = np.zeros(len(traits_df))
     rank_in_domain = traits_df.groupby("domain").cumcount().to_numpy()
-    for i, (trait, domain) in enumerate(zip(traits_df["trait"], traits_df["domain"])):
+    for i, (trait, domain) in enumerate(zip(traits_df["trait"], traits_df["domain"], strict=False)):
         limit = {
             "personality": N_RISK_PERSONALITY,
             "metabolic_somatic_inflammation": N_RISK_METABOLIC,
@@ -52,10 +62,12 @@ def build_effects(traits_df: pd.DataFrame) -> pd.DataFrame:
     (the exact hazard effect used to draw time to TRD).
     """
     trd = np.array([np.log(STUDY_TRD_VS_TRMDD_OR.get(t, 1.0)) for t in traits_df["trait"]])
-    return pd.DataFrame({
-        "trait": traits_df["trait"].to_numpy(),
-        "domain": traits_df["domain"].to_numpy(),
-        "log_or_mdd": mdd_log_or(traits_df),
-        "log_or_trd_vs_trmdd": trd,
-        "log_hr_time_to_trd": trd / LOGIT_PER_LOG_HAZARD,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "trait": traits_df["trait"].to_numpy(),
+            "domain": traits_df["domain"].to_numpy(),
+            "log_or_mdd": mdd_log_or(traits_df),
+            "log_or_trd_vs_trmdd": trd,
+            "log_hr_time_to_trd": trd / LOGIT_PER_LOG_HAZARD,
+        }
+    )

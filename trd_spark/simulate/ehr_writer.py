@@ -15,17 +15,30 @@ from trd_spark.simulate.scales import Scale
 from trd_spark.simulate.truth import compute_truth, load_code_lists, time_to_event
 from trd_spark.simulate.vocab import Vocabulary, build_vocabulary
 
-EVENT_TABLES = ("observation_period", "visit_occurrence", "condition_occurrence", "drug_exposure",
-                "procedure_occurrence")  # fmt: skip
+EVENT_TABLES = (
+    "observation_period",
+    "visit_occurrence",
+    "condition_occurrence",
+    "drug_exposure",
+    "procedure_occurrence",
+)
 
 
 def person_plans(chunk_df: pd.DataFrame) -> list[PersonPlan]:
     """PersonPlan of each row of a chunk of the plan table."""
     return [
-        PersonPlan(group=g, obs_end=int(e), obs_start=int(e - n), follow_up=int(f), time_to_trd=float(t))
-        for g, e, n, f, t in zip(chunk_df["group"], chunk_df["obs_end"], chunk_df["obs_length"],
-                                 chunk_df["follow_up"], chunk_df["time_to_trd"], strict=True)
-    ]  # fmt: skip
+        PersonPlan(
+            group=g, obs_end=int(e), obs_start=int(e - n), follow_up=int(f), time_to_trd=float(t)
+        )
+        for g, e, n, f, t in zip(
+            chunk_df["group"],
+            chunk_df["obs_end"],
+            chunk_df["obs_length"],
+            chunk_df["follow_up"],
+            chunk_df["time_to_trd"],
+            strict=True,
+        )
+    ]
 
 
 def write_vocabulary(omop: Path, vocab: Vocabulary) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -69,12 +82,20 @@ def write_ehr(
     return truth_df, time_to_event(truth_df)
 
 
-def write_chunk(omop: Path, part: int, seed: int, chunk_df: pd.DataFrame, vocab: Vocabulary,
-                offsets: dict[str, int]) -> dict[str, pd.DataFrame]:  # fmt: skip
+def write_chunk(
+    omop: Path,
+    part: int,
+    seed: int,
+    chunk_df: pd.DataFrame,
+    vocab: Vocabulary,
+    offsets: dict[str, int],
+) -> dict[str, pd.DataFrame]:
     """Build, number and write one chunk of persons' rows; returns the frames written."""
     rng = random.Random(seed * 1_000_003 + part)
-    histories = [build_history(rng, plan, vocab.antidepressants, vocab.antipsychotics)
-                 for plan in person_plans(chunk_df)]  # fmt: skip
+    histories = [
+        build_history(rng, plan, vocab.antidepressants, vocab.antipsychotics)
+        for plan in person_plans(chunk_df)
+    ]
     frames = history_frames(chunk_df["person_id"].tolist(), histories, vocab, rng)
     finish_frames(frames, offsets)
     frames["person"] = person_rows(chunk_df, np.random.default_rng([seed, 201, part]))

@@ -24,8 +24,18 @@ from trd_spark.simulate.vocab import (
 )
 
 ICD10_START = (dt.date(2015, 10, 1) - EPOCH).days
-COMMON_ANTIDEPRESSANTS = ["sertraline", "escitalopram", "fluoxetine", "citalopram", "bupropion",
-                          "trazodone", "venlafaxine", "duloxetine", "mirtazapine", "paroxetine"]  # fmt: skip
+COMMON_ANTIDEPRESSANTS = [
+    "sertraline",
+    "escitalopram",
+    "fluoxetine",
+    "citalopram",
+    "bupropion",
+    "trazodone",
+    "venlafaxine",
+    "duloxetine",
+    "mirtazapine",
+    "paroxetine",
+]
 
 
 @dataclass
@@ -161,8 +171,13 @@ def add_noise_events(rng: random.Random, history: History, plan: PersonPlan) -> 
             (day, *diagnosis_code(rng, day, DISTRACTOR_ICD10, DISTRACTOR_ICD9))
         )
     if rng.random() < 0.3:
-        add_course(history, rng.choice(("atorvastatin", "metformin", "lisinopril")),
-                   rng.randint(*span), rng.randint(1, 6), 90)  # fmt: skip
+        add_course(
+            history,
+            rng.choice(("atorvastatin", "metformin", "lisinopril")),
+            rng.randint(*span),
+            rng.randint(1, 6),
+            90,
+        )
     if rng.random() < 0.2:
         history.procedures.append((rng.randint(*span), *rng.choice(OTHER_PROCEDURES)))
     history.visits += [rng.randint(*span) for _ in range(rng.randint(0, 4))]
@@ -209,8 +224,13 @@ def build_history(
     return history
 
 
-def add_non_mdd_events(rng: random.Random, history: History, plan: PersonPlan, names: list[str],
-                       antipsychotics: list[str]) -> None:  # fmt: skip
+def add_non_mdd_events(
+    rng: random.Random,
+    history: History,
+    plan: PersonPlan,
+    names: list[str],
+    antipsychotics: list[str],
+) -> None:
     """Persons without MDD: some antidepressant use (even switching), psychosis codes, ECT."""
     span = (plan.obs_start, plan.obs_end)
     if rng.random() < 0.12:
@@ -228,8 +248,14 @@ def add_non_mdd_events(rng: random.Random, history: History, plan: PersonPlan, n
         add_last_line(rng, history, rng.randint(*span), "ect")
 
 
-def add_mdd_treatment(rng: random.Random, history: History, plan: PersonPlan, first: int,
-                      names: list[str], antipsychotics: list[str]) -> None:  # fmt: skip
+def add_mdd_treatment(
+    rng: random.Random,
+    history: History,
+    plan: PersonPlan,
+    first: int,
+    names: list[str],
+    antipsychotics: list[str],
+) -> None:
     """Treatment of persons with MDD codes, following their planned group."""
     group = plan.group
     if group == "trd" or (group == "mdd_psych" and rng.random() < 0.3):
@@ -258,8 +284,9 @@ def add_mdd_treatment(rng: random.Random, history: History, plan: PersonPlan, fi
         history.conditions.append((day, *diagnosis_code(rng, day, PSYCH_ICD10, PSYCH_ICD9)))
 
 
-def add_trmdd_extras(rng: random.Random, history: History, plan: PersonPlan, first: int,
-                     antipsychotics: list[str]) -> None:  # fmt: skip
+def add_trmdd_extras(
+    rng: random.Random, history: History, plan: PersonPlan, first: int, antipsychotics: list[str]
+) -> None:
     """Last-line treatment and antipsychotics before or after the first MDD date; lithium."""
     before = max(plan.obs_start, first - rng.randint(1, 400))
     for kind, share_after, share_before in (("ect", 0.02, 0.01), ("antipsychotic", 0.08, 0.02)):

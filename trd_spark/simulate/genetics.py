@@ -89,16 +89,25 @@ def platform_persons(persons_df: pd.DataFrame, name: str) -> PlatformPersons:
 
 def pick_pca_sites(rng: np.random.Generator, catalog_df: pd.DataFrame, count: int) -> np.ndarray:
     """Good non-ambiguous sites on both platforms, for the PCs of the ancestry file."""
-    eligible = catalog_df[(catalog_df["kind"] == "good") & ~catalog_df["ambiguous"]
-                          & catalog_df["on_wgs"] & catalog_df["on_array"]]  # fmt: skip
+    eligible = catalog_df[
+        (catalog_df["kind"] == "good")
+        & ~catalog_df["ambiguous"]
+        & catalog_df["on_wgs"]
+        & catalog_df["on_array"]
+    ]
     chosen = rng.choice(eligible["site"].to_numpy(), size=min(count, len(eligible)), replace=False)
     return np.sort(chosen)
 
 
 def simulate_genetics(
-    root: Path, seed: int, sizes: Scale, persons_df: pd.DataFrame, traits_df: pd.DataFrame,
-    write_genotypes: bool, export_plink: bool = False,
-) -> GeneticsResult:  # fmt: skip
+    root: Path,
+    seed: int,
+    sizes: Scale,
+    persons_df: pd.DataFrame,
+    traits_df: pd.DataFrame,
+    write_genotypes: bool,
+    export_plink: bool = False,
+) -> GeneticsResult:
     """Draw the catalog, effects and dosages; write PLINK files when ``write_genotypes``.
 
     Returns
@@ -112,8 +121,11 @@ def simulate_genetics(
     hm3_df = catalog_df[catalog_df["hm3"]]
     sites_df = orient_weight_sites(rng, hm3_df)
     n_effects = int(sites_df["genotyped"].sum())
-    weights = WeightSet(sites_df=sites_df, effects=draw_true_effects(rng, n_effects, len(traits)),
-                        noise=draw_noise(rng, freqs[catalog_df["hm3"].to_numpy()].mean(1), len(traits)))  # fmt: skip
+    weights = WeightSet(
+        sites_df=sites_df,
+        effects=draw_true_effects(rng, n_effects, len(traits)),
+        noise=draw_noise(rng, freqs[catalog_df["hm3"].to_numpy()].mean(1), len(traits)),
+    )
     pca_sites = pick_pca_sites(rng, catalog_df, sizes.n_pca_sites) if write_genotypes else None
     work = root / "_work"
     platforms = {}
@@ -122,8 +134,11 @@ def simulate_genetics(
         (root / "data").mkdir(parents=True, exist_ok=True)
         for name in PLATFORMS:
             export_prefix = root / "data" / name if export_plink else None
-            out = PlatformOutput(persons=platform_persons(persons_df, name), prefix=work / name,
-                                 export_prefix=export_prefix)  # fmt: skip
+            out = PlatformOutput(
+                persons=platform_persons(persons_df, name),
+                prefix=work / name,
+                export_prefix=export_prefix,
+            )
             out.score_effects = np.zeros((out.persons.n, len(traits)))
             out.score_noise = np.zeros((out.persons.n, len(traits)))
             start_platform_files(out)
@@ -131,18 +146,33 @@ def simulate_genetics(
     genotyped = (catalog_df["kind"] != "absent").to_numpy()
     group = np.array([GROUPS.index(a) for a in persons_df["ancestry"]])
     started = time.perf_counter()
-    result = simulate_genotypes(seed, catalog_df[genotyped].reset_index(drop=True), freqs[genotyped], group,
-                                platforms, weight_row_maps(catalog_df, weights), sizes.block_rows, pca_sites)  # fmt: skip
+    result = simulate_genotypes(
+        seed,
+        catalog_df[genotyped].reset_index(drop=True),
+        freqs[genotyped],
+        group,
+        platforms,
+        weight_row_maps(catalog_df, weights),
+        sizes.block_rows,
+        pca_sites,
+    )
     log.info(
         "dosages drawn for %d sites (%.1f s)", int(genotyped.sum()), time.perf_counter() - started
     )
     raw = result.genetic_values
     mean, sd = raw.mean(0), raw.std(0)
     sd = np.where(sd > 0, sd, 1.0)
-    genetics = GeneticsResult(catalog_df=catalog_df, weights=weights, traits=traits,
-                              genetic_values=(raw - mean) / sd, gv_sd=sd,
-                              person_ids=persons_df["person_id"].to_numpy(), seed=seed,
-                              genotypes=result if write_genotypes else None, work=work)  # fmt: skip
+    genetics = GeneticsResult(
+        catalog_df=catalog_df,
+        weights=weights,
+        traits=traits,
+        genetic_values=(raw - mean) / sd,
+        gv_sd=sd,
+        person_ids=persons_df["person_id"].to_numpy(),
+        seed=seed,
+        genotypes=result if write_genotypes else None,
+        work=work,
+    )
     if write_genotypes:
         check_planted(result)
         genetics.pgs_correlation = pgs_correlations(genetics, result)
@@ -191,8 +221,11 @@ def finish_genotypes(
         assert out.prefix is not None
         for prefix in (out.prefix, out.export_prefix):
             if prefix is not None:
-                write_fam(prefix.with_suffix(".fam"), plan_df["person_id"].to_numpy()[out.persons.index],
-                          sex_code[out.persons.index])  # fmt: skip
+                write_fam(
+                    prefix.with_suffix(".fam"),
+                    plan_df["person_id"].to_numpy()[out.persons.index],
+                    sex_code[out.persons.index],
+                )
         started = time.perf_counter()
         n_cells = int(genetics.catalog_df[f"on_{name}"].sum()) * out.persons.n
         multi = multiallelic_alleles(genetics.catalog_df, name)
@@ -248,21 +281,38 @@ def write_variant_truth(genetics: GeneticsResult, root: Path) -> None:
     for name in PLATFORMS:
         rows = catalog_df[catalog_df[f"on_{name}"]]
         alleles = [[r, *a.split(",")] for r, a in zip(rows["ref"], rows["alt"], strict=True)]
-        frames.append(pd.DataFrame({
-            "platform": name, "contig": rows["contig"], "position": rows["position"],
-            "locus": rows["contig"] + ":" + rows["position"].astype(str), "alleles": alleles,
-            "rsid": rows["rsid"], "planted_fail": rows["planted_fail"], "weight_site": rows["hm3"],
-            "ambiguous": rows["ambiguous"],
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "platform": name,
+                    "contig": rows["contig"],
+                    "position": rows["position"],
+                    "locus": rows["contig"] + ":" + rows["position"].astype(str),
+                    "alleles": alleles,
+                    "rsid": rows["rsid"],
+                    "planted_fail": rows["planted_fail"],
+                    "weight_site": rows["hm3"],
+                    "ambiguous": rows["ambiguous"],
+                }
+            )
+        )
     pd.concat(frames, ignore_index=True).to_parquet(truth / "variants.parquet", index=False)
     sites_df = genetics.weights.sites_df
     on_array = catalog_df.loc[catalog_df["hm3"], "on_array"].to_numpy()
-    weights_df = pd.DataFrame({
-        "rsid": sites_df["rsid"], "chrom": sites_df["chrom"], "position": sites_df["position"],
-        "a1": sites_df["a1"], "a2": sites_df["a2"], "kind": sites_df["kind"],
-        "a1_is_ref": sites_df["a1_is_ref"], "complemented": sites_df["complemented"],
-        "on_wgs": sites_df["genotyped"], "on_array": on_array,
-    })  # fmt: skip
+    weights_df = pd.DataFrame(
+        {
+            "rsid": sites_df["rsid"],
+            "chrom": sites_df["chrom"],
+            "position": sites_df["position"],
+            "a1": sites_df["a1"],
+            "a2": sites_df["a2"],
+            "kind": sites_df["kind"],
+            "a1_is_ref": sites_df["a1_is_ref"],
+            "complemented": sites_df["complemented"],
+            "on_wgs": sites_df["genotyped"],
+            "on_array": on_array,
+        }
+    )
     weights_df = pd.concat([weights_df.assign(trait=t) for t in genetics.traits], ignore_index=True)
     weights_df[["trait", *weights_df.columns[:-1]]].to_parquet(
         truth / "weights.parquet", index=False

@@ -63,7 +63,9 @@ def block_dosages(
     return dosages
 
 
-def plant_block(sites: np.ndarray, kinds: np.ndarray, dosages: np.ndarray, persons: PlatformPersons) -> np.ndarray:
+def plant_block(
+    sites: np.ndarray, kinds: np.ndarray, dosages: np.ndarray, persons: PlatformPersons
+) -> np.ndarray:
     """Apply each site's planted failure (or its few missing calls) to a block of dosages."""
     columns = dosages.copy()
     for j, (site, kind) in enumerate(zip(sites, kinds, strict=True)):

@@ -15,8 +15,17 @@ from trd_spark.simulate.scales import Scale
 if TYPE_CHECKING:
     from trd_spark.simulate.genetics import GeneticsResult
 
-DATE_COLUMNS = ("first_mdd_date", "end_of_observation", "trd_1_onset", "trd_2_onset", "trd_3_onset",
-                "trd_4_onset", "trd_5_onset", "origin_date", "onset_date")  # fmt: skip
+DATE_COLUMNS = (
+    "first_mdd_date",
+    "end_of_observation",
+    "trd_1_onset",
+    "trd_2_onset",
+    "trd_3_onset",
+    "trd_4_onset",
+    "trd_5_onset",
+    "origin_date",
+    "onset_date",
+)
 BOOL_COLUMNS = (
     "mdd_1",
     "mdd_2",
@@ -51,7 +60,7 @@ def as_dates(frame: pd.DataFrame) -> pd.DataFrame:
     """Day-number columns converted to dates (nullable)."""
     for column in DATE_COLUMNS:
         if column in frame:
-            days = pd.array(frame[column], dtype="Int64")
+            days = frame[column].astype("Int64")
             frame[column] = [
                 None if pd.isna(d) else EPOCH + pd.Timedelta(days=int(d)) for d in days
             ]
@@ -65,9 +74,18 @@ def write_truth_persons(
     """truth/persons.parquet (every person) and truth/time_to_event.parquet."""
     folder = root / "truth"
     folder.mkdir(parents=True, exist_ok=True)
-    base = plan_df[["person_id", "platform", "cohort", "ancestry", "in_ancestry_file", "has_ehr",
-                    "group", "time_to_trd"]].rename(columns={"group": "planned_group",
-                                                             "time_to_trd": "planned_time_to_trd"})  # fmt: skip
+    base = plan_df[
+        [
+            "person_id",
+            "platform",
+            "cohort",
+            "ancestry",
+            "in_ancestry_file",
+            "has_ehr",
+            "group",
+            "time_to_trd",
+        ]
+    ].rename(columns={"group": "planned_group", "time_to_trd": "planned_time_to_trd"})
     base["ancestry_pred"] = base["ancestry"].where(base["in_ancestry_file"])
     persons_df = base.merge(truth_df, how="left", left_on="person_id", right_index=True)
     for column in BOOL_COLUMNS:
@@ -93,8 +111,9 @@ def write_effects(
     table_df.to_csv(folder / "effects.tsv", sep="\t", index=False, float_format="%.6g")
 
 
-def write_genetic_values(root: Path, persons_df: pd.DataFrame, traits_df: pd.DataFrame,
-                         genetics: GeneticsResult) -> None:  # fmt: skip
+def write_genetic_values(
+    root: Path, persons_df: pd.DataFrame, traits_df: pd.DataFrame, genetics: GeneticsResult
+) -> None:
     """truth/genetic_values.parquet: person_id + the standardised true value of each trait."""
     folder = root / "truth"
     folder.mkdir(parents=True, exist_ok=True)
@@ -146,18 +165,28 @@ Planned status shares per cohort: trMDD {f.trmdd:.3f}, TRD {f.trd:.3f}, untreate
 """
 
 
-def write_readme(root: Path, sizes: Scale, seed: int, parts: Sequence[str], export: Sequence[str],
-                 seconds: float) -> None:  # fmt: skip
+def write_readme(
+    root: Path, sizes: Scale, seed: int, parts: Sequence[str], export: Sequence[str], seconds: float
+) -> None:
     """README.md describing the study folder."""
     enriched = (
         "Case fractions are enriched relative to the study so the planted TRD-vs-trMDD "
-        "directions are visible at this size." if sizes.name != "aou" else
-        "Case fractions follow the study's discovery set (104,128 / 16,640 / 4,177)."
-    )  # fmt: skip
+        "directions are visible at this size."
+        if sizes.name != "aou"
+        else "Case fractions follow the study's discovery set (104,128 / 16,640 / 4,177)."
+    )
     text = README_TEXT.format(
-        scale=sizes.name, seed=seed, seconds=seconds, parts=", ".join(parts),
-        exports=", ".join(export) or "none", n_eur=sizes.n_wgs_eur, n_div=sizes.n_wgs_diverse,
-        n_array=sizes.n_array, n_ehr_only=sizes.n_ehr_only, n_no_ehr=sizes.n_no_ehr,
-        f=sizes.fractions, enriched=enriched,
-    )  # fmt: skip
+        scale=sizes.name,
+        seed=seed,
+        seconds=seconds,
+        parts=", ".join(parts),
+        exports=", ".join(export) or "none",
+        n_eur=sizes.n_wgs_eur,
+        n_div=sizes.n_wgs_diverse,
+        n_array=sizes.n_array,
+        n_ehr_only=sizes.n_ehr_only,
+        n_no_ehr=sizes.n_no_ehr,
+        f=sizes.fractions,
+        enriched=enriched,
+    )
     (root / "README.md").write_text(text)

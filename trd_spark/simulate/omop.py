@@ -23,63 +23,131 @@ I64, I32, STR, DATE, TS, F64 = (
 )
 SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "person": [
-        ("person_id", I64), ("gender_concept_id", I32), ("year_of_birth", I32),
-        ("month_of_birth", I32), ("day_of_birth", I32), ("birth_datetime", TS),
-        ("race_concept_id", I32), ("ethnicity_concept_id", I32), ("location_id", I64),
-        ("provider_id", I64), ("care_site_id", I64), ("person_source_value", STR),
-        ("gender_source_value", STR), ("gender_source_concept_id", I32), ("race_source_value", STR),
-        ("race_source_concept_id", I32), ("ethnicity_source_value", STR),
-        ("ethnicity_source_concept_id", I32), ("sex_at_birth_concept_id", I32),
+        ("person_id", I64),
+        ("gender_concept_id", I32),
+        ("year_of_birth", I32),
+        ("month_of_birth", I32),
+        ("day_of_birth", I32),
+        ("birth_datetime", TS),
+        ("race_concept_id", I32),
+        ("ethnicity_concept_id", I32),
+        ("location_id", I64),
+        ("provider_id", I64),
+        ("care_site_id", I64),
+        ("person_source_value", STR),
+        ("gender_source_value", STR),
+        ("gender_source_concept_id", I32),
+        ("race_source_value", STR),
+        ("race_source_concept_id", I32),
+        ("ethnicity_source_value", STR),
+        ("ethnicity_source_concept_id", I32),
+        ("sex_at_birth_concept_id", I32),
         ("sex_at_birth_source_value", STR),
     ],
     "observation_period": [
-        ("observation_period_id", I64), ("person_id", I64), ("observation_period_start_date", DATE),
-        ("observation_period_end_date", DATE), ("period_type_concept_id", I32),
+        ("observation_period_id", I64),
+        ("person_id", I64),
+        ("observation_period_start_date", DATE),
+        ("observation_period_end_date", DATE),
+        ("period_type_concept_id", I32),
     ],
     "visit_occurrence": [
-        ("visit_occurrence_id", I64), ("person_id", I64), ("visit_concept_id", I32),
-        ("visit_start_date", DATE), ("visit_start_datetime", TS), ("visit_end_date", DATE),
-        ("visit_end_datetime", TS), ("visit_type_concept_id", I32), ("provider_id", I64),
-        ("care_site_id", I64), ("visit_source_value", STR), ("visit_source_concept_id", I32),
-        ("admitting_source_concept_id", I32), ("admitting_source_value", STR),
-        ("discharge_to_concept_id", I32), ("discharge_to_source_value", STR),
+        ("visit_occurrence_id", I64),
+        ("person_id", I64),
+        ("visit_concept_id", I32),
+        ("visit_start_date", DATE),
+        ("visit_start_datetime", TS),
+        ("visit_end_date", DATE),
+        ("visit_end_datetime", TS),
+        ("visit_type_concept_id", I32),
+        ("provider_id", I64),
+        ("care_site_id", I64),
+        ("visit_source_value", STR),
+        ("visit_source_concept_id", I32),
+        ("admitting_source_concept_id", I32),
+        ("admitting_source_value", STR),
+        ("discharge_to_concept_id", I32),
+        ("discharge_to_source_value", STR),
         ("preceding_visit_occurrence_id", I64),
     ],
     "condition_occurrence": [
-        ("condition_occurrence_id", I64), ("person_id", I64), ("condition_concept_id", I32),
-        ("condition_start_date", DATE), ("condition_start_datetime", TS), ("condition_end_date", DATE),
-        ("condition_end_datetime", TS), ("condition_type_concept_id", I32),
-        ("condition_status_concept_id", I32), ("stop_reason", STR), ("provider_id", I64),
-        ("visit_occurrence_id", I64), ("visit_detail_id", I64), ("condition_source_value", STR),
-        ("condition_source_concept_id", I32), ("condition_status_source_value", STR),
+        ("condition_occurrence_id", I64),
+        ("person_id", I64),
+        ("condition_concept_id", I32),
+        ("condition_start_date", DATE),
+        ("condition_start_datetime", TS),
+        ("condition_end_date", DATE),
+        ("condition_end_datetime", TS),
+        ("condition_type_concept_id", I32),
+        ("condition_status_concept_id", I32),
+        ("stop_reason", STR),
+        ("provider_id", I64),
+        ("visit_occurrence_id", I64),
+        ("visit_detail_id", I64),
+        ("condition_source_value", STR),
+        ("condition_source_concept_id", I32),
+        ("condition_status_source_value", STR),
     ],
     "drug_exposure": [
-        ("drug_exposure_id", I64), ("person_id", I64), ("drug_concept_id", I32),
-        ("drug_exposure_start_date", DATE), ("drug_exposure_start_datetime", TS),
-        ("drug_exposure_end_date", DATE), ("drug_exposure_end_datetime", TS),
-        ("verbatim_end_date", DATE), ("drug_type_concept_id", I32), ("stop_reason", STR),
-        ("refills", I32), ("quantity", F64), ("days_supply", I32), ("sig", STR),
-        ("route_concept_id", I32), ("lot_number", STR), ("provider_id", I64),
-        ("visit_occurrence_id", I64), ("visit_detail_id", I64), ("drug_source_value", STR),
-        ("drug_source_concept_id", I32), ("route_source_value", STR), ("dose_unit_source_value", STR),
+        ("drug_exposure_id", I64),
+        ("person_id", I64),
+        ("drug_concept_id", I32),
+        ("drug_exposure_start_date", DATE),
+        ("drug_exposure_start_datetime", TS),
+        ("drug_exposure_end_date", DATE),
+        ("drug_exposure_end_datetime", TS),
+        ("verbatim_end_date", DATE),
+        ("drug_type_concept_id", I32),
+        ("stop_reason", STR),
+        ("refills", I32),
+        ("quantity", F64),
+        ("days_supply", I32),
+        ("sig", STR),
+        ("route_concept_id", I32),
+        ("lot_number", STR),
+        ("provider_id", I64),
+        ("visit_occurrence_id", I64),
+        ("visit_detail_id", I64),
+        ("drug_source_value", STR),
+        ("drug_source_concept_id", I32),
+        ("route_source_value", STR),
+        ("dose_unit_source_value", STR),
     ],
     "procedure_occurrence": [
-        ("procedure_occurrence_id", I64), ("person_id", I64), ("procedure_concept_id", I32),
-        ("procedure_date", DATE), ("procedure_datetime", TS), ("procedure_type_concept_id", I32),
-        ("modifier_concept_id", I32), ("quantity", I32), ("provider_id", I64),
-        ("visit_occurrence_id", I64), ("visit_detail_id", I64), ("procedure_source_value", STR),
-        ("procedure_source_concept_id", I32), ("modifier_source_value", STR),
+        ("procedure_occurrence_id", I64),
+        ("person_id", I64),
+        ("procedure_concept_id", I32),
+        ("procedure_date", DATE),
+        ("procedure_datetime", TS),
+        ("procedure_type_concept_id", I32),
+        ("modifier_concept_id", I32),
+        ("quantity", I32),
+        ("provider_id", I64),
+        ("visit_occurrence_id", I64),
+        ("visit_detail_id", I64),
+        ("procedure_source_value", STR),
+        ("procedure_source_concept_id", I32),
+        ("modifier_source_value", STR),
     ],
     "concept": [
-        ("concept_id", I32), ("concept_name", STR), ("domain_id", STR), ("vocabulary_id", STR),
-        ("concept_class_id", STR), ("standard_concept", STR), ("concept_code", STR),
-        ("valid_start_date", DATE), ("valid_end_date", DATE), ("invalid_reason", STR),
+        ("concept_id", I32),
+        ("concept_name", STR),
+        ("domain_id", STR),
+        ("vocabulary_id", STR),
+        ("concept_class_id", STR),
+        ("standard_concept", STR),
+        ("concept_code", STR),
+        ("valid_start_date", DATE),
+        ("valid_end_date", DATE),
+        ("invalid_reason", STR),
     ],
     "concept_ancestor": [
-        ("ancestor_concept_id", I32), ("descendant_concept_id", I32),
-        ("min_levels_of_separation", I32), ("max_levels_of_separation", I32),
+        ("ancestor_concept_id", I32),
+        ("descendant_concept_id", I32),
+        ("min_levels_of_separation", I32),
+        ("max_levels_of_separation", I32),
     ],
-}  # fmt: skip
+}
 EHR_TYPE = 32817
 UNKNOWN_SOURCE_CONCEPT = 2_099_999_999  # an id the concept table does not hold
 
@@ -95,7 +163,7 @@ def to_arrow(table: str, frame: pd.DataFrame) -> pa.Table:
         elif kind == DATE and frame[name].dtype == object:
             arrays.append(pa.array(pd.to_datetime(frame[name]).dt.date, type=DATE))
         elif kind == DATE:
-            days = pd.array(frame[name], dtype="Int64").astype("Int32")
+            days = frame[name].astype("Int64").astype("Int32")
             arrays.append(pa.array(days, type=pa.int32()).cast(DATE))
         else:
             arrays.append(pa.array(frame[name], type=kind, from_pandas=True))
@@ -118,13 +186,18 @@ def person_rows(plan_df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     gender = np.where(female, 8532, 8507)
     sab = np.where(draw < 0.055, 0, sab)  # no sex at birth: falls back to gender
     gender = np.where(draw < 0.008, 0, gender)  # neither: sex unknown
-    return pd.DataFrame({
-        "person_id": plan_df["person_id"].to_numpy(), "gender_concept_id": gender,
-        "year_of_birth": plan_df["year_of_birth"].to_numpy(),
-        "month_of_birth": rng.integers(1, 13, n), "race_concept_id": rng.choice([8527, 8516, 8515], n),
-        "ethnicity_concept_id": 0, "person_source_value": plan_df["person_id"].astype(str).to_numpy(),
-        "sex_at_birth_concept_id": sab,
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "person_id": plan_df["person_id"].to_numpy(),
+            "gender_concept_id": gender,
+            "year_of_birth": plan_df["year_of_birth"].to_numpy(),
+            "month_of_birth": rng.integers(1, 13, n),
+            "race_concept_id": rng.choice([8527, 8516, 8515], n),
+            "ethnicity_concept_id": 0,
+            "person_source_value": plan_df["person_id"].astype(str).to_numpy(),
+            "sex_at_birth_concept_id": sab,
+        }
+    )
 
 
 def condition_fields(rng: random.Random, vocab: Vocabulary, vocabulary: str, code: str) -> tuple:
@@ -169,12 +242,20 @@ def drug_fields(rng: random.Random, vocab: Vocabulary, name: str, start: int, su
     return concept, None, 0
 
 
-def history_frames(person_ids: list[int], histories: list[History], vocab: Vocabulary,
-                   rng: random.Random) -> dict[str, pd.DataFrame]:  # fmt: skip
+def history_frames(
+    person_ids: list[int], histories: list[History], vocab: Vocabulary, rng: random.Random
+) -> dict[str, pd.DataFrame]:
     """The chunk's event tables (ids still chunk-local)."""
-    rows: dict[str, list[tuple]] = {k: [] for k in ("observation_period", "visit_occurrence",
-                                                     "condition_occurrence", "drug_exposure",
-                                                     "procedure_occurrence")}  # fmt: skip
+    rows: dict[str, list[tuple]] = {
+        k: []
+        for k in (
+            "observation_period",
+            "visit_occurrence",
+            "condition_occurrence",
+            "drug_exposure",
+            "procedure_occurrence",
+        )
+    }
     for pid, history in zip(person_ids, histories, strict=True):
         visit_of = {
             day: len(rows["visit_occurrence"]) + k
@@ -186,8 +267,9 @@ def history_frames(person_ids: list[int], histories: list[History], vocab: Vocab
             rows["observation_period"].append((pid, start, end))
         for day, vocabulary, code in history.conditions:
             source_id, value = condition_fields(rng, vocab, vocabulary, code)
-            rows["condition_occurrence"].append((pid, day, visit_of.get(day), source_id, value,
-                                                 condition_standard(code)))  # fmt: skip
+            rows["condition_occurrence"].append(
+                (pid, day, visit_of.get(day), source_id, value, condition_standard(code))
+            )
         for day, name, supply in history.drugs:
             concept, end, days = drug_fields(rng, vocab, name, day, supply)
             rows["drug_exposure"].append((pid, day, concept, end, days))
@@ -212,16 +294,35 @@ def condition_standard(code: str) -> int:
 def frames_from_rows(rows: dict[str, list[tuple]]) -> dict[str, pd.DataFrame]:
     """Column-named frames from the row tuples."""
     columns = {
-        "observation_period": ["person_id", "observation_period_start_date", "observation_period_end_date"],
+        "observation_period": [
+            "person_id",
+            "observation_period_start_date",
+            "observation_period_end_date",
+        ],
         "visit_occurrence": ["person_id", "visit_concept_id", "visit_start_date"],
-        "condition_occurrence": ["person_id", "condition_start_date", "visit_occurrence_id",
-                                 "condition_source_concept_id", "condition_source_value",
-                                 "condition_concept_id"],
-        "drug_exposure": ["person_id", "drug_exposure_start_date", "drug_concept_id",
-                          "drug_exposure_end_date", "days_supply"],
-        "procedure_occurrence": ["person_id", "procedure_date", "procedure_concept_id",
-                                 "procedure_source_value", "visit_occurrence_id"],
-    }  # fmt: skip
+        "condition_occurrence": [
+            "person_id",
+            "condition_start_date",
+            "visit_occurrence_id",
+            "condition_source_concept_id",
+            "condition_source_value",
+            "condition_concept_id",
+        ],
+        "drug_exposure": [
+            "person_id",
+            "drug_exposure_start_date",
+            "drug_concept_id",
+            "drug_exposure_end_date",
+            "days_supply",
+        ],
+        "procedure_occurrence": [
+            "person_id",
+            "procedure_date",
+            "procedure_concept_id",
+            "procedure_source_value",
+            "visit_occurrence_id",
+        ],
+    }
     frames = {}
     for table, names in columns.items():
         frame = pd.DataFrame(rows[table], columns=names)
@@ -234,9 +335,13 @@ def frames_from_rows(rows: dict[str, list[tuple]]) -> dict[str, pd.DataFrame]:
 
 def finish_frames(frames: dict[str, pd.DataFrame], offsets: dict[str, int]) -> None:
     """Add global row ids (continuing ``offsets``), visit ids, type concepts and end dates."""
-    id_column = {"observation_period": "observation_period_id", "visit_occurrence": "visit_occurrence_id",
-                 "condition_occurrence": "condition_occurrence_id", "drug_exposure": "drug_exposure_id",
-                 "procedure_occurrence": "procedure_occurrence_id"}  # fmt: skip
+    id_column = {
+        "observation_period": "observation_period_id",
+        "visit_occurrence": "visit_occurrence_id",
+        "condition_occurrence": "condition_occurrence_id",
+        "drug_exposure": "drug_exposure_id",
+        "procedure_occurrence": "procedure_occurrence_id",
+    }
     visit_base = offsets["visit_occurrence"]
     for table, column in id_column.items():
         frame = frames[table]

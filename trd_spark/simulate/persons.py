@@ -10,8 +10,14 @@ from trd_spark.simulate.scales import Scale
 GROUPS = ("afr", "amr", "eas", "eur", "mid", "sas", "oth")
 DIVERSE_SHARES = {"afr": 0.42, "amr": 0.33, "eas": 0.06, "mid": 0.03, "sas": 0.05, "oth": 0.11}
 ARRAY_SHARES = {
-    "afr": 0.2, "amr": 0.18, "eas": 0.03, "eur": 0.5, "mid": 0.02, "sas": 0.02, "oth": 0.05,
-}  # fmt: skip
+    "afr": 0.2,
+    "amr": 0.18,
+    "eas": 0.03,
+    "eur": 0.5,
+    "mid": 0.02,
+    "sas": 0.02,
+    "oth": 0.05,
+}
 FIRST_PERSON_ID = 1_000_000
 ABSENT_FROM_ANCESTRY_FILE = 0.005
 

@@ -55,9 +55,13 @@ def select_top(rng: np.random.Generator, score: np.ndarray, count: int) -> np.nd
 
 
 def plan_unit(
-    rng: np.random.Generator, gv: np.ndarray, female: np.ndarray, effects_df: pd.DataFrame,
-    fractions: GroupFractions, follow_up_cap: np.ndarray,
-) -> pd.DataFrame:  # fmt: skip
+    rng: np.random.Generator,
+    gv: np.ndarray,
+    female: np.ndarray,
+    effects_df: pd.DataFrame,
+    fractions: GroupFractions,
+    follow_up_cap: np.ndarray,
+) -> pd.DataFrame:
     """Plan the status group of the persons of one cohort.
 
     Parameters
@@ -101,9 +105,12 @@ def plan_unit(
 
 
 def plan_persons(
-    rng: np.random.Generator, persons_df: pd.DataFrame, gv: np.ndarray, effects_df: pd.DataFrame,
+    rng: np.random.Generator,
+    persons_df: pd.DataFrame,
+    gv: np.ndarray,
+    effects_df: pd.DataFrame,
     fractions: GroupFractions,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Demography, observation window and planned group of every person.
 
     Parameters
@@ -128,8 +135,14 @@ def plan_persons(
     for name in sorted(set(unit)):
         rows = np.flatnonzero((unit == name) & plan_df["has_ehr"].to_numpy())
         cap = plan_df["obs_length"].to_numpy()[rows] - 60
-        unit_df = plan_unit(rng, gv[rows], demo_df["female"].to_numpy()[rows], effects_df,
-                            fractions, np.maximum(cap, 30))  # fmt: skip
+        unit_df = plan_unit(
+            rng,
+            gv[rows],
+            demo_df["female"].to_numpy()[rows],
+            effects_df,
+            fractions,
+            np.maximum(cap, 30),
+        )
         for column in unit_df.columns:
             plan_df.loc[rows, column] = unit_df[column].to_numpy()
     plan_df["follow_up"] = plan_df["follow_up"].astype(int)

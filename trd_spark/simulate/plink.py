@@ -44,8 +44,14 @@ def open_bed(path: Path) -> BinaryIO:
 
 def bim_lines(sites_df: pd.DataFrame) -> str:
     """.bim text: contig, rsid, cM 0, position, A1 = ALT (the first one), A2 = REF."""
-    rows = zip(sites_df["contig"], sites_df["rsid"], sites_df["position"], sites_df["alt"].str.split(",").str[0],
-               sites_df["ref"])  # fmt: skip
+    rows = zip(
+        sites_df["contig"],
+        sites_df["rsid"],
+        sites_df["position"],
+        sites_df["alt"].str.split(",").str[0],
+        sites_df["ref"],
+        strict=False,
+    )
     return "".join(f"{c}\t{r}\t0\t{p}\t{a}\t{b}\n" for c, r, p, a, b in rows)
 
 
@@ -58,5 +64,5 @@ def write_fam(path: Path, person_ids: np.ndarray, sex: np.ndarray) -> None:
     person_ids : ids in column order.
     sex : 1 / 2 / 0 per person.
     """
-    lines = [f"{pid}\t{pid}\t0\t0\t{s}\t-9\n" for pid, s in zip(person_ids, sex)]
+    lines = [f"{pid}\t{pid}\t0\t0\t{s}\t-9\n" for pid, s in zip(person_ids, sex, strict=False)]
     path.write_text("".join(lines))

@@ -19,8 +19,8 @@ from trd_spark.errors import InputError
 from trd_spark.resources import conf_path
 from trd_spark.simulate import layout
 from trd_spark.simulate.effects import build_effects
-from trd_spark.simulate.genetics import simulate_genetics
 from trd_spark.simulate.ehr_writer import write_ehr
+from trd_spark.simulate.genetics import simulate_genetics
 from trd_spark.simulate.persons import build_persons
 from trd_spark.simulate.plan import plan_persons
 from trd_spark.simulate.scales import get_scale
@@ -102,8 +102,13 @@ def simulate_study(
         root, seed, sizes, persons_df, traits_df, "genotypes" in parts, "plink" in export
     )
     effects_df = build_effects(traits_df)
-    plan_df = plan_persons(np.random.default_rng([seed, 2]), persons_df, genetics.genetic_values,
-                           effects_df, sizes.fractions)  # fmt: skip
+    plan_df = plan_persons(
+        np.random.default_rng([seed, 2]),
+        persons_df,
+        genetics.genetic_values,
+        effects_df,
+        sizes.fractions,
+    )
     if "genotypes" in parts:
         genetics.finish(root, plan_df, export)
     if "ehr" in parts:

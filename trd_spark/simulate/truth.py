@@ -41,8 +41,9 @@ def load_code_lists(concept_df: pd.DataFrame) -> CodeLists:
     diagnoses = pd.read_csv(folder / "diagnoses.tsv", sep="\t", dtype=str)
     diagnoses["prefix"] = normalise(diagnoses["code"])
     drugs = pd.read_csv(folder / "drugs.tsv", sep="\t", dtype={"concept_id": "Int64"})
-    ingredients = concept_df[(concept_df["vocabulary_id"] == "RxNorm")
-                             & (concept_df["concept_class_id"] == "Ingredient")]  # fmt: skip
+    ingredients = concept_df[
+        (concept_df["vocabulary_id"] == "RxNorm") & (concept_df["concept_class_id"] == "Ingredient")
+    ]
     by_name = dict(
         zip(ingredients["concept_name"].str.lower(), ingredients["concept_id"], strict=True)
     )
@@ -58,17 +59,19 @@ def load_code_lists(concept_df: pd.DataFrame) -> CodeLists:
 
     return CodeLists(
         diagnoses=diagnoses[["group", "vocabulary", "prefix"]],
-        antidepressants=group_ids("antidepressant"), esketamine=group_ids("esketamine"),
+        antidepressants=group_ids("antidepressant"),
+        esketamine=group_ids("esketamine"),
         antipsychotics=group_ids("antipsychotic"),
         ect={(v, c) for v, c in zip(procedures["vocabulary"], procedures["code"], strict=True)},
-    )  # fmt: skip
+    )
 
 
 def condition_codes(conditions_df: pd.DataFrame, concept_df: pd.DataFrame) -> pd.DataFrame:
     """person_id, day, vocabulary, code (normalised) of every condition row."""
     lookup = concept_df[["concept_id", "concept_code", "vocabulary_id"]]
-    merged = conditions_df.merge(lookup, how="left", left_on="condition_source_concept_id",
-                                 right_on="concept_id")  # fmt: skip
+    merged = conditions_df.merge(
+        lookup, how="left", left_on="condition_source_concept_id", right_on="concept_id"
+    )
     source_id = merged["condition_source_concept_id"]
     use_concept = source_id.notna() & (source_id != 0) & merged["concept_code"].notna()
     value = merged["condition_source_value"].astype("string")
@@ -77,8 +80,14 @@ def condition_codes(conditions_df: pd.DataFrame, concept_df: pd.DataFrame) -> pd
     icd9_value = first.str.isdigit().fillna(False) | first.isin(["E", "V"])
     vocab = pd.Series(np.where(icd9_value, "ICD9CM", "ICD10CM"), index=merged.index)
     vocab = vocab.where(~use_concept, merged["vocabulary_id"])
-    return pd.DataFrame({"person_id": merged["person_id"], "day": merged["condition_start_date"],
-                         "vocabulary": vocab, "code": code})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "person_id": merged["person_id"],
+            "day": merged["condition_start_date"],
+            "vocabulary": vocab,
+            "code": code,
+        }
+    )
 
 
 def diagnosis_days(
@@ -99,9 +108,17 @@ def exposures(
     """person_id, ingredient, start, end of every exposure to the listed ingredients (or their
     descendants); a combination product yields one exposure per listed ingredient."""
     links = ancestor_df[ancestor_df["ancestor_concept_id"].isin(ingredient_ids)]
-    links = pd.concat([links[["ancestor_concept_id", "descendant_concept_id"]],
-                       pd.DataFrame({"ancestor_concept_id": list(ingredient_ids),
-                                     "descendant_concept_id": list(ingredient_ids)})]).drop_duplicates()  # fmt: skip
+    links = pd.concat(
+        [
+            links[["ancestor_concept_id", "descendant_concept_id"]],
+            pd.DataFrame(
+                {
+                    "ancestor_concept_id": list(ingredient_ids),
+                    "descendant_concept_id": list(ingredient_ids),
+                }
+            ),
+        ]
+    ).drop_duplicates()
     merged = drugs_df.merge(links, left_on="drug_concept_id", right_on="descendant_concept_id")
     start = merged["drug_exposure_start_date"].astype("int64")
     end = merged["drug_exposure_end_date"]
@@ -111,8 +128,14 @@ def exposures(
     )
     valid_end = end.notna() & (end.fillna(-(10**9)) >= start)
     final_end = np.where(valid_end, end.fillna(0), by_supply).astype("int64")
-    return pd.DataFrame({"person_id": merged["person_id"].astype("int64"), "ingredient": merged["ancestor_concept_id"].astype("int64"),
-                         "start": start, "end": final_end})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "person_id": merged["person_id"].astype("int64"),
+            "ingredient": merged["ancestor_concept_id"].astype("int64"),
+            "start": start,
+            "end": final_end,
+        }
+    )
 
 
 def assign_periods(exposures_df: pd.DataFrame, gap_days: int) -> pd.DataFrame:
@@ -153,9 +176,12 @@ def first_day_after(days_df: pd.DataFrame, first_mdd: pd.Series) -> pd.Series:
 def sex_of(person_df: pd.DataFrame) -> pd.Series:
     """female / male from sex at birth, else gender; None otherwise."""
     sab, gender = person_df["sex_at_birth_concept_id"], person_df["gender_concept_id"]
-    sex = np.where(sab == 45878463, "female", np.where(sab == 45880669, "male", None))
-    by_gender = np.where(gender == 8532, "female", np.where(gender == 8507, "male", None))
-    return pd.Series(np.where(pd.isna(sex), by_gender, sex), index=person_df.index, dtype=object)
+    sex = pd.Series([None] * len(person_df), index=person_df.index, dtype=object)
+    # later assignments win: sex at birth overrides gender
+    for column, female, male in ((gender, 8532, 8507), (sab, 45878463, 45880669)):
+        sex[column == female] = "female"
+        sex[column == male] = "male"
+    return sex
 
 
 def mdd_columns(truth_df: pd.DataFrame, mdd_days: pd.DataFrame, psych_days: pd.DataFrame) -> None:
@@ -198,8 +224,14 @@ def trd_columns(
         truth_df[name] = onset.notna()
 
 
-def compute_truth(tables: dict[str, pd.DataFrame], concept_df: pd.DataFrame, ancestor_df: pd.DataFrame,
-                  lists: CodeLists, cutoff: int, cutoff_year: int) -> pd.DataFrame:  # fmt: skip
+def compute_truth(
+    tables: dict[str, pd.DataFrame],
+    concept_df: pd.DataFrame,
+    ancestor_df: pd.DataFrame,
+    lists: CodeLists,
+    cutoff: int,
+    cutoff_year: int,
+) -> pd.DataFrame:
     """Every OMOP person's status under all definitions of ``phenotypes.md``.
 
     Parameters
@@ -220,8 +252,11 @@ def compute_truth(tables: dict[str, pd.DataFrame], concept_df: pd.DataFrame, anc
     truth_df["year_of_birth"] = person_df["year_of_birth"].astype(int)
     truth_df["age"] = cutoff_year - truth_df["year_of_birth"]
     codes_df = condition_codes(tables["condition_occurrence"], concept_df)
-    mdd_columns(truth_df, diagnosis_days(codes_df, lists, ("mdd",)),
-                diagnosis_days(codes_df, lists, ("schizophrenia", "bipolar")))  # fmt: skip
+    mdd_columns(
+        truth_df,
+        diagnosis_days(codes_df, lists, ("mdd",)),
+        diagnosis_days(codes_df, lists, ("schizophrenia", "bipolar")),
+    )
     drugs_df = tables["drug_exposure"]
     ad_df = exposures(drugs_df, ancestor_df, lists.antidepressants)
     esk = exposures(drugs_df, ancestor_df, lists.esketamine)[["person_id", "start"]].rename(
@@ -245,8 +280,11 @@ def ect_days(
     procedures_df: pd.DataFrame, concept_df: pd.DataFrame, lists: CodeLists
 ) -> pd.DataFrame:
     """(person_id, day) of procedures whose concept is a listed ECT code."""
-    merged = procedures_df.merge(concept_df[["concept_id", "vocabulary_id", "concept_code"]],
-                                 left_on="procedure_concept_id", right_on="concept_id")  # fmt: skip
+    merged = procedures_df.merge(
+        concept_df[["concept_id", "vocabulary_id", "concept_code"]],
+        left_on="procedure_concept_id",
+        right_on="concept_id",
+    )
     keys = list(zip(merged["vocabulary_id"], merged["concept_code"], strict=True))
     hit = np.array([k in lists.ect for k in keys], dtype=bool)
     return merged.loc[hit, ["person_id", "procedure_date"]].rename(
@@ -265,12 +303,21 @@ def time_to_event(truth_df: pd.DataFrame, min_dates: int = 3) -> pd.DataFrame:
         onset.notna() & ~prevalent & eoo.notna() & (onset.astype("float") <= eoo.astype("float"))
     )
     time = np.where(event, onset.astype("float") - origin, eoo.astype("float") - origin)
-    exclusion = np.where(prevalent, "prevalent", np.where(eoo.isna(), "no_observation_period",
-                         np.where(~(time > 0), "no_follow_up", None)))  # fmt: skip
-    return pd.DataFrame({
-        "person_id": subset.index.to_numpy(), "origin_date": origin.to_numpy(),
-        "onset_date": onset.to_numpy(), "end_of_observation": eoo.to_numpy(),
-        "event": event.to_numpy(), "time_days": pd.array(np.where(np.isnan(time), None, time), dtype="Int64"),
-        "age_at_diagnosis": subset["age_at_diagnosis"].to_numpy(),
-        "included": pd.isna(exclusion), "exclusion": exclusion,
-    })  # fmt: skip
+    exclusion = pd.Series([None] * len(subset), index=subset.index, dtype=object)
+    # later assignments win: prevalent first, then no observation period, then no follow-up
+    exclusion[~(time > 0)] = "no_follow_up"
+    exclusion[eoo.isna().to_numpy()] = "no_observation_period"
+    exclusion[prevalent.to_numpy()] = "prevalent"
+    return pd.DataFrame(
+        {
+            "person_id": subset.index.to_numpy(),
+            "origin_date": origin.to_numpy(),
+            "onset_date": onset.to_numpy(),
+            "end_of_observation": eoo.to_numpy(),
+            "event": event.to_numpy(),
+            "time_days": pd.Series(time, dtype="Float64").astype("Int64").to_numpy(),
+            "age_at_diagnosis": subset["age_at_diagnosis"].to_numpy(),
+            "included": exclusion.isna().to_numpy(),
+            "exclusion": exclusion.to_numpy(),
+        }
+    )

@@ -55,18 +55,31 @@ def orient_weight_sites(rng: np.random.Generator, hm3_df: pd.DataFrame) -> pd.Da
     ref, alt = hm3_df["ref"].to_numpy(), hm3_df["alt"].to_numpy()
     a1 = np.where(a1_is_ref, ref, alt)
     a2 = np.where(a1_is_ref, alt, ref)
-    a1 = np.array([COMPLEMENT[a] if c else a for a, c in zip(a1, complemented)], dtype=object)
-    a2 = np.array([COMPLEMENT[a] if c else a for a, c in zip(a2, complemented)], dtype=object)
+    a1 = np.array(
+        [COMPLEMENT[a] if c else a for a, c in zip(a1, complemented, strict=False)], dtype=object
+    )
+    a2 = np.array(
+        [COMPLEMENT[a] if c else a for a, c in zip(a2, complemented, strict=False)], dtype=object
+    )
     genotyped = (hm3_df["kind"] != "absent").to_numpy()
     kind = np.where(
-        ~genotyped, "absent",
+        ~genotyped,
+        "absent",
         np.where(hm3_df["ambiguous"], "ambiguous", np.where(a1_is_ref, "flipped", "matched")),
-    )  # fmt: skip
-    return pd.DataFrame({
-        "rsid": hm3_df["rsid"].to_numpy(), "chrom": hm3_df["chrom"].to_numpy(),
-        "position": hm3_df["position"].to_numpy(), "a1": a1, "a2": a2, "a1_is_ref": a1_is_ref,
-        "complemented": complemented, "kind": kind, "genotyped": genotyped,
-    })  # fmt: skip
+    )
+    return pd.DataFrame(
+        {
+            "rsid": hm3_df["rsid"].to_numpy(),
+            "chrom": hm3_df["chrom"].to_numpy(),
+            "position": hm3_df["position"].to_numpy(),
+            "a1": a1,
+            "a2": a2,
+            "a1_is_ref": a1_is_ref,
+            "complemented": complemented,
+            "kind": kind,
+            "genotyped": genotyped,
+        }
+    )
 
 
 def draw_noise(rng: np.random.Generator, alt_freq: np.ndarray, n_traits: int) -> np.ndarray:
@@ -108,10 +121,16 @@ def write_prscs_files(
     for chrom in sorted(sites_df["chrom"].unique()):
         rows = np.flatnonzero(sites_df["chrom"].to_numpy() == chrom)
         sub = sites_df.iloc[rows]
-        prefix = [f"{c}\t{r}\t{p}\t{a}\t{b}\t" for c, r, p, a, b in zip(
-            sub["chrom"], sub["rsid"], sub["position"], sub["a1"], sub["a2"])]  # fmt: skip
+        prefix = [
+            f"{c}\t{r}\t{p}\t{a}\t{b}\t"
+            for c, r, p, a, b in zip(
+                sub["chrom"], sub["rsid"], sub["position"], sub["a1"], sub["a2"], strict=False
+            )
+        ]
         for t, trait in enumerate(traits):
-            text = "".join(f"{pre}{beta:.6e}\n" for pre, beta in zip(prefix, betas[rows, t]))
+            text = "".join(
+                f"{pre}{beta:.6e}\n" for pre, beta in zip(prefix, betas[rows, t], strict=False)
+            )
             (folder / f"{trait}_pst_eff_a1_b0.5_phiauto_chr{chrom}.txt").write_text(text)
             n_files += 1
     return n_files
