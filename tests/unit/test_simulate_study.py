@@ -225,3 +225,20 @@ def test_genotype_blocks_are_deterministic_without_hail(tmp_path):
     gv_only = simulate_genetics(tmp_path / "c", 3, sizes, persons, traits, False)
     np.testing.assert_allclose(gv_only.genetic_values, first.genetic_values)
     assert all(r > 0.7 for r in first.pgs_correlation["wgs"])
+
+
+def test_overwrite_replaces_a_study_but_keeps_foreign_files(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "stale.txt").write_text("old")
+    (tmp_path / "notes.txt").write_text("mine")
+    simulate_study(str(tmp_path), scale="tiny", seed=1, parts=("ehr",), overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "data" / "stale.txt").exists()
+    assert (tmp_path / "truth" / "persons.parquet").is_file()
+
+
+def test_unknown_scale_and_part_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="huge"):
+        simulate_study(str(tmp_path / "a"), scale="huge")
+    with pytest.raises(InputError, match="phenotypes"):
+        simulate_study(str(tmp_path / "b"), scale="tiny", parts=("phenotypes",))

@@ -29,10 +29,16 @@ log = logging.getLogger(__name__)
 KNOWN_PARTS = ("genotypes", "ehr")
 KNOWN_EXPORTS = ("vcf", "plink")
 SESSION_ENTRIES = {"_tmp", "logs"}  # the session helper may create these before we run
+# A previous study and a pipeline run on it (output_dir "."): all that overwrite removes.
+STUDY_ENTRIES = {
+    "data", "truth", "config.yaml", "README.md", "_work",
+    "qc", "pgs", "phenotypes", "results", "report", "manifests",
+}  # fmt: skip
 
 
 def prepare_folder(out_dir: str, overwrite: bool) -> Path:
-    """Create ``out_dir``; refuse a non-empty one unless ``overwrite`` (then clear our outputs).
+    """Create ``out_dir``; refuse a non-empty one unless ``overwrite`` (then remove a previous
+    study's files and its pipeline outputs, leaving anything else alone).
 
     Parameters
     ----------
@@ -51,7 +57,7 @@ def prepare_folder(out_dir: str, overwrite: bool) -> Path:
             f"{root} exists and is not empty; choose another folder or pass --overwrite "
             "(overwrite=True) to replace the study in it"
         )
-    for entry in entries:
+    for entry in (e for e in entries if e.name in STUDY_ENTRIES):
         if entry.is_dir():
             shutil.rmtree(entry)
         else:
