@@ -3,7 +3,8 @@
 It reads every finished output under ``config.output_dir`` with pandas (no
 Spark), draws the figures, writes ``index.html`` with its PNGs beside it and
 shareable CSV copies of the tables (small counts suppressed) under
-``report/tables/``.
+``report/tables/``.  A remote run (gs://, s3://) is copied to a local scratch
+folder first and the report copied up after (``remote.py``).
 """
 
 from __future__ import annotations
@@ -12,17 +13,27 @@ import datetime as dt
 import html
 import logging
 import os
+import tempfile
 from typing import Any
 
-from trd_spark.config import Config
+from trd_spark.config import Config, is_remote
 from trd_spark.report.html import Section, render_page, render_paragraphs, render_table
-from trd_spark.report.load import read_manifests, read_run_outputs, read_trait_catalog
+from trd_spark.report.load import (
+    QC_SUMMARY_FILE,
+    TABLE_FILES,
+    read_manifests,
+    read_run_outputs,
+    read_trait_catalog,
+)
 from trd_spark.report.methods import describe_suppression, stage_timings, write_methods
+from trd_spark.report.remote import join_remote, localize_run, upload_folder
 from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
 
 log = logging.getLogger(__name__)
 
 REPORT_TITLE = "Genetic correlates of treatment-resistant depression: study report"
+# what the report reads from a run (copied down first when the run is remote)
+REPORT_INPUTS = (*TABLE_FILES.values(), QC_SUMMARY_FILE, "manifests")
 
 
 def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
@@ -48,6 +59,7 @@ def write_report(
     traits_path: str,
     notice: str = "",
     source: str = "",
+    run_label: str = "",
 ) -> list[SectionResult]:
     """Write ``index.html``, its figures and shared tables into ``report_dir``.
 
@@ -60,6 +72,7 @@ def write_report(
     traits_path : the trait catalog.
     notice : shown under the title (the small-count policy in force).
     source : the config file, named on the page.
+    run_label : the run named on the page (default ``output_dir``).
 
     Returns
     -------
@@ -79,7 +92,7 @@ def write_report(
     intro = (
         render_paragraphs(
             [
-                f"Run: {output_dir}" + (f" (config {source})" if source else ""),
+                f"Run: {run_label or output_dir}" + (f" (config {source})" if source else ""),
                 f"Written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.",
             ]
         )
@@ -96,26 +109,33 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
 
     Parameters
     ----------
-    config : the run's config (outputs are read from ``config.output_dir``).
-    out_dir : the staging folder the pipeline gives the stage.
+    config : the run's config (outputs are read from ``config.output_dir``, local or remote).
+    out_dir : the staging folder the pipeline gives the stage (local or remote).
 
     Returns
     -------
     Paths written (relative to the report folder), sections unavailable, and the
     suppression setting, for the stage manifest.
     """
-    report_dir = os.path.join(out_dir, "report")
-    settings = settings_from_config(config, report_dir)
-    results = write_report(
-        config.output_dir,
-        report_dir,
-        settings,
-        write_methods(config, read_manifests(config.output_dir)),
-        config.weights.traits,
-        notice=describe_suppression(config),
-        source=config.source,
-    )
-    log.info("report written to %s", os.path.join(report_dir, "index.html"))
+    with tempfile.TemporaryDirectory(prefix="trd-report-") as scratch:
+        source_dir = config.output_dir
+        if is_remote(source_dir):
+            source_dir = localize_run(source_dir, os.path.join(scratch, "run"), REPORT_INPUTS)
+        local_out = os.path.join(scratch, "out") if is_remote(out_dir) else out_dir
+        report_dir = os.path.join(local_out, "report")
+        results = write_report(
+            source_dir,
+            report_dir,
+            settings_from_config(config, report_dir),
+            write_methods(config, read_manifests(source_dir)),
+            config.weights.traits,
+            notice=describe_suppression(config),
+            source=config.source,
+            run_label=config.output_dir,
+        )
+        if is_remote(out_dir):
+            upload_folder(report_dir, join_remote(out_dir, "report"))
+    log.info("report written to %s", f"{out_dir.rstrip('/')}/report/index.html")
     return {
         "index": "report/index.html",
         "figures": [name for r in results for name in r.figures],
