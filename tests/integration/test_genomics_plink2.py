@@ -29,8 +29,8 @@ def make_genotypes(rng: np.random.Generator, n: int, m: int) -> tuple[pd.DataFra
     """Sites (two chromosomes, SNVs, some A/T or C/G) and ALT dosages (-1 = missing).
 
     plink2 prints sums with 6 significant digits.  So that its output is exact, each
-    site leaves 0, 10 or 25 of the first cohort's 50 persons uncalled and 0, 5 or 10 of
-    the second cohort's 30: the imputed mean dosage then has at most 3 decimals, and
+    site leaves 0, 10 or 25 of each cohort's 50 persons uncalled (plink2 wants at least 50
+    persons to impute from): the imputed mean dosage then has at most 3 decimals, and
     with integer weights every sum is a multiple of 0.001 below 1000 in magnitude.
     """
     pairs = [("A", "G"), ("C", "T"), ("G", "A"), ("T", "C"), ("A", "C"), ("A", "T"), ("C", "G")]
@@ -48,7 +48,7 @@ def make_genotypes(rng: np.random.Generator, n: int, m: int) -> tuple[pd.DataFra
     af = rng.uniform(0.05, 0.6, m)
     dos = rng.binomial(2, af[:, None], size=(m, n))
     for i in range(m):
-        for lo, hi, counts in ((0, 50, (0, 10, 25)), (50, n, (0, 5, 10))):
+        for lo, hi, counts in ((0, 50, (0, 10, 25)), (50, n, (0, 10, 25))):
             uncalled = rng.choice(np.arange(lo, hi), size=rng.choice(counts), replace=False)
             dos[i, uncalled] = -1
     return sites, dos
@@ -177,7 +177,7 @@ def our_scores(
 def study(tmp_path_factory):
     rng = np.random.default_rng(11)
     work = tmp_path_factory.mktemp("plink2_study")
-    n, m = 80, 400
+    n, m = 100, 400
     samples = [str(100 + i) for i in range(n)]
     sites, dos = make_genotypes(rng, n, m)
     write_vcf(work / "geno.vcf", sites, dos, samples)

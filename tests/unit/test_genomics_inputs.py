@@ -31,8 +31,19 @@ def test_good_prscs_file_is_typed(tmp_path):
     assert frame["error"].isna().all()
     assert frame["pos"].tolist() == [100, 200]
     assert frame["beta"].tolist() == [0.5, -0.25]
-    assert frame["line"].tolist() == [1, 2]
     assert frame["chrom"].tolist() == ["1", "1"]
+    assert not frame["duplicate"].any()
+
+
+def test_duplicate_positions_are_flagged(tmp_path):
+    text = GOOD + "1\trs9\t100\tA\tC\t0.1\n2\trs1\t100\tA\tG\t0.5\n"
+    frame = weights._parse_prscs("t", write(tmp_path, "t_chr1.txt", text))
+    assert frame["duplicate"].tolist() == [True, False, True, False]
+
+
+def test_seven_columns_names_line(tmp_path):
+    message = parse_error(tmp_path, GOOD + "1\trs3\t300\tA\tG\t0.1\textra\n")
+    assert "line 3" in message and "7 columns" in message
 
 
 def test_empty_weight_file(tmp_path):

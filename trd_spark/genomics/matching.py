@@ -43,22 +43,24 @@ def flag_weights(weights_df: DataFrame, keep_ambiguous: bool) -> DataFrame:
 
     Parameters
     ----------
-    weights_df : long weights (trait, chrom, pos, rsid, a1, a2, beta, ...).
+    weights_df : long weights (trait, chrom, pos, rsid, a1, a2, beta, ...); a
+        ``duplicate`` column, when present, is used as is (the readers set it per file).
     keep_ambiguous : keep A/T and C/G weights.
 
     Returns
     -------
     The weights with ``wid`` (row id), ``duplicate`` and ``ambiguous_dropped`` (bool).
     """
-    counts_df = weights_df.groupBy("trait", "chrom", "pos").agg(F.count("*").alias("_n_pos"))
-    flagged_df = weights_df.withColumn("wid", F.monotonically_increasing_id()).join(
-        counts_df, ["trait", "chrom", "pos"]
-    )
+    if "duplicate" not in weights_df.columns:
+        counts_df = weights_df.groupBy("trait", "chrom", "pos").agg(F.count("*").alias("_n"))
+        weights_df = (
+            weights_df.join(counts_df, ["trait", "chrom", "pos"])
+            .withColumn("duplicate", F.col("_n") > 1)
+            .drop("_n")
+        )
     ambiguous = is_ambiguous_expr(F.col("a1"), F.col("a2")) & F.lit(not keep_ambiguous)
-    return (
-        flagged_df.withColumn("duplicate", F.col("_n_pos") > 1)
-        .withColumn("ambiguous_dropped", ambiguous & ~F.col("duplicate"))
-        .drop("_n_pos")
+    return weights_df.withColumn("wid", F.monotonically_increasing_id()).withColumn(
+        "ambiguous_dropped", ambiguous & ~F.col("duplicate")
     )
 
 

@@ -62,7 +62,8 @@ def annotate_qc_metrics(mt: hl.MatrixTable, group_expr: hl.StringExpression) -> 
     Parameters
     ----------
     mt : genotypes with ``is_multiallelic``.
-    group_expr : column expression naming each person's ancestry group.
+    group_expr : column expression naming each person's ancestry group; missing for a
+        person in no group (absent from the ancestry file), who then counts only overall.
 
     Returns
     -------
@@ -76,11 +77,14 @@ def annotate_qc_metrics(mt: hl.MatrixTable, group_expr: hl.StringExpression) -> 
         call_rate=n_called / hl.agg.count(),
         ac=alt_dosage,
         an=2 * n_called,
-        group_counts=hl.agg.group_by(
-            group_expr,
-            hl.struct(
-                ac=hl.agg.sum(mt.GT.n_alt_alleles()),
-                an=2 * hl.agg.count_where(hl.is_defined(mt.GT)),
+        group_counts=hl.agg.filter(
+            hl.is_defined(group_expr),
+            hl.agg.group_by(
+                group_expr,
+                hl.struct(
+                    ac=hl.agg.sum(mt.GT.n_alt_alleles()),
+                    an=2 * hl.agg.count_where(hl.is_defined(mt.GT)),
+                ),
             ),
         ),
         het_p=hl.agg.filter(biallelic, hl.agg.hardy_weinberg_test(mt.GT, one_sided=True).p_value),

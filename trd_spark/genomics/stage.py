@@ -59,13 +59,14 @@ def _thresholds(config: Config) -> qc.QCThresholds:
 
 
 def _group_expr(mt: hl.MatrixTable, ancestry_df: pd.DataFrame | None) -> hl.StringExpression:
-    """Each person's ancestry group for the population-AF rule (``all`` without a file)."""
+    """Each person's ancestry group for the population-AF rule (``all`` without a file;
+    missing for a person absent from the file)."""
     if ancestry_df is None:
         return hl.literal("all")
     groups = dict(
         zip(ancestry_df["person_id"].astype(str), ancestry_df["ancestry_pred"], strict=True)
     )
-    return hl.literal(groups).get(mt.s, "unassigned")
+    return hl.literal(groups).get(mt.s)
 
 
 def run_qc(config: Config, out_dir: str) -> dict[str, Any]:

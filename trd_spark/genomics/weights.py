@@ -22,7 +22,7 @@ from trd_spark.errors import InputError
 
 WEIGHT_SCHEMA = (
     "trait string, chrom string, pos long, rsid string, a1 string, a2 string, beta double, "
-    "file string, line long, error string"
+    "duplicate boolean, error string"
 )
 VALID_CHROMS = frozenset([*(str(i) for i in range(1, 23)), "X", "Y", "MT"])
 _PRSCS_NAME = re.compile(r"^(?P<trait>.+?)_pst_eff.*_chr(?P<chrom>[0-9XYMT]+)\.txt$")
@@ -103,8 +103,9 @@ def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataF
 
     Returns
     -------
-    Persisted DataFrame ``trait, chrom, pos, rsid, a1, a2, beta, file, line`` (``chrom``
-    without a ``chr`` prefix; alleles upper case).  Raises InputError on the first bad line.
+    Persisted DataFrame ``trait, chrom, pos, rsid, a1, a2, beta, duplicate`` (``chrom``
+    without a ``chr`` prefix; alleles upper case; ``duplicate`` marks every weight whose
+    position occurs more than once in its file).  Raises InputError on the first bad line.
     """
     parse = _parse_prscs if fmt == "prscs" else _parse_pgscatalog
 
@@ -148,18 +149,27 @@ def _columns() -> list[str]:
 
 def _parse_prscs(trait: str, file: str) -> pd.DataFrame:
     """One PRS-CS file: ``CHR SNP BP A1 A2 BETA``, tab-separated, no header."""
-    text = _read_bytes(file).decode()
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
+    data = _read_bytes(file)
+    if not data.strip():
         return _error_frame(f"{file}: the weight file is empty; expected CHR SNP BP A1 A2 BETA")
-    fields = [line.split() for line in lines]
-    for i, row in enumerate(fields):
-        if len(row) != 6:
-            return _error_frame(
-                f"{file}, line {i + 1}: {len(row)} columns; a PRS-CS file has 6 "
-                "(CHR SNP BP A1 A2 BETA, tab-separated)"
-            )
-    raw_df = pd.DataFrame(fields, columns=["chrom", "rsid", "pos", "a1", "a2", "beta"])
+    try:
+        # one spare column: a line with 7 fields lands there, a line with fewer leaves BETA empty
+        raw_df = pd.read_csv(
+            io.BytesIO(data), sep="\t", header=None, names=range(7), dtype=str,
+            keep_default_na=False, na_values=[], skip_blank_lines=False, engine="c",
+        )  # fmt: skip
+    except pd.errors.ParserError as err:
+        return _error_frame(f"{file}: {err}; a PRS-CS file has 6 tab-separated columns")
+    empty = raw_df.isna() | (raw_df == "")
+    n_fields = 7 - empty.iloc[:, ::-1].cummin(axis=1).sum(axis=1)
+    bad = (n_fields != 6).to_numpy().nonzero()[0]
+    if len(bad):
+        return _error_frame(
+            f"{file}, line {bad[0] + 1}: {n_fields.iloc[bad[0]]} columns; a PRS-CS file has 6 "
+            "(CHR SNP BP A1 A2 BETA, tab-separated)"
+        )
+    raw_df = raw_df.iloc[:, :6]
+    raw_df.columns = ["chrom", "rsid", "pos", "a1", "a2", "beta"]
     return _validate(raw_df, trait, file, first_line=1)
 
 
@@ -226,8 +236,11 @@ def _validate(raw_df: pd.DataFrame, trait: str, file: str, first_line: int) -> p
             "a1": a1,
             "a2": a2,
             "beta": beta.astype("float64"),
-            "file": file,
-            "line": pd.RangeIndex(len(raw_df)) + first_line,
+            # a PRS-CS file holds one trait and chromosome, a PGS Catalog file one trait:
+            # duplicates of a trait's position are always within one file
+            "duplicate": pd.Series(list(zip(chrom, pos, strict=True)))
+            .duplicated(keep=False)
+            .to_numpy(),
             "error": None,
         }
     )
