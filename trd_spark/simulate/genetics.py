@@ -237,6 +237,8 @@ def finish_genotypes(
             (data / f".{name}.vcf.bgz.crc").unlink(missing_ok=True)
             log.info("%s.vcf.bgz written (%.1f s)", name, time.perf_counter() - started)
     started = time.perf_counter()
+    if "plink" in export:
+        log.info("PLINK export: multi-allelic rows left out (PLINK 1 cannot hold them)")
     write_ancestry(genetics, root, plan_df)
     log.info("ancestry file written (%.1f s)", time.perf_counter() - started)
     values = alt_weights(genetics.weights, genetics.gv_sd)

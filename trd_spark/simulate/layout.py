@@ -90,7 +90,8 @@ def write_truth_persons(
     persons_df = base.merge(truth_df, how="left", left_on="person_id", right_index=True)
     for column in BOOL_COLUMNS:
         persons_df[column] = persons_df[column].astype("boolean").fillna(False).astype(bool)
-    persons_df["n_mdd_dates"] = persons_df["n_mdd_dates"].astype("Int64")
+    for column in ("n_mdd_dates", "year_of_birth", "age", "age_at_diagnosis"):
+        persons_df[column] = persons_df[column].astype("Int64")
     as_dates(persons_df).to_parquet(folder / "persons.parquet", index=False)
     as_dates(tte_df.copy()).to_parquet(folder / "time_to_event.parquet", index=False)
 
@@ -132,7 +133,7 @@ def write_config(root: Path, parts: Sequence[str], scale: str = "", seed: int = 
 README_TEXT = """\
 # Synthetic study (trd-spark simulate, scale `{scale}`, seed {seed})
 
-Written in {seconds:.0f} s; parts: {parts}; exports: {exports}.  Everything here is simulated.
+Parts: {parts}; exports: {exports}.  Everything here is simulated.
 
 ## Persons
 WGS European {n_eur:,}, WGS Diverse {n_div:,}, Microarray {n_array:,} (the study's cohorts;
@@ -166,7 +167,7 @@ Planned status shares per cohort: trMDD {f.trmdd:.3f}, TRD {f.trd:.3f}, untreate
 
 
 def write_readme(
-    root: Path, sizes: Scale, seed: int, parts: Sequence[str], export: Sequence[str], seconds: float
+    root: Path, sizes: Scale, seed: int, parts: Sequence[str], export: Sequence[str]
 ) -> None:
     """README.md describing the study folder."""
     enriched = (
@@ -178,7 +179,6 @@ def write_readme(
     text = README_TEXT.format(
         scale=sizes.name,
         seed=seed,
-        seconds=seconds,
         parts=", ".join(parts),
         exports=", ".join(export) or "none",
         n_eur=sizes.n_wgs_eur,

@@ -123,6 +123,6 @@ def simulate_study(
     layout.write_effects(root, effects_df, genetics, sizes)
     layout.write_genetic_values(root, persons_df, traits_df, genetics)
     config_path = layout.write_config(root, parts, scale, seed)
-    layout.write_readme(root, sizes, seed, parts, export, time.perf_counter() - started)
+    layout.write_readme(root, sizes, seed, parts, export)
     log.info("simulated %s study in %s (%.1f s)", scale, root, time.perf_counter() - started)
     return config_path
