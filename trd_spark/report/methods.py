@@ -80,7 +80,10 @@ def describe_suppression(config: Config) -> str:
         f"Following the All of Us Data and Statistics Dissemination Policy, participant counts "
         f"from 1 to {rc.min_count} are shown as <{rc.min_count}, percentages derived from them "
         f"are withheld, and Kaplan-Meier curves stop where {rc.min_count} or fewer remain at "
-        "risk. Variant and PGS counts are not participant counts and are shown exactly."
+        "risk. Variant and PGS counts are not participant counts and are shown exactly. "
+        "Masking is cell by cell (Table 1 also withholds a female count whose complement is "
+        "small): a difference between two shown counts, such as consecutive attrition steps, "
+        "can still reveal a small number, so review such differences before sharing."
     )
 
 
