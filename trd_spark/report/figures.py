@@ -171,7 +171,7 @@ def plot_overview_heatmap(
             cell = cells.get((str(trait), cohort, contrast))
             if cell is not None:
                 values[i, j] = float(np.log(cell["odds_ratio"]))
-                stars[i, j] = bool(cell["significant"])
+                stars[i, j] = bool(pd.notna(cell["significant"]) and cell["significant"])
     return _draw_heatmap(values, stars, traits_df, columns, path)
 
 
