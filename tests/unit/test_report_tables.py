@@ -14,6 +14,7 @@ from trd_spark.report.tables import (
     flatten_summary,
     format_table1,
     format_table2,
+    format_time_to_trd,
     mdd_column_for,
 )
 
@@ -136,3 +137,22 @@ def test_format_table1_withholds_a_female_count_whose_complement_is_small():
     assert shown_df.loc[0, ["n", "Female n", "Female %"]].tolist() == ["45", "-", "-"]
     assert shown_df.loc[1, ["n", "Female n", "Female %"]].tolist() == ["45", "<20", "-"]
     assert format_table1(table1_df, 20, False).loc[0, "Female n"] == "30"
+
+
+def test_format_time_to_trd_withholds_means_over_few_events():
+    time_df = pd.DataFrame(
+        {
+            "cohort": ["wgs", "microarray", "empty"],
+            "n_events": [90, 14, 0],
+            "mean_days": [944.4, 700.0, np.nan],
+            "ci_low": [880.2, 500.0, np.nan],
+            "ci_high": [1010.7, 900.0, np.nan],
+        }
+    )
+    shown_df = format_time_to_trd(time_df, 20, True)
+    assert shown_df.to_dict("records") == [
+        {"Cohort": "wgs", "Events": "90", "Mean days [95% CI]": "944 [880-1011]"},
+        {"Cohort": "microarray", "Events": "<20", "Mean days [95% CI]": "-"},
+        {"Cohort": "empty", "Events": "0", "Mean days [95% CI]": "-"},
+    ]
+    assert format_time_to_trd(time_df, 20, False).loc[1, "Mean days [95% CI]"] == "700 [500-900]"
