@@ -162,6 +162,7 @@ def build_qc_section(
     ):
         parts.append(f"<h3>{heading}</h3>" + _counts_table_html(outputs, name, s, result))
     result.section.body = "".join(parts)
+    result.available = bool(result.tables)  # unavailable only when none of its inputs exist
     return result
 
 
@@ -216,7 +217,7 @@ def build_table1_section(
 def build_match_section(
     outputs: RunOutputs, catalog_df: pd.DataFrame, s: ReportSettings
 ) -> SectionResult:
-    """PGS match rates: a bar chart of overlap fractions and the match report."""
+    """PGS match rates: a dot plot of overlap fractions per platform and the match report."""
     match_df = outputs.get("match_report")
     if match_df is None:
         return _missing("match", "PGS match rates", [TABLE_FILES["match_report"]])
