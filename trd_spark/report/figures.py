@@ -25,6 +25,11 @@ CONTRAST_TITLES = {
     "TRD_vs_nonMDD": "TRD vs non-MDD",
     "TRD_vs_trMDD": "TRD vs trMDD",
 }
+TERM_TITLES = {
+    "pgs_80_100": "top 20% vs bottom 20% of PGS",
+    "pgs_20_80": "middle 60% vs bottom 20% of PGS",
+    "pgs_per_sd": "per SD of PGS",
+}
 DPI = 110
 
 
@@ -113,7 +118,7 @@ def _draw_forest_panel(
 
 def _label_trait_axis(ax: Axes, traits_df: pd.DataFrame) -> None:
     ax.set_yticks(range(len(traits_df)))
-    ax.set_yticklabels(traits_df["label"], fontsize=6)
+    ax.set_yticklabels([shorten_label(label) for label in traits_df["label"]], fontsize=6)
     ax.set_ylim(len(traits_df) - 0.5, -0.5)
     boundaries = np.flatnonzero(
         traits_df["domain"].to_numpy()[1:] != traits_df["domain"].to_numpy()[:-1]
@@ -133,6 +138,12 @@ def _label_trait_axis(ax: Axes, traits_df: pd.DataFrame) -> None:
             color="#555555",
             style="italic",
         )
+
+
+def shorten_label(label: str, width: int = 34) -> str:
+    """A trait label cut to ``width`` characters (with an ellipsis) to fit beside a panel."""
+    text = str(label)
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _set_ratio_ticks(ax: Axes) -> None:
@@ -188,7 +199,7 @@ def _draw_heatmap(
     image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     for i, j in zip(*np.nonzero(stars), strict=True):
         ax.text(j, i, "*", ha="center", va="center", fontsize=7)
-    ax.set_yticks(range(len(traits_df)), traits_df["label"], fontsize=6)
+    ax.set_yticks(range(len(traits_df)), [shorten_label(t) for t in traits_df["label"]], fontsize=6)
     ax.set_xticks(
         range(len(columns)),
         [f"{CONTRAST_TITLES[k]}\n{c}" for c, k in columns],
@@ -435,7 +446,7 @@ def plot_hr_forest(
         )
         _draw_forest_panel(ax, term_df, traits_df, [cohort])
         ax.set_xlabel("HR (95% CI); filled = p < 0.05", fontsize=8)
-        ax.set_title(f"{cohort}: {term}", fontsize=9)
+        ax.set_title(f"{cohort}: {TERM_TITLES.get(term, term)}", fontsize=9)
     _label_trait_axis(axes[0], traits_df)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
