@@ -87,7 +87,7 @@ def plan_unit(
     n_untreated, n_psych = round(fractions.mdd_untreated * n), round(fractions.mdd_psych * n)
     group[mdd_rows[:n_untreated]] = "mdd_untreated"
     group[mdd_rows[n_untreated : n_untreated + n_psych]] = "mdd_psych"
-    follow_up = np.minimum(np.round(rng.uniform(200, 3000, n)), follow_up_cap).astype(int)
+    follow_up = np.minimum(np.round(rng.uniform(220, 3350, n)), follow_up_cap).astype(int)
     treated = np.flatnonzero(group == "trmdd")
     hazard = np.exp(gv[treated] @ effects_df["log_hr_time_to_trd"].to_numpy())
     base = rng.exponential(size=len(treated)) / hazard
