@@ -88,6 +88,8 @@ PROCEDURE_CHOICES: list[tuple[int, int | None, str | None]] = [
     (2000001, 2000001, "90870"), (2000002, 0, None), (0, 0, "90870"), (0, None, "GZB4ZZZ"),
     (2000004, 2000004, "90870"), (0, 2000003, "x"), (0, 0, "94.27"), (0, 0, "12345"),
 ]  # fmt: skip
+MDD_CHOICES = [(45500001, None), (45500002, None), (0, "F32.9"), (45500007, None), (0, "296.3")]
+CHAIN_STEPS = [0, 90, 91, 92, 150, 181, 182, 182]
 STEPS = [0, 0, 1, 30, 90, 91, 92, 181, 182, 183, 364, 365, 366, 729, 730, 731]
 DURATIONS = [None, None, -1, 0, 29, 89, 90, 200, 400]
 SUPPLIES = [None, None, 0, -5, 1, 30, 90, 120]
@@ -116,7 +118,10 @@ def person_history(rng: random.Random, person_id: int) -> dict[str, list[dict[st
             "condition_source_concept_id": choice[0],
             "condition_source_value": choice[1],
         }
-        for choice in rng.choices(DIAGNOSIS_CHOICES, k=rng.choice([0, 0, 1, 2, 3, 4, 6, 8]))
+        for choice in rng.choices(
+            MDD_CHOICES if rng.random() < 0.3 else DIAGNOSIS_CHOICES,
+            k=rng.choice([0, 0, 1, 2, 3, 4, 6, 8]),
+        )
     ]
     out["drug_exposure"] = draw_drugs(rng, person_id)
     out["procedure_occurrence"] = [
@@ -145,8 +150,10 @@ def draw_drugs(rng: random.Random, person_id: int) -> list[dict[str, Any]]:
     offset = rng.randint(0, 1500)
     rows = []
     drugs = SWITCH_DRUGS if rng.random() < 0.5 else DRUG_CHOICES
+    # a chain of steps just under / at / over 91 and 182 days reaches the 365/730 windows
+    steps = CHAIN_STEPS if rng.random() < 0.3 else STEPS
     for _ in range(rng.randint(0, 7)):
-        offset += rng.choice(STEPS)
+        offset += rng.choice(steps)
         start = BASE + dt.timedelta(days=offset)
         duration = rng.choice(DURATIONS)
         rows.append(
@@ -166,15 +173,15 @@ def draw_drugs(rng: random.Random, person_id: int) -> list[dict[str, Any]]:
 def histories(n_min: int, n_max: int) -> st.SearchStrategy[dict[str, pd.DataFrame]]:
     """A batch of persons (ids 1..n) plus rows of a person absent from ``person``.
 
-    Hypothesis draws the batch size and a seeded generator; the histories come from
-    that generator (drawing thousands of values one by one through hypothesis would
-    exceed its buffer), so every run is reproducible from hypothesis' choices.
+    Hypothesis draws the batch size and a seed; the histories come from a generator
+    with that seed (drawing thousands of values one by one through hypothesis would
+    exceed its buffer), so every batch is reproducible from hypothesis' choices.
     """
 
     @st.composite
     def batch(draw: Any) -> dict[str, pd.DataFrame]:
         n = draw(st.integers(n_min, n_max))
-        rng = draw(st.randoms(use_true_random=False))
+        rng = random.Random(draw(st.integers(0, 2**32 - 1)))
         people = [person_history(rng, pid) for pid in range(1, n + 1)]
         stray = person_history(rng, n + 1000)
         stray["person"] = []
@@ -188,6 +195,8 @@ def assemble(people: list[dict[str, list[dict[str, Any]]]]) -> dict[str, pd.Data
     concept, ancestor = vocabulary()
     tables: dict[str, pd.DataFrame] = {"concept": concept, "concept_ancestor": ancestor}
     for name, columns in OMOP_COLUMNS.items():
+        if name in tables:
+            continue
         rows = [row for person in people for row in person.get(name, [])]
         tables[name] = pd.DataFrame(rows, columns=list(columns))
     return tables

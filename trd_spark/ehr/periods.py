@@ -61,15 +61,26 @@ def assign_periods(exposures_df: DataFrame, settings: Sequence[Setting]) -> Data
         "end",
         *[gap_expr(b).alias(f"_gap_{b}") for b in bases],
     )
+    names = [f"_pid_{basis}_{gap_days}" for basis, gap_days in settings]
+    numbered_df = gapped_df.select(
+        "person_id",
+        "ingredient_id",
+        "start",
+        "end",
+        *[
+            period_id_expr(F.col(f"_gap_{basis}"), gap_days).cast("int").alias(name)
+            for (basis, gap_days), name in zip(settings, names, strict=True)
+        ],
+    )
     labels = [
         F.struct(
             F.lit(basis).alias("gap_basis"),
             F.lit(gap_days).alias("gap_days"),
-            period_id_expr(F.col(f"_gap_{basis}"), gap_days).cast("int").alias("period_id"),
+            F.col(name).alias("period_id"),
         )
-        for basis, gap_days in settings
+        for (basis, gap_days), name in zip(settings, names, strict=True)
     ]
-    return gapped_df.select(
+    return numbered_df.select(
         "person_id", "ingredient_id", "start", "end", F.explode(F.array(*labels)).alias("_p")
     ).select("person_id", "ingredient_id", "start", "end", "_p.*")
 

@@ -1,0 +1,162 @@
+"""Bad OMOP inputs: errors that name the table and column, unusable rows counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.reference.ehr_histories import (
+    FLUOXETINE,
+    assemble,
+    write_omop,
+)
+from trd_spark.ehr.codes import read_code_lists
+from trd_spark.ehr.definitions import Definitions
+from trd_spark.ehr.omop import read_omop
+from trd_spark.ehr.phenotypes import compute_phenotypes
+from trd_spark.errors import InputError
+from trd_spark.resources import conf_path
+
+CODE_LISTS = str(conf_path("code_lists"))
+D = dt.date
+
+
+def person(pid: int) -> dict[str, Any]:
+    return {"person_id": pid, "gender_concept_id": 8532, "year_of_birth": 1970,
+            "sex_at_birth_concept_id": None}  # fmt: skip
+
+
+def small_study() -> dict[str, pd.DataFrame]:
+    """Two persons: one with MDD and drugs, one without anything."""
+    return assemble(
+        [
+            {
+                "person": [person(1), person(2)],
+                "condition_occurrence": [
+                    {
+                        "person_id": 1,
+                        "condition_start_date": D(2015, 1, 1),
+                        "condition_source_concept_id": 0,
+                        "condition_source_value": "F32.9",
+                    },
+                ],
+                "drug_exposure": [
+                    {
+                        "person_id": 1,
+                        "drug_concept_id": FLUOXETINE,
+                        "drug_exposure_start_date": D(2015, 2, 1),
+                        "drug_exposure_end_date": None,
+                        "days_supply": None,
+                    },
+                ],
+                "procedure_occurrence": [],
+                "observation_period": [
+                    {
+                        "person_id": 1,
+                        "observation_period_start_date": D(2010, 1, 1),
+                        "observation_period_end_date": D(2020, 1, 1),
+                    },
+                ],
+            }
+        ]
+    )
+
+
+def test_missing_table_names_it(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    del tables["drug_exposure"]
+    write_omop(tables, str(tmp_path))
+    with pytest.raises(InputError, match="OMOP table 'drug_exposure' not found"):
+        read_omop(spark, str(tmp_path))
+
+
+def test_missing_column_names_table_and_column(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    write_omop(tables, str(tmp_path))
+    frame = tables["condition_occurrence"].drop(columns=["condition_source_value"])
+    os.remove(tmp_path / "condition_occurrence" / "part-0.parquet")
+    frame.to_parquet(tmp_path / "condition_occurrence" / "part-0.parquet")
+    with pytest.raises(
+        InputError, match="'condition_occurrence' has no column 'condition_source_value'"
+    ):
+        read_omop(spark, str(tmp_path))
+
+
+def write_csv(tables: dict[str, pd.DataFrame], root: Path, date_format: str) -> None:
+    for name, frame in tables.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        out = frame.copy()
+        for column in out.columns:
+            if column.endswith("_date"):
+                out[column] = [
+                    v.strftime(date_format) if v is not None else None for v in out[column]
+                ]
+        out.to_csv(root / name / "part-0.csv", index=False)
+
+
+def test_csv_with_wrong_date_format_is_an_error_naming_the_column(
+    spark: Any, tmp_path: Path
+) -> None:
+    write_csv(small_study(), tmp_path, "%d/%m/%Y")
+    with pytest.raises(
+        InputError, match=r"observation_period' column 'observation_period_start_date'.*yyyy-MM-dd"
+    ):
+        read_omop(spark, str(tmp_path), fmt="csv")
+
+
+def test_csv_with_its_date_format_given_reads(spark: Any, tmp_path: Path) -> None:
+    write_csv(small_study(), tmp_path, "%d/%m/%Y")
+    tables = read_omop(spark, str(tmp_path), fmt="csv", date_format="dd/MM/yyyy")
+    rows = tables["drug_exposure"].collect()
+    assert [(r.person_id, r.drug_exposure_start_date) for r in rows] == [(1, D(2015, 2, 1))]
+
+
+def run(spark: Any, tables: dict[str, pd.DataFrame], root: Path) -> Any:
+    write_omop(tables, str(root))
+    return compute_phenotypes(
+        spark, read_omop(spark, str(root)), read_code_lists(CODE_LISTS), Definitions()
+    )
+
+
+def test_null_end_dates_and_supply_use_the_default_30_days(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    starts = [D(2015, 2, 1), D(2015, 5, 1), D(2016, 1, 1)]
+    tables["drug_exposure"] = pd.DataFrame(
+        [{"person_id": 1, "drug_concept_id": FLUOXETINE, "drug_exposure_start_date": s,
+          "drug_exposure_end_date": None, "days_supply": None} for s in starts]
+    )  # fmt: skip
+    result = run(spark, tables, tmp_path)
+    periods = result.periods_df.where("gap_basis = 'end_to_start' and gap_days = 182").toPandas()
+    # ends are start + 29; the 2016 start is 216 days after the May end (+29): a new period
+    assert sorted(zip(periods.start, periods.end, periods.n_exposures, strict=True)) == [
+        (D(2015, 2, 1), D(2015, 5, 30), 2),
+        (D(2016, 1, 1), D(2016, 1, 30), 1),
+    ]
+    persons = result.persons_df.toPandas().set_index("person_id")
+    assert bool(persons.loc[1, "treated"]) and not bool(persons.loc[2, "treated"])
+
+
+def test_rows_of_unknown_persons_are_dropped_and_counted(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    extra = tables["condition_occurrence"].assign(person_id=99)
+    tables["condition_occurrence"] = pd.concat([tables["condition_occurrence"], extra, extra])
+    result = run(spark, tables, tmp_path)
+    persons = result.persons_df.toPandas()
+    assert sorted(persons.person_id) == [1, 2]
+    counted = [a for a in result.attrition if a.reason == "person_id not in person"]
+    assert [(a.step, a.n_persons, a.n_rows_dropped) for a in counted] == [
+        ("condition_occurrence", 1, 2)
+    ]
+
+
+def test_empty_condition_table_gives_no_mdd(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    tables["condition_occurrence"] = tables["condition_occurrence"].iloc[0:0]
+    persons = run(spark, tables, tmp_path).persons_df.toPandas()
+    assert persons.non_mdd.all() and not persons.mdd_1.any() and not persons.trd_1.any()
+    assert persons.n_mdd_dates.tolist() == [0, 0]
