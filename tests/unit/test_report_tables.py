@@ -16,6 +16,7 @@ from trd_spark.report.tables import (
     format_table2,
     format_time_to_trd,
     mdd_column_for,
+    qc_summary_table,
 )
 
 
@@ -156,3 +157,21 @@ def test_format_time_to_trd_withholds_means_over_few_events():
         {"Cohort": "empty", "Events": "0", "Mean days [95% CI]": "-"},
     ]
     assert format_time_to_trd(time_df, 20, False).loc[1, "Mean days [95% CI]"] == "700 [500-900]"
+
+
+def test_qc_summary_table_has_a_column_per_platform():
+    summary = {
+        "rules": ["multiallelic", "call_rate"],
+        "platforms": {
+            "wgs": {"n_input": 2865, "multiallelic": 25, "call_rate": 1200, "n_kept": 1640},
+            "array": {"n_input": 1940, "multiallelic": 14, "call_rate": 12, "n_kept": 1914},
+        },
+    }
+    table_df = qc_summary_table(summary)
+    assert table_df.to_dict("list") == {
+        "step": ["n input", "multiallelic", "call rate", "n kept"],
+        "wgs": ["2,865", "25", "1,200", "1,640"],
+        "array": ["1,940", "14", "12", "1,914"],
+    }
+    # another layout falls back to the flattened item / value table
+    assert qc_summary_table({"kept": 5}).columns.tolist() == ["item", "value"]

@@ -31,7 +31,6 @@ from trd_spark.report.suppress import format_count, suppress_count_columns, trun
 from trd_spark.report.tables import (
     COUNT_COLUMNS,
     build_table1,
-    flatten_summary,
     format_counts_table,
     format_p,
     format_replication,
@@ -39,6 +38,7 @@ from trd_spark.report.tables import (
     format_table1,
     format_table2,
     format_time_to_trd,
+    qc_summary_table,
 )
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,11 @@ def build_qc_section(
     if outputs.qc_summary is None:
         parts.append(render_missing(["qc/summary.json"]))
     else:
-        summary_df = flatten_summary(outputs.qc_summary)
-        parts.append("<h3>Variant QC (variant counts)</h3>" + render_table(summary_df))
+        summary_df = qc_summary_table(outputs.qc_summary)
+        parts.append(
+            "<h3>Variant QC (variants removed at each rule, in order)</h3>"
+            + render_table(summary_df)
+        )
         result.tables.append(write_shared_csv(summary_df, "qc_summary", s))
     for name, heading in (
         ("cohort_attrition", "Cohort building"),

@@ -288,6 +288,34 @@ def format_counts_table(
     return shown_df
 
 
+def qc_summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
+    """Variant QC counts as one row per step and one column per platform.
+
+    Parameters
+    ----------
+    summary : ``qc/summary.json``; its ``platforms`` maps platform -> {step: count}
+        (``n_input``, the rules in order, ``n_kept``).  Any other layout is flattened.
+
+    Returns
+    -------
+    Columns step and one per platform (variant counts as text), or ``flatten_summary``'s
+    item / value table.
+    """
+    platforms = summary.get("platforms")
+    if not isinstance(platforms, Mapping) or not all(
+        isinstance(v, Mapping) for v in platforms.values()
+    ):
+        return flatten_summary(summary)
+    steps = list(dict.fromkeys(k for counts in platforms.values() for k in counts))
+    columns: dict[str, list[str]] = {"step": [s.replace("_", " ") for s in steps]}
+    for platform, counts in platforms.items():
+        columns[str(platform)] = [
+            _integer(counts[step]) if _is_int(counts.get(step)) else str(counts.get(step, ""))
+            for step in steps
+        ]
+    return pd.DataFrame(columns)
+
+
 def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
     """``qc/summary.json`` as rows of (item, value), nested keys joined by " / ".
 

@@ -75,7 +75,12 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
     fake_attrition().to_parquet(run_dir / "qc/cohort_attrition.parquet")
     fake_analysis_attrition().to_parquet(run_dir / "results/attrition.parquet")
     fake_group_sizes().to_parquet(run_dir / "phenotypes/group_sizes.parquet")
-    summary = {"wgs": {"n_variants_in": 5000, "removed": {"multiallelic": 12, "call_rate": 340}}}
+    summary = {
+        "rules": ["multiallelic", "call_rate"],
+        "platforms": {
+            "wgs": {"n_input": 5000, "multiallelic": 12, "call_rate": 340, "n_kept": 4648}
+        },
+    }
     (run_dir / "qc/summary.json").write_text(json.dumps(summary))
     manifest = {
         "stage": "analyze",
