@@ -7,13 +7,19 @@ from typing import Any
 
 import pandas as pd
 
-from trd_spark.config import Config
+from trd_spark.config import (
+    AnalysisConfig,
+    CohortRule,
+    Config,
+    PhenotypeConfig,
+    VariantQCConfig,
+)
 
 
-def describe_cohorts(config: Config) -> str:
+def describe_cohorts(cohorts: Mapping[str, CohortRule]) -> str:
     """One sentence part per cohort: its platform, ancestry filter, exclusions and role."""
     parts = []
-    for name, rule in config.cohorts.items():
+    for name, rule in cohorts.items():
         text = f"{name} ({rule.genotypes} genotypes"
         if rule.ancestry is not None:
             text += f", predicted ancestry {'/'.join(rule.ancestry)}"
@@ -23,9 +29,8 @@ def describe_cohorts(config: Config) -> str:
     return "; ".join(parts)
 
 
-def describe_qc(config: Config) -> str:
+def describe_qc(qc: VariantQCConfig) -> str:
     """The variant QC thresholds as a sentence."""
-    qc = config.qc
     return (
         f"Variants were kept when their allele frequency exceeded {qc.min_pop_af:g} or their "
         f"allele count exceeded {qc.min_pop_ac} in at least one ancestry group; multi-allelic "
@@ -36,9 +41,8 @@ def describe_qc(config: Config) -> str:
     )
 
 
-def describe_definitions(config: Config) -> str:
+def describe_definitions(ph: PhenotypeConfig) -> str:
     """The drug trial period and TRD definitions as sentences."""
-    ph = config.phenotypes
     return (
         "MDD required at least one MDD diagnosis date and no schizophrenia or bipolar code "
         f"(mdd_1). Antidepressant exposures formed drug trial periods, a new period starting "
@@ -51,9 +55,8 @@ def describe_definitions(config: Config) -> str:
     )
 
 
-def describe_analysis(config: Config) -> str:
-    """The statistical models as sentences."""
-    an = config.analysis
+def describe_analysis(an: AnalysisConfig, min_mdd_dates_survival: int) -> str:
+    """The statistical models as sentences (survival subset: ``min_mdd_dates_survival`` dates)."""
     lower, upper = an.strata_percentiles[0], an.strata_percentiles[-1]
     return (
         f"Each PGS, standardised within the analysis sample, was tested by logistic regression "
@@ -62,24 +65,23 @@ def describe_analysis(config: Config) -> str:
         f"{an.primary_trmdd}); significance was p < {an.significance:g}. Replication was "
         "summarised by random-effects meta-regression (REML) of replication on discovery log "
         "odds ratios, reported as meta-analytic R². Time from first MDD diagnosis to TRD among "
-        f"persons with at least {config.phenotypes.min_mdd_dates_survival} MDD diagnosis dates "
+        f"persons with at least {min_mdd_dates_survival} MDD diagnosis dates "
         f"was modelled with Cox regression (PGS strata cut at the {lower:g}th and {upper:g}th "
         f"percentiles, and per SD), adjusted for age at diagnosis, sex and {an.n_pcs} PCs."
     )
 
 
-def describe_suppression(config: Config) -> str:
+def describe_suppression(suppress: bool, min_count: int) -> str:
     """How small counts are shown, following the All of Us dissemination policy."""
-    rc = config.report
-    if not rc.suppress_small_counts:
+    if not suppress:
         return (
             "Small-count suppression is OFF: this report shows exact participant counts and "
             "must not be shared outside the secure environment."
         )
     return (
         f"Following the All of Us Data and Statistics Dissemination Policy, participant counts "
-        f"from 1 to {rc.min_count} are shown as <{rc.min_count}, percentages derived from them "
-        f"are withheld, and Kaplan-Meier curves stop where {rc.min_count} or fewer remain at "
+        f"from 1 to {min_count} are shown as <{min_count}, percentages derived from them "
+        f"are withheld, and Kaplan-Meier curves stop where {min_count} or fewer remain at "
         "risk. Variant and PGS counts are not participant counts and are shown exactly. "
         "Masking is cell by cell (Table 1 also withholds a female count whose complement is "
         "small): a difference between two shown counts, such as consecutive attrition steps, "
@@ -123,6 +125,8 @@ def stage_timings(manifests: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 def write_methods(config: Config, manifests: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The methods section as paragraphs, from the config and manifests of this run.
 
+    The glue between the config and the ``describe_*`` functions, which take its sections.
+
     Parameters
     ----------
     config : the run's config.
@@ -133,12 +137,13 @@ def write_methods(config: Config, manifests: Mapping[str, Mapping[str, Any]]) ->
     Paragraphs of plain text (HTML-escaped by the caller).
     """
     return [
-        f"Cohorts: {describe_cohorts(config)}. {describe_qc(config)} PGS were computed from "
+        f"Cohorts: {describe_cohorts(config.cohorts)}. {describe_qc(config.qc)} "
+        "PGS were computed from "
         f"{config.weights.format} weights (traits: {config.weights.traits}) matched to the "
         f"genotypes with a minimum overlap of {config.weights.min_overlap:g}"
         f"{'' if config.weights.keep_ambiguous else ', strand-ambiguous SNPs dropped'}.",
-        describe_definitions(config),
-        describe_analysis(config),
-        describe_suppression(config),
+        describe_definitions(config.phenotypes),
+        describe_analysis(config.analysis, config.phenotypes.min_mdd_dates_survival),
+        describe_suppression(config.report.suppress_small_counts, config.report.min_count),
         describe_versions(manifests),
     ]

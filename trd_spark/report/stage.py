@@ -117,6 +117,7 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
     Paths written (relative to the report folder), sections unavailable, and the
     suppression setting, for the stage manifest.
     """
+    notice = describe_suppression(config.report.suppress_small_counts, config.report.min_count)
     with tempfile.TemporaryDirectory(prefix="trd-report-") as scratch:
         source_dir = config.output_dir
         if is_remote(source_dir):
@@ -129,7 +130,7 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
             settings_from_config(config, report_dir),
             write_methods(config, read_manifests(source_dir)),
             config.weights.traits,
-            notice=describe_suppression(config),
+            notice=notice,
             source=config.source,
             run_label=config.output_dir,
         )
@@ -141,5 +142,5 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
         "figures": [name for r in results for name in r.figures],
         "tables": [name for r in results for name in r.tables],
         "unavailable": [r.section.anchor for r in results if not r.available],
-        "suppression": describe_suppression(config),
+        "suppression": notice,
     }
