@@ -221,7 +221,8 @@ def run_plink2(bed: str, wide: Path, traits: list[str], out: Path) -> pd.DataFra
     subprocess.run(cmd, check=True, capture_output=True)
     res = pd.read_csv(str(out) + ".sscore", sep="\t")
     sums = res[[f"SCORE{i + 1}_SUM" for i in range(len(traits))]].to_numpy()
-    return pd.DataFrame(sums, columns=traits, index=res["#IID"].astype("int64"))
+    iid = res["IID"] if "IID" in res.columns else res["#IID"]
+    return pd.DataFrame(sums, columns=traits, index=iid.astype("int64"))
 
 
 def agree(name: str, got: pd.DataFrame, ref: pd.DataFrame) -> float:

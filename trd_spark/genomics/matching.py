@@ -142,34 +142,32 @@ def match_weights(
     flagged_df = flag_weights(weights_df, keep_ambiguous).persist()
     usable_df = flagged_df.filter(~F.col("duplicate") & ~F.col("ambiguous_dropped"))
     classified_df = classify_alleles(candidate_pairs(usable_df, variants_df))
-    classified_df = _one_site_per_weight(classified_df)
     site_key = ["trait", "contig", "position", "ref", "alt"]
-    twice_df = classified_df.groupBy(site_key).agg(F.count("*").alias("_n_site"))
-    marked_df = (
-        classified_df.join(twice_df, site_key)
-        .withColumn("site_duplicate", F.col("_n_site") > 1)
+    # one aggregation (no join back): a site that two weights of a trait match is dropped
+    per_site_df = (
+        classified_df.groupBy(site_key)
+        .agg(
+            F.count("*").alias("n_weights"),
+            F.first("beta").alias("beta"),
+            F.first("flipped").alias("flipped"),
+        )
         .persist()
     )
-    matched_df = marked_df.filter(~F.col("site_duplicate")).select(*site_key, "beta", "flipped")
-    return matched_df, _count_matches(flagged_df, marked_df)
+    matched_df = per_site_df.filter(F.col("n_weights") == 1).select(*site_key, "beta", "flipped")
+    return matched_df, _count_matches(flagged_df, per_site_df)
 
 
-def _one_site_per_weight(classified_df: DataFrame) -> DataFrame:
-    """A weight that matched two sites (rsID and position disagree) keeps the direct reading."""
-    best_df = classified_df.groupBy("wid").agg(F.min("kind").alias("kind"))
-    return classified_df.join(best_df, ["wid", "kind"]).dropDuplicates(["wid"])
-
-
-def _count_matches(flagged_df: DataFrame, marked_df: DataFrame) -> DataFrame:
+def _count_matches(flagged_df: DataFrame, per_site_df: DataFrame) -> DataFrame:
     file_df = flagged_df.groupBy("trait").agg(
         F.count("*").alias("n_in_file"),
         F.sum(F.col("duplicate").cast("long")).alias("n_dup_weights"),
         F.sum(F.col("ambiguous_dropped").cast("long")).alias("n_ambiguous_dropped"),
     )
-    match_df = marked_df.groupBy("trait").agg(
-        F.sum((~F.col("site_duplicate")).cast("long")).alias("n_matched"),
-        F.sum((~F.col("site_duplicate") & F.col("flipped")).cast("long")).alias("n_flipped"),
-        F.sum(F.col("site_duplicate").cast("long")).alias("n_dup_sites"),
+    single = F.col("n_weights") == 1
+    match_df = per_site_df.groupBy("trait").agg(
+        F.sum(single.cast("long")).alias("n_matched"),
+        F.sum((single & F.col("flipped")).cast("long")).alias("n_flipped"),
+        F.sum(F.when(~single, F.col("n_weights")).otherwise(0)).alias("n_dup_sites"),
     )
     counts_df = file_df.join(match_df, "trait", "left").fillna(0)
     counts_df = counts_df.withColumn("n_duplicates", F.col("n_dup_weights") + F.col("n_dup_sites"))

@@ -128,14 +128,15 @@ def first_failed_rule_expr(mt: hl.MatrixTable, t: QCThresholds) -> hl.StringExpr
 
 
 def run_variant_qc(
-    mt: hl.MatrixTable, group_expr: hl.StringExpression, thresholds: QCThresholds
+    mt: hl.MatrixTable, groups: dict[str, str] | None, thresholds: QCThresholds
 ) -> tuple[hl.Table, dict[str, int]]:
     """Apply every QC rule and count what each removes.
 
     Parameters
     ----------
     mt : genotypes in the common shape.
-    group_expr : column expression with each person's ancestry group.
+    groups : person id (``s``) -> ancestry group; persons absent count only overall.
+        None (no ancestry file): everyone is one group.
     thresholds : the QC settings.
 
     Returns
@@ -143,8 +144,12 @@ def run_variant_qc(
     (table of every site with its metrics and ``failed_rule``, counts with ``n_input``,
     one entry per rule and ``n_kept``).
     """
+    if groups is None:
+        mt = mt.annotate_cols(qc_group=hl.literal("all"))
+    else:
+        mt = mt.annotate_cols(qc_group=hl.literal(groups).get(mt.s))
     mt = split_or_flag_multiallelic(mt, thresholds.multiallelic)
-    mt = annotate_qc_metrics(mt, group_expr)
+    mt = annotate_qc_metrics(mt, mt.qc_group)
     mt = mt.annotate_rows(failed_rule=first_failed_rule_expr(mt, thresholds))
     sites_ht = mt.rows().checkpoint(hl.utils.new_temp_file("qc_sites", "ht"))
     counter = sites_ht.aggregate(hl.agg.counter(hl.or_else(sites_ht.failed_rule, "kept")))

@@ -58,15 +58,14 @@ def _thresholds(config: Config) -> qc.QCThresholds:
     )
 
 
-def _group_expr(mt: hl.MatrixTable, ancestry_df: pd.DataFrame | None) -> hl.StringExpression:
-    """Each person's ancestry group for the population-AF rule (``all`` without a file;
-    missing for a person absent from the file)."""
+def _groups(ancestry_df: pd.DataFrame | None, samples: list[str]) -> dict[str, str] | None:
+    """Each sample's ancestry group for the population-AF rule (None: no ancestry file).
+
+    Keyed by the MT's own spelling of the id, which may differ from the file's (``007``)."""
     if ancestry_df is None:
-        return hl.literal("all")
-    groups = dict(
-        zip(ancestry_df["person_id"].astype(str), ancestry_df["ancestry_pred"], strict=True)
-    )
-    return hl.literal(groups).get(mt.s)
+        return None
+    by_id = dict(zip(ancestry_df["person_id"], ancestry_df["ancestry_pred"], strict=True))
+    return {s: by_id[int(s)] for s in samples if int(s) in by_id}
 
 
 def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
@@ -89,8 +88,10 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     computed_pcs: dict[str, pd.DataFrame] = {}
     for platform, source in config.genotypes.items():
         mt = _read_platform(source)
-        persons[platform] = person_ids_of(mt.s.collect(), platform)
-        sites_ht, counts = qc.run_variant_qc(mt, _group_expr(mt, ancestry_df), _thresholds(config))
+        samples = [str(s) for s in mt.s.collect()]
+        persons[platform] = person_ids_of(samples, platform)
+        groups = _groups(ancestry_df, samples)
+        sites_ht, counts = qc.run_variant_qc(mt, groups, _thresholds(config))
         qc.kept_variants_ht(sites_ht).to_spark().write.mode("overwrite").parquet(
             os.path.join(qc_dir, f"variants_{platform}.parquet")
         )
