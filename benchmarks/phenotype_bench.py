@@ -1,0 +1,278 @@
+# ruff: noqa: E501  (the DuckDB SQL is easier to read on long lines)
+"""Phenotype stage on simulated OMOP tables: Spark (trd-spark) vs the same definitions in DuckDB.
+
+Usage:
+    .venv/bin/python benchmarks/phenotype_bench.py --study out/bench-aou [--scale aou] [--seed 1]
+
+Simulates the EHR part of a study into ``--study`` when it is not there yet
+(``simulate_study(..., parts=("ehr",))``), then, in one run and one warm session,
+times the phenotype stage on Spark and the same definitions written as DuckDB
+SQL over the same Parquet files, checks that both give the same per-person
+statuses, and prints both times and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_SETTINGS = {"gap_default": 182, "switching": {"trd_1": (182, 365), "trd_2": (91, 365),
+                    "trd_3": (182, 730)}, "n_switch": 3, "default_days": 30}  # fmt: skip
+
+
+def ingredient_sql(code_lists: str, omop: str) -> str:
+    """The listed ingredients (ids from drugs.tsv, or looked up by name in concept)."""
+    return f"""
+    create or replace temp table listed as
+    with lst as (
+      select "group" as grp, try_cast(concept_id as bigint) as cid, lower(trim(ingredient)) as name
+      from read_csv('{code_lists}/drugs.tsv', delim='\t', header=true, all_varchar=true)
+    ), named as (
+      select lower(concept_name) as name, min(concept_id) as cid from read_parquet('{omop}/concept/*.parquet')
+      where vocabulary_id = 'RxNorm' and concept_class_id = 'Ingredient' group by 1
+    )
+    select distinct grp, coalesce(lst.cid, named.cid) as ingredient_id
+    from lst left join named on lst.cid is null and lst.name = named.name
+    where coalesce(lst.cid, named.cid) is not null;
+    """
+
+
+def setup_sql(omop: str, code_lists: str) -> str:
+    """Views over the Parquet tables plus the code lists."""
+    views = "".join(
+        f"create or replace view {t} as select * from read_parquet('{omop}/{t}/*.parquet');\n"
+        for t in ("person", "observation_period", "condition_occurrence", "drug_exposure",
+                  "procedure_occurrence", "concept", "concept_ancestor")
+    )  # fmt: skip
+    lists = f"""
+    create or replace temp table dx as
+      select "group" as grp, vocabulary as vocab, upper(replace(trim(code), '.', '')) as prefix
+      from read_csv('{code_lists}/diagnoses.tsv', delim='\t', header=true, all_varchar=true);
+    create or replace temp table ect_codes as
+      select vocabulary as vocab, upper(replace(trim(code), '.', '')) as code
+      from read_csv('{code_lists}/procedures.tsv', delim='\t', header=true, all_varchar=true)
+      where "group" = 'ect';
+    """
+    return views + lists + ingredient_sql(code_lists, omop)
+
+
+PHENOTYPE_SQL = """
+create or replace temp table known as select distinct person_id from person where person_id is not null;
+create or replace temp table cutoff as
+  select max(observation_period_end_date) as d from observation_period o join known using (person_id)
+  where observation_period_end_date is not null
+    and (observation_period_start_date is null or observation_period_end_date >= observation_period_start_date);
+create or replace temp table dx_rows as
+  with coded as (
+    select c.person_id, c.condition_start_date as d,
+      case when k.concept_id is not null and c.condition_source_concept_id <> 0
+           then upper(replace(trim(k.concept_code), '.', '')) else upper(replace(trim(c.condition_source_value), '.', '')) end as code,
+      case when k.concept_id is not null and c.condition_source_concept_id <> 0 then k.vocabulary_id
+           when regexp_matches(upper(replace(trim(c.condition_source_value), '.', '')), '^[A-DF-UW-Z]') then 'ICD10CM'
+           else 'ICD9CM' end as vocab
+    from condition_occurrence c join known using (person_id)
+    left join concept k on k.concept_id = c.condition_source_concept_id
+    where c.condition_start_date is not null)
+  select coded.person_id, coded.d,
+    bool_or(dx.grp = 'mdd') as is_mdd, bool_or(dx.grp <> 'mdd') as is_other
+  from coded join dx on dx.vocab = coded.vocab and starts_with(coded.code, dx.prefix)
+  group by coded.person_id, coded.d, coded.code, coded.vocab;
+create or replace temp table dx_person as
+  select person_id, min(d) filter (where is_mdd) as first_mdd_date,
+    count(distinct d) filter (where is_mdd) as n_mdd_dates,
+    min(d) filter (where is_other) as first_other
+  from dx_rows group by person_id;
+create or replace temp table drug_map as
+  select ingredient_id as drug_concept_id, ingredient_id, grp from listed
+  union select a.descendant_concept_id, l.ingredient_id, l.grp
+  from concept_ancestor a join listed l on a.ancestor_concept_id = l.ingredient_id;
+create or replace temp table exposures as
+  select e.person_id, m.ingredient_id, m.grp, e.drug_exposure_start_date as s,
+    case when e.drug_exposure_end_date is not null and e.drug_exposure_end_date >= e.drug_exposure_start_date
+         then e.drug_exposure_end_date
+         when e.days_supply > 0 then e.drug_exposure_start_date + cast(e.days_supply - 1 as integer)
+         else e.drug_exposure_start_date + {default_last} end as e
+  from drug_exposure e join known using (person_id) join drug_map m using (drug_concept_id)
+  where e.drug_exposure_start_date is not null and coalesce(e.drug_concept_id, 0) <> 0;
+create or replace temp table ad as select * from exposures where grp = 'antidepressant';
+create or replace temp table labelled as
+  with g as (
+    select *, s - lag(s) over w as gap_ss, s - max(e) over (w rows between unbounded preceding and 1 preceding) as gap_es
+    from ad window w as (partition by person_id order by s, e, ingredient_id))
+  {labelled_union};
+create or replace temp table periods as
+  select person_id, gap_basis, gap_days, period_id, min(s) as start, max(e) as "end",
+    count(*) as n_exposures, count(distinct ingredient_id) as n_distinct_ingredients
+  from labelled group by all;
+create or replace temp table switches as
+  with f as (select person_id, gap_basis, gap_days, period_id, ingredient_id, min(s) as fs
+             from labelled where gap_basis = '{basis}' group by all)
+  select person_id, gap_days, period_id, min(fs) as start,
+    list_sort(list(fs))[{n_switch}] as switch_date
+  from f group by all;
+create or replace temp table switch_person as
+  select person_id, {switch_aggs} from switches group by person_id;
+create or replace temp table treated as
+  select person_id, bool_or(n_exposures >= 2) as treated from periods
+  where gap_basis = '{basis}' and gap_days = {gap_default} group by person_id;
+create or replace temp table last_line as
+  with ev as (
+    select person_id, s as d, 'ect_esk' as kind from exposures where grp = 'esketamine'
+    union all select person_id, s, 'ap' from exposures where grp = 'antipsychotic'
+    union all select p.person_id, p.procedure_date, 'ect_esk' from procedure_occurrence p join known using (person_id)
+      where p.procedure_date is not null and (
+        p.procedure_concept_id in (select k.concept_id from concept k join ect_codes c on k.vocabulary_id = c.vocab and upper(replace(k.concept_code, '.', '')) = c.code)
+        or p.procedure_source_concept_id in (select k.concept_id from concept k join ect_codes c on k.vocabulary_id = c.vocab and upper(replace(k.concept_code, '.', '')) = c.code)
+        or (coalesce(p.procedure_source_concept_id, 0) = 0 and upper(replace(trim(p.procedure_source_value), '.', '')) in (select code from ect_codes))))
+  select ev.person_id, min(d) filter (where kind = 'ect_esk') as ect_esk, min(d) filter (where kind = 'ap') as ap
+  from ev join dx_person x using (person_id) where x.first_mdd_date is not null and d >= x.first_mdd_date
+  group by ev.person_id;
+create or replace temp table eoo as
+  select o.person_id, least(max(observation_period_end_date), (select d from cutoff)) as end_of_observation
+  from observation_period o join known using (person_id)
+  where observation_period_end_date is not null
+    and (observation_period_start_date is null or observation_period_end_date >= observation_period_start_date)
+  group by o.person_id;
+create or replace temp table persons as
+  with base as (
+    select p.person_id, p.year_of_birth, p.gender_concept_id, p.sex_at_birth_concept_id,
+      x.first_mdd_date, coalesce(x.n_mdd_dates, 0) as n, x.first_other,
+      s.trd_1_s, s.trd_2_s, s.trd_3_s, coalesce(t.treated, false) as treated, l.ect_esk, l.ap, o.end_of_observation
+    from (select distinct on (person_id) * from person where person_id is not null) p
+    left join dx_person x using (person_id) left join switch_person s using (person_id)
+    left join treated t using (person_id) left join last_line l using (person_id)
+    left join eoo o using (person_id)),
+  onsets as (
+    select *, case when n >= 1 then trd_1_s end as trd_1_onset, case when n >= 1 then trd_2_s end as trd_2_onset,
+      case when n >= 1 then trd_3_s end as trd_3_onset,
+      case when n >= 1 then least(trd_1_s, ect_esk) end as trd_4_onset,
+      case when n >= 1 then least(trd_1_s, ect_esk, ap) end as trd_5_onset
+    from base)
+  select person_id,
+    case when sex_at_birth_concept_id = 45878463 then 'female' when sex_at_birth_concept_id = 45880669 then 'male'
+         when gender_concept_id = 8532 then 'female' when gender_concept_id = 8507 then 'male' end as sex,
+    year_of_birth, year((select d from cutoff)) - year_of_birth as age,
+    year(first_mdd_date) - year_of_birth as age_at_diagnosis, first_mdd_date, n as n_mdd_dates,
+    end_of_observation,
+    n >= 1 and first_other is null as mdd_1, n >= 2 and first_other is null as mdd_2,
+    n >= 1 and (first_other is null or first_other > first_mdd_date) as mdd_3,
+    treated, n = 0 as non_mdd,
+    trd_1_onset is not null as trd_1, trd_2_onset is not null as trd_2, trd_3_onset is not null as trd_3,
+    trd_4_onset is not null as trd_4, trd_5_onset is not null as trd_5,
+    trd_1_onset, trd_2_onset, trd_3_onset, trd_4_onset, trd_5_onset
+  from onsets;
+"""
+
+
+def phenotype_sql(basis: str = "start_to_start") -> str:
+    """The definitions of phenotypes.md as one DuckDB script (default numbers)."""
+    gaps = sorted(
+        {DEFAULT_SETTINGS["gap_default"], *(g for g, _ in DEFAULT_SETTINGS["switching"].values())}
+    )
+    union = " union all ".join(
+        f"select person_id, ingredient_id, s, e, '{b}' as gap_basis, {g} as gap_days, "
+        f"sum(case when {col} is null or {col} > {g} then 1 else 0 end) over "
+        f"(partition by person_id order by s, e, ingredient_id rows between unbounded preceding and current row) as period_id from g"
+        for b, col in (("start_to_start", "gap_ss"), ("end_to_start", "gap_es"))
+        for g in gaps
+    )
+    aggs = ", ".join(
+        f"min(switch_date) filter (where gap_days = {g} and switch_date <= start + {w}) as {name}_s"
+        for name, (g, w) in DEFAULT_SETTINGS["switching"].items()
+    )
+    return PHENOTYPE_SQL.format(
+        default_last=DEFAULT_SETTINGS["default_days"] - 1, labelled_union=union, basis=basis,
+        n_switch=DEFAULT_SETTINGS["n_switch"], switch_aggs=aggs, gap_default=DEFAULT_SETTINGS["gap_default"],
+    )  # fmt: skip
+
+
+def run_duckdb(omop: str, code_lists: str, out: str, threads: int) -> float:
+    """Run the SQL and write persons + periods as Parquet; returns wall seconds."""
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(f"set threads = {threads}")
+    con.execute(setup_sql(omop, code_lists))
+    con.execute(phenotype_sql())
+    con.execute(f"copy persons to '{out}/persons_duckdb.parquet' (format parquet)")
+    con.execute(f"copy periods to '{out}/periods_duckdb.parquet' (format parquet)")
+    con.close()
+    return time.perf_counter() - started
+
+
+def run_spark(study: Path, out: str) -> tuple[float, dict]:
+    """The phenotype stage as the pipeline runs it; returns wall seconds and its summary."""
+    from trd_spark.config import load_config
+    from trd_spark.ehr.stage import run_phenotype
+
+    config = load_config(study / "config.yaml")
+    started = time.perf_counter()
+    summary = run_phenotype(config, out)
+    return time.perf_counter() - started, summary
+
+
+def compare(out: str) -> int:
+    """Number of persons whose status columns differ between Spark and DuckDB."""
+    spark = pd.read_parquet(f"{out}/phenotypes/persons.parquet").set_index("person_id").sort_index()
+    duck = pd.read_parquet(f"{out}/persons_duckdb.parquet").set_index("person_id").sort_index()
+    columns = ["mdd_1", "mdd_2", "mdd_3", "treated", "non_mdd", "trd_1", "trd_2", "trd_3",
+               "trd_4", "trd_5", "n_mdd_dates", "trd_1_onset", "trd_5_onset", "end_of_observation"]  # fmt: skip
+    duck = duck.reindex(spark.index)
+    differ = pd.Series(False, index=spark.index)
+    for column in columns:
+        a, b = spark[column].astype(object), duck[column].astype(object)
+        differ |= ~((a == b) | (a.isna() & b.isna()))
+    return int(differ.sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", required=True, help="study folder (simulated when absent)")
+    parser.add_argument("--scale", default="aou", choices=["tiny", "demo", "aou"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    from trd_spark.session import start_session, stop_session
+
+    study = Path(args.study).resolve()
+    start_session(str(study), master=f"local[{args.threads}]", driver_memory="6g",
+                  extra_conf={"spark.sql.shuffle.partitions": "8"})  # fmt: skip
+    try:
+        if not (study / "config.yaml").is_file():
+            from trd_spark.simulate.study import simulate_study
+
+            started = time.perf_counter()
+            simulate_study(str(study), scale=args.scale, seed=args.seed, parts=("ehr",))
+            print(f"simulated {args.scale} EHR in {time.perf_counter() - started:.1f} s")
+        out = tempfile.mkdtemp(prefix="phenotype-bench-", dir=str(study))
+        spark_s, summary = run_spark(study, out)
+        duck_s = run_duckdb(
+            str(study / "data" / "omop"), str(study_code_lists()), out, args.threads
+        )
+        n_differ = compare(out)
+    finally:
+        stop_session()
+    print(f"persons: {summary['n_persons']}")
+    print(f"spark phenotype stage: {spark_s:.1f} s")
+    print(f"duckdb same definitions: {duck_s:.1f} s")
+    print(f"ratio spark/duckdb: {spark_s / duck_s:.2f} (target <= 3)")
+    print(f"persons whose statuses differ between the two: {n_differ}")
+
+
+def study_code_lists() -> Path:
+    from trd_spark.resources import conf_path
+
+    return conf_path("code_lists")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The phenotype stage on the tiny simulated study equals the simulator's truth/."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from trd_spark.config import load_config
+from trd_spark.ehr.definitions import TRD_DEFS, TRMDD_DEFS, comparison_groups_pandas
+from trd_spark.ehr.stage import run_phenotype
+
+pytestmark = pytest.mark.integration
+
+STATUS = ["mdd_1", "mdd_2", "mdd_3", "treated", "non_mdd", *TRD_DEFS]
+DATES = ["first_mdd_date", "end_of_observation", *(f"{d}_onset" for d in TRD_DEFS)]
+NUMBERS = ["n_mdd_dates", "year_of_birth", "age", "age_at_diagnosis"]
+TTE = ["origin_date", "onset_date", "end_of_observation", "event", "time_days", "included",
+       "exclusion"]  # fmt: skip
+
+
+def plain(value: Any) -> Any:
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    if hasattr(value, "item"):
+        return plain(value.item())
+    return value
+
+
+def with_ehr(truth: pd.DataFrame) -> pd.DataFrame:
+    """Truth rows of persons in the OMOP ``person`` table (genotyped-only persons have none)."""
+    return truth[truth["has_ehr"]] if "has_ehr" in truth.columns else truth
+
+
+@pytest.fixture(scope="module")
+def phenotyped(tiny_study: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    config = load_config(tiny_study / "config.yaml")
+    out = tmp_path_factory.mktemp("phenotype-stage")
+    summary = run_phenotype(config, str(out))
+    read = lambda name: pd.read_parquet(out / "phenotypes" / name)  # noqa: E731
+    return {
+        "summary": summary,
+        "persons": read("persons.parquet"),
+        "tte": read("time_to_event.parquet"),
+        "sizes": read("group_sizes.parquet"),
+        "attrition": read("attrition.parquet"),
+        "truth": with_ehr(pd.read_parquet(tiny_study / "truth" / "persons.parquet")),
+        "truth_tte": pd.read_parquet(tiny_study / "truth" / "time_to_event.parquet"),
+    }
+
+
+def compare(got: pd.DataFrame, want: pd.DataFrame, columns: list[str]) -> None:
+    merged = want.merge(got, on="person_id", how="left", suffixes=("_truth", ""))
+    for column in [c for c in columns if c in want.columns]:
+        w = [plain(v) for v in merged[f"{column}_truth"]]
+        g = [plain(v) for v in merged[column]]
+        bad = [(merged.person_id[i], g[i], w[i]) for i in range(len(w)) if g[i] != w[i]]
+        assert not bad, f"{column}: {len(bad)} persons differ, first (id, ours, truth): {bad[:5]}"
+
+
+def test_one_row_per_person(phenotyped: dict[str, Any]) -> None:
+    persons, truth = phenotyped["persons"], phenotyped["truth"]
+    assert persons.person_id.is_unique
+    assert set(persons.person_id) == set(truth.person_id)
+
+
+def test_every_status_onset_and_covariate_equals_truth(phenotyped: dict[str, Any]) -> None:
+    compare(phenotyped["persons"], phenotyped["truth"], STATUS + DATES + NUMBERS + ["sex"])
+
+
+def test_time_to_event_equals_truth(phenotyped: dict[str, Any]) -> None:
+    tte, truth = phenotyped["tte"], phenotyped["truth_tte"]
+    assert set(tte.person_id) == set(truth.person_id)
+    compare(tte, truth, TTE)
+
+
+def test_group_sizes_are_the_counts_of_the_truth_groups(phenotyped: dict[str, Any]) -> None:
+    sizes = phenotyped["sizes"].query("cohort == 'all'").set_index(["trd_def", "trmdd_def"])
+    truth = phenotyped["truth"]
+    assert len(sizes) == 15
+    for trd in TRD_DEFS:
+        for trmdd in TRMDD_DEFS:
+            j = trmdd[-1]
+            mdd = truth[f"mdd_{j}"].astype(bool)
+            n_trd = int((mdd & truth[trd].astype(bool)).sum())
+            n_trmdd = int((mdd & truth.treated.astype(bool) & ~truth[trd].astype(bool)).sum())
+            row = sizes.loc[(trd, trmdd)]
+            assert (row.n_trd, row.n_trmdd) == (n_trd, n_trmdd)
+            labels = comparison_groups_pandas(phenotyped["persons"], trd, trmdd)
+            assert (labels == "TRD").sum() == n_trd
+            assert (
+                (labels == "non-MDD").sum() == row.n_non_mdd == int((truth.n_mdd_dates == 0).sum())
+            )
+
+
+def test_attrition_accounts_for_the_survival_subset(phenotyped: dict[str, Any]) -> None:
+    attrition, tte = phenotyped["attrition"], phenotyped["tte"]
+    steps = attrition[attrition.step == "time_to_event"]
+    assert steps.n_persons.iloc[0] == len(tte)
+    for reason, n in tte.exclusion.value_counts().items():
+        assert int(steps.loc[steps.reason == reason, "n_rows_dropped"].iloc[0]) == n
