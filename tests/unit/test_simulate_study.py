@@ -14,10 +14,15 @@ import pytest
 from trd_spark.config import load_config
 from trd_spark.errors import InputError
 from trd_spark.resources import conf_path
-from trd_spark.simulate.genetics import simulate_genetics
+from trd_spark.simulate.genetics import (
+    simulate_genetics,
+    write_ancestry,
+    write_variant_truth,
+)
 from trd_spark.simulate.persons import build_persons
 from trd_spark.simulate.scales import get_scale
 from trd_spark.simulate.study import simulate_study
+from trd_spark.simulate.weights import alt_weights, write_prscs_files
 
 # OMOP CDM v5.3 columns the pipeline reads, with the types the CDM gives them.
 OMOP_COLUMNS = {
@@ -211,15 +216,24 @@ def test_genotype_blocks_are_deterministic_without_hail(tmp_path):
         root = tmp_path / name
         root.mkdir()
         genetics = simulate_genetics(root, 3, sizes, persons, traits, True)
-        runs.append(
-            (
-                genetics,
-                (root / "_work" / "wgs.bed").read_bytes(),
-                (root / "_work" / "wgs.bim").read_text(),
-            )
-        )
-    (first, bed_a, bim_a), (second, bed_b, bim_b) = runs
-    assert bed_a == bed_b and bim_a == bim_b
+        write_ancestry(genetics, root, persons)
+        write_prscs_files(root / "data" / "weights", genetics.traits, genetics.weights.sites_df,
+                          alt_weights(genetics.weights, genetics.gv_sd))  # fmt: skip
+        write_variant_truth(genetics, root)
+        files = {
+            str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        }
+        runs.append((genetics, files))
+    (first, files_a), (second, files_b) = runs
+    assert {
+        "_work/wgs.bed",
+        "_work/array.bim",
+        "data/ancestry_preds.tsv",
+        "truth/variants.parquet",
+        "truth/weights.parquet",
+        "data/weights/insomnia_pst_eff_a1_b0.5_phiauto_chr1.txt",
+    } <= set(files_a)
+    assert files_a == files_b
     np.testing.assert_array_equal(first.genetic_values, second.genetic_values)
     np.testing.assert_allclose(first.genetic_values.std(0), 1.0)
     gv_only = simulate_genetics(tmp_path / "c", 3, sizes, persons, traits, False)
