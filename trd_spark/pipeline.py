@@ -297,12 +297,19 @@ def _makedirs(path: str) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
 
 
+def _hadoop_fs(path: str) -> tuple[Any, Any]:
+    """Hadoop's FileSystem for ``path`` and a Path factory, through Hail's JVM."""
+    from hail.utils.java import Env
+
+    spark = Env.spark_session()
+    jvm_path = spark._jvm.org.apache.hadoop.fs.Path
+    return jvm_path(path).getFileSystem(spark._jsc.hadoopConfiguration()), jvm_path
+
+
 def _remove(path: str) -> None:
     if is_remote(path):
-        from hail.utils.java import Env
-
-        jpath = Env.jvm().org.apache.hadoop.fs.Path(path)
-        jpath.getFileSystem(Env.spark_session()._jsc.hadoopConfiguration()).delete(jpath, True)
+        fs, jvm_path = _hadoop_fs(path)
+        fs.delete(jvm_path(path), True)
     elif os.path.isdir(path):
         shutil.rmtree(path)
     elif os.path.exists(path):
@@ -314,12 +321,9 @@ def _replace(source: str, target: str) -> None:
     if not _exists(source):
         return
     if is_remote(source):
-        from hail.utils.java import Env
-
-        fs_path = Env.jvm().org.apache.hadoop.fs.Path
-        fs = fs_path(target).getFileSystem(Env.spark_session()._jsc.hadoopConfiguration())
-        fs.delete(fs_path(target), True)
-        fs.rename(fs_path(source), fs_path(target))
+        fs, jvm_path = _hadoop_fs(target)
+        fs.delete(jvm_path(target), True)
+        fs.rename(jvm_path(source), jvm_path(target))
         return
     old = target + ".old"
     _remove(old)
