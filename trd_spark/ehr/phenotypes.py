@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
@@ -31,9 +31,16 @@ class PhenotypeResult:
     attrition: list[ev.AttritionRow]
     cutoff_date: dt.date | None
 
+    kept: list[DataFrame] = field(default_factory=list)
+
+    def unpersist(self) -> None:
+        """Free the intermediate tables kept in memory while the outputs were written."""
+        for kept_df in self.kept:
+            kept_df.unpersist()
+
 
 def clean_tables(
-    tables: dict[str, DataFrame], attrition: list[ev.AttritionRow]
+    tables: dict[str, DataFrame], attrition: list[ev.AttritionRow], kept: list[DataFrame]
 ) -> dict[str, DataFrame]:
     """Drop unusable rows of the event tables (appending their counts to ``attrition``)."""
     person_df = tables["person"].where(F.col("person_id").isNotNull()).dropDuplicates(["person_id"])
@@ -45,7 +52,9 @@ def clean_tables(
     }
     cleaned = dict(tables, person=person_df)
     for table, table_rules in rules.items():
-        flagged_df = ev.flag_unusable_rows(tables[table], person_df, table_rules)
+        # counted and then filtered: keep it so the table is read and joined once
+        flagged_df = ev.flag_unusable_rows(tables[table], person_df, table_rules).persist()
+        kept.append(flagged_df)
         attrition.extend(ev.count_reasons(flagged_df, table))
         cleaned[table] = ev.keep_usable_rows(flagged_df)
     return cleaned
@@ -81,7 +90,8 @@ def compute_phenotypes(
     PhenotypeResult with lazy DataFrames and the attrition counted so far.
     """
     attrition: list[ev.AttritionRow] = []
-    t = clean_tables(tables, attrition)
+    kept: list[DataFrame] = []
+    t = clean_tables(tables, attrition, kept)
     drugs, missing = resolve_ingredient_ids(code_lists.drugs, t["concept"])
     for name in missing:
         attrition.append(
@@ -108,4 +118,5 @@ def compute_phenotypes(
     ]
     persons_df = defs.build_persons(t["person"], per_person, cohorts_df, cutoff)
     time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
-    return PhenotypeResult(persons_df, periods_df, time_df, attrition, cutoff)
+    kept += [drug_df, labelled_df, summary_df]
+    return PhenotypeResult(persons_df, periods_df, time_df, attrition, cutoff, kept)

@@ -126,13 +126,13 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     folder = f"{out_dir.rstrip('/')}/phenotypes"
     persons_df = result.persons_df.persist()
     result.persons_df = persons_df
-    result.time_to_event_df = result.time_to_event_df  # built on persons_df lazily
+    result.kept.append(persons_df)
     sizes_df = group_sizes(persons_df).orderBy("cohort", "trd_def", "trmdd_def")
     sizes = sizes_df.toPandas()
     attrition = attrition + result.attrition + survival_attrition(result.time_to_event_df)
     write_outputs(spark, result, sizes_df, folder, attrition)
     n_persons = persons_df.count()
-    persons_df.unpersist()
+    result.unpersist()
     log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
     print(sizes.to_string(index=False))
     primary = sizes[

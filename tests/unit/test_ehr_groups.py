@@ -1,0 +1,83 @@
+"""Comparison groups (phenotypes.md, Groups) on Spark and pandas, and the group-size table."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from trd_spark.ehr.definitions import (
+    TRD_DEFS,
+    TRMDD_DEFS,
+    comparison_groups,
+    comparison_groups_pandas,
+    group_sizes,
+)
+
+
+def persons_table() -> pd.DataFrame:
+    """Every combination of the flags the groups depend on (non_mdd excludes any mdd_j)."""
+    rows = []
+    combos = itertools.product([0, 1, 2, 3], [False, True], [False, True])
+    for pid, (mdd, treated, trd) in enumerate(combos, start=1):
+        row: dict[str, Any] = {"person_id": pid, "cohort": "a" if pid % 2 else None}
+        row["non_mdd"] = mdd == 0
+        # mdd level k: mdd_1 and mdd_3 from level 1, mdd_2 from level 2, only mdd_3 at level 3
+        row["mdd_1"] = mdd in (1, 2)
+        row["mdd_2"] = mdd == 2
+        row["mdd_3"] = mdd in (1, 2, 3)
+        row["treated"] = treated
+        for name in TRD_DEFS:
+            row[name] = trd and mdd > 0 and name != "trd_2"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def expected_group(row: pd.Series, trd_def: str, trmdd_def: str) -> str | None:
+    """The rule of phenotypes.md, written out case by case."""
+    mdd = bool(row["mdd_" + trmdd_def[-1]])
+    if mdd and row[trd_def]:
+        return "TRD"
+    if mdd and row["treated"] and not row[trd_def]:
+        return "trMDD"
+    if row["non_mdd"]:
+        return "non-MDD"
+    return None
+
+
+@pytest.mark.parametrize(("trd_def", "trmdd_def"), list(itertools.product(TRD_DEFS, TRMDD_DEFS)))
+def test_pandas_groups_follow_the_rule(trd_def: str, trmdd_def: str) -> None:
+    persons = persons_table()
+    got = comparison_groups_pandas(persons, trd_def, trmdd_def).tolist()
+    want = [expected_group(row, trd_def, trmdd_def) for _, row in persons.iterrows()]
+    assert got == want
+
+
+def test_spark_groups_and_sizes_match_the_rule(spark: Any) -> None:
+    persons = persons_table()
+    persons_df = spark.createDataFrame(persons)
+    sizes = group_sizes(persons_df).toPandas().set_index(["cohort", "trd_def", "trmdd_def"])
+    assert len(sizes) == 15 * 3  # cohorts "a", "(none)" and "all"
+    combos = list(itertools.product(TRD_DEFS, TRMDD_DEFS))
+    labelled_df = persons_df
+    for trd_def, trmdd_def in combos:
+        labelled_df = comparison_groups(labelled_df, trd_def, trmdd_def).withColumnRenamed(
+            "group", f"{trd_def}/{trmdd_def}"
+        )
+    labelled = labelled_df.toPandas().set_index("person_id")  # one Spark job for all 15
+    for trd_def, trmdd_def in combos:
+        want = {r.person_id: expected_group(r, trd_def, trmdd_def) for _, r in persons.iterrows()}
+        assert labelled[f"{trd_def}/{trmdd_def}"].to_dict() == want
+        labels = pd.Series(want)
+        assert tuple(sizes.loc[("all", trd_def, trmdd_def)]) == (
+            (labels == "TRD").sum(),
+            (labels == "trMDD").sum(),
+            (labels == "non-MDD").sum(),
+        )
+
+
+def test_unknown_definition_is_an_error() -> None:
+    with pytest.raises(ValueError, match="trd_def is one of"):
+        comparison_groups_pandas(persons_table(), "trd_9", "trmdd_1")
