@@ -177,3 +177,18 @@ def test_cohort_without_samples_is_an_error():
     persons = {"wgs": pd.Series([1, 2]), "array": pd.Series([7])}
     with pytest.raises(InputError, match="cohort 'wgs_diverse' has no samples"):
         assign_cohorts(persons, ancestry, STUDY_SPECS)
+
+
+def test_fast_reader_equals_checked_reader(tmp_path):
+    text = GOOD + "chr2\t.\t300\tg\tt\t1e-3\n2\trs4\t300\tA\tC\t2\n"
+    path = write(tmp_path, "t_chr1.txt", text)
+    fast = weights._parse_prscs_fast("t", path).to_pandas()
+    slow = weights._parse_prscs("t", path)
+    columns = ["trait", "chrom", "pos", "rsid", "a1", "a2", "beta", "duplicate"]
+    pd.testing.assert_frame_equal(fast[columns], slow[columns], check_dtype=False)
+
+
+def test_fast_reader_falls_back_to_name_the_line(tmp_path):
+    path = write(tmp_path, "t_chr1.txt", GOOD + "1\trs3\t300\tA\tG\tabc\n")
+    frame = weights._parse_prscs_fast("t", path)
+    assert isinstance(frame, pd.DataFrame) and "line 3" in frame["error"].iloc[0]
