@@ -160,3 +160,27 @@ def test_empty_condition_table_gives_no_mdd(spark: Any, tmp_path: Path) -> None:
     persons = run(spark, tables, tmp_path).persons_df.toPandas()
     assert persons.non_mdd.all() and not persons.mdd_1.any() and not persons.trd_1.any()
     assert persons.n_mdd_dates.tolist() == [0, 0]
+
+
+def test_ehr_only_keeps_rows_from_ehr_sites_and_counts_the_rest(spark: Any, tmp_path: Path) -> None:
+    from trd_spark.ehr.omop import keep_ehr_rows, read_ehr_source_ids
+
+    tables = small_study()
+    drugs = tables["drug_exposure"]
+    tables["drug_exposure"] = pd.concat([drugs, drugs, drugs], ignore_index=True)
+    write_omop(tables, str(tmp_path))
+    # drug_exposure_id is optional in our writer; add it with the All of Us _ext table
+    frame = tables["drug_exposure"].assign(
+        drug_exposure_end_date=pd.to_datetime(["2015-03-01"] * 3).date,
+        drug_exposure_id=[10, 11, 12],
+    )
+    frame.to_parquet(tmp_path / "drug_exposure" / "part-0.parquet")
+    (tmp_path / "drug_exposure_ext").mkdir()
+    pd.DataFrame(
+        {"drug_exposure_id": [10, 11, 12], "src_id": ["EHR site 123", "PPI/PM", "ehr site 9"]}
+    ).to_parquet(tmp_path / "drug_exposure_ext" / "part-0.parquet")
+    table_df = read_omop(spark, str(tmp_path))["drug_exposure"]
+    ids_df = read_ehr_source_ids(spark, str(tmp_path), "drug_exposure", "parquet")
+    kept_df, n_dropped = keep_ehr_rows(table_df, ids_df, "drug_exposure")
+    assert sorted(r.drug_exposure_id for r in kept_df.collect()) == [10, 12]
+    assert n_dropped == 1
