@@ -16,6 +16,7 @@ log = logging.getLogger("trd_spark")
 
 SCALES = ("tiny", "demo", "aou")
 EXPORT_FORMATS = ("vcf", "plink")
+PARTS = ("genotypes", "ehr")
 
 
 def _non_negative_int(text: str) -> int:
@@ -34,6 +35,16 @@ def _export_formats(text: str) -> list[str]:
     if unknown:
         raise argparse.ArgumentTypeError(
             f"unknown format(s) {', '.join(unknown)}; choose from {','.join(EXPORT_FORMATS)}"
+        )
+    return names
+
+
+def _parts(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PARTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown part(s) {', '.join(unknown) or '(none given)'}; choose from {','.join(PARTS)}"
         )
     return names
 
@@ -87,6 +98,13 @@ def get_parser() -> argparse.ArgumentParser:
     _add_simulation_args(simulate, default_scale="demo")
     simulate.add_argument(
         "--overwrite", action="store_true", help="replace an existing study in --out"
+    )
+    simulate.add_argument(
+        "--parts",
+        type=_parts,
+        default=list(PARTS),
+        metavar="PARTS",
+        help="what to write: genotypes,ehr (default both; 'ehr' alone needs no Hail)",
     )
 
     run = commands.add_parser("run", help="run the pipeline's stages in order")
@@ -150,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from trd_spark import commands
 
     if args.command == "simulate":
-        commands.simulate(args.out, args.scale, args.seed, args.export, args.overwrite)
+        commands.simulate(args.out, args.scale, args.seed, args.export, args.overwrite, args.parts)
     elif args.command == "demo":
         commands.demo(args.out, args.scale, args.seed, args.export)
     elif args.command == "run":

@@ -28,8 +28,18 @@ def session_for(config: Config) -> None:
     )
 
 
-def simulate(out: str, scale: str, seed: int, export: Sequence[str], overwrite: bool) -> Path:
-    """Write a synthetic study into ``out``; returns its ``config.yaml``."""
+def simulate(
+    out: str,
+    scale: str,
+    seed: int,
+    export: Sequence[str],
+    overwrite: bool,
+    parts: Sequence[str] = ("genotypes", "ehr"),
+) -> Path:
+    """Write a synthetic study into ``out``; returns its ``config.yaml``.
+
+    Hail is started only when genotypes are written.
+    """
     target = Path(out)
     if not overwrite and target.is_dir() and any(target.iterdir()):
         raise InputError(
@@ -37,13 +47,16 @@ def simulate(out: str, scale: str, seed: int, export: Sequence[str], overwrite: 
         )
     from trd_spark.simulate.study import simulate_study
 
-    start_session(out, master="local[*]")
+    with_hail = "genotypes" in parts
+    if with_hail:
+        start_session(out, master="local[*]")
     try:
         config_path = simulate_study(
-            out, scale=scale, seed=seed, export=export, overwrite=overwrite
+            out, scale=scale, seed=seed, export=export, overwrite=overwrite, parts=parts
         )
     finally:
-        stop_session()
+        if with_hail:
+            stop_session()
     print(f"synthetic {scale} study written to {Path(out).resolve()}; config: {config_path}")
     return config_path
 

@@ -31,6 +31,10 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
             ["simulate", "--out", "x", "--export", "bgen"],
             "unknown format(s) bgen; choose from vcf,plink",
         ),
+        (
+            ["simulate", "--out", "x", "--parts", "omop"],
+            "unknown part(s) omop; choose from genotypes,ehr",
+        ),
         (["run"], "the following arguments are required: --config"),
         (["run", "--config", "no/such.yaml"], "config file no/such.yaml does not exist"),
         (["score", "--config", "no/such.yaml"], "config file no/such.yaml does not exist"),
@@ -88,3 +92,18 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("simulate", "run", "qc", "score", "phenotype", "analyze", "report", "demo"):
         assert command in out
+
+
+def test_simulate_ehr_only_runs_without_hail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    code, err = run_cli(
+        ["simulate", "--out", str(tmp_path / "s"), "--scale", "tiny", "--parts", "ehr"], capsys
+    )
+    assert code == 0, err
+    persons = pd.read_parquet(tmp_path / "s" / "data" / "omop" / "person")
+    truth = pd.read_parquet(tmp_path / "s" / "truth" / "persons.parquet")
+    assert set(persons.person_id) <= set(truth.person_id)
+    assert not (tmp_path / "s" / "data" / "wgs.mt").exists()
