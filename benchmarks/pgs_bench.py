@@ -11,7 +11,7 @@ columns, then in one warm Hail session times:
 * plink2          ``plink2 --bfile --score ... cols=+scoresums`` whole process
 
 All methods impute missing genotypes with the mean dosage (plink2's default) and
-must agree to 1e-6 relative.  Not a test: ``python benchmarks/pgs_bench.py``.
+must agree with plink2 to 1e-5 relative (plink2 prints 6 significant digits).  Not a test: ``python benchmarks/pgs_bench.py``.
 ``--sizes 1000x50000,2000x100000`` shows growth (scorer and plink2 only).
 """
 
@@ -137,7 +137,8 @@ def run_scorer(
         flat_sites_ht(mt.rows()).to_spark().write.parquet(str(variants_path))
 
     def match() -> Any:
-        files_df = weights.list_weight_files(str(folder), "prscs", traits)
+        catalog = sorted({p.name.split("_pst_eff")[0] for p in folder.iterdir()})
+        files_df = weights.list_weight_files(str(folder), "prscs", catalog)
         files_df = files_df[files_df["trait"].isin(traits)]
         weights_df = weights.read_weights(spark, files_df, "prscs")
         variants_df = spark.read.parquet(str(variants_path))
@@ -231,7 +232,9 @@ def agree(name: str, got: pd.DataFrame, ref: pd.DataFrame) -> float:
         np.abs(ref[list(got.columns)].to_numpy()), 1e-12
     )
     worst = float(np.max(rel))
-    verdict = "OK" if worst < 1e-6 else "DISAGREES"
+    # plink2 prints sums with 6 significant digits, so 1e-5 is its resolution here; exact
+    # agreement to 1e-6 is checked by tests/integration/test_genomics_plink2.py
+    verdict = "OK" if worst < 1e-5 else "DISAGREES"
     print(f"  {name:<18} max relative difference to plink2 {worst:.2e} {verdict}")
     return worst
 
