@@ -11,7 +11,8 @@ columns, then in one warm Hail session times:
 * plink2          ``plink2 --bfile --score ... cols=+scoresums`` whole process
 
 All methods impute missing genotypes with the mean dosage (plink2's default) and
-must agree with plink2 to 1e-5 relative (plink2 prints 6 significant digits).  Not a test: ``python benchmarks/pgs_bench.py``.
+must agree with plink2 to 1e-5 relative (plink2 prints 6 significant digits).
+Not a test: ``python benchmarks/pgs_bench.py``.
 ``--sizes 1000x50000,2000x100000`` shows growth (scorer and plink2 only).
 """
 
