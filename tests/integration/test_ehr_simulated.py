@@ -23,7 +23,12 @@ TTE = ["origin_date", "onset_date", "end_of_observation", "event", "time_days", 
 
 
 def plain(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    if (
+        value is None
+        or value is pd.NaT
+        or value is pd.NA
+        or (isinstance(value, float) and math.isnan(value))
+    ):
         return None
     if isinstance(value, pd.Timestamp):
         return value.date()

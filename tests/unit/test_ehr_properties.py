@@ -27,7 +27,7 @@ CODE_LISTS = str(conf_path("code_lists"))
 
 def plain(value: Any) -> Any:
     """One comparable Python value (None for every kind of missing)."""
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
