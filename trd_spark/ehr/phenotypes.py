@@ -43,7 +43,14 @@ def clean_tables(
     tables: dict[str, DataFrame], attrition: list[ev.AttritionRow], kept: list[DataFrame]
 ) -> dict[str, DataFrame]:
     """Drop unusable rows of the event tables (appending their counts to ``attrition``)."""
-    person_df = tables["person"].where(F.col("person_id").isNotNull()).dropDuplicates(["person_id"])
+    # the de-duplicated person ids are joined to every event table: compute them once
+    person_df = (
+        tables["person"]
+        .where(F.col("person_id").isNotNull())
+        .dropDuplicates(["person_id"])
+        .persist()
+    )
+    kept.append(person_df)
     rules = {
         "condition_occurrence": ev.condition_rules(),
         "drug_exposure": ev.drug_rules(),
@@ -52,9 +59,8 @@ def clean_tables(
     }
     cleaned = dict(tables, person=person_df)
     for table, table_rules in rules.items():
-        # counted and then filtered: keep it so the table is read and joined once
-        flagged_df = ev.flag_unusable_rows(tables[table], person_df, table_rules).persist()
-        kept.append(flagged_df)
+        # read twice (counted, then filtered): re-reading Parquet is cheaper than caching
+        flagged_df = ev.flag_unusable_rows(tables[table], person_df, table_rules)
         attrition.extend(ev.count_reasons(flagged_df, table))
         cleaned[table] = ev.keep_usable_rows(flagged_df)
     return cleaned
