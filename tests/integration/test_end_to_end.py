@@ -75,7 +75,7 @@ def full_run(tiny_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_every_stage_writes_its_outputs(full_run: Path) -> None:
-    for table in RESULT_TABLES + ["qc/summary.json", "report/index.html"]:
+    for table in [*RESULT_TABLES, "qc/summary.json", "report/index.html"]:
         assert (full_run / table).exists(), table
     for stage in STAGES:
         manifest = json.loads((full_run / "manifests" / f"{stage}.json").read_text())
