@@ -95,6 +95,15 @@ def test_report_images_load_and_no_small_count_is_shown(full_run: Path, tmp_path
     assert "&lt;20" in page.read_text() or "<20" in page.read_text()
 
 
+def test_notebook_runs_on_the_finished_run(full_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.data.report.notebook import execute, images, printed
+
+    notebook = execute(full_run, monkeypatch)
+    assert f"run: {full_run.resolve()}" in printed(notebook)
+    assert "not available" not in printed(notebook)
+    assert images(notebook) == 2  # the forest plot and the Kaplan-Meier curve
+
+
 def test_second_run_skips_every_stage(full_run: Path) -> None:
     config = full_run.parent / "full.yaml"
     before = finished_times(full_run)
