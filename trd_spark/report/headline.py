@@ -9,20 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# TRD vs trMDD, OR per SD in the discovery cohort (WGS European set)
-PUBLISHED_TRD_VS_TRMDD_OR: dict[str, float] = {
-    "insomnia": 1.11,
-    "neuroticism": 1.11,
-    "educational_attainment": 0.88,
-    "cognitive_performance": 0.91,
-    "intelligence": 0.91,
-    "unenthusiasm": 1.11,
-    "lethargy": 1.14,
-    "tenseness": 1.15,
-    "depressed_mood": 1.10,
-}
-# time to TRD, top vs bottom PGS quintile (pooled WGS sets)
-PUBLISHED_HR_TOP_QUINTILE: dict[str, float] = {"educational_attainment": 0.79, "insomnia": 1.21}
+from trd_spark import published
+
+PUBLISHED_TRD_VS_TRMDD_OR = published.TRD_VS_TRMDD_OR
+PUBLISHED_HR_TOP_QUINTILE = published.HR_TOP_QUINTILE
 
 
 def compare_odds_ratios(primary_df: pd.DataFrame, discovery: str) -> pd.DataFrame:

@@ -5,18 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# TRD vs trMDD odds ratios per SD of PGS reported by the study.
-STUDY_TRD_VS_TRMDD_OR = {
-    "insomnia": 1.11,
-    "neuroticism": 1.11,
-    "educational_attainment": 0.88,
-    "cognitive_performance": 0.91,
-    "intelligence": 0.91,
-    "unenthusiasm": 1.11,
-    "lethargy": 1.14,
-    "tenseness": 1.15,
-    "depressed_mood": 1.10,
-}
+from trd_spark.published import TRD_VS_TRMDD_OR
+
 # d logit P(TRD) / d log-hazard for an exponential time to TRD with ~20-30% converting within
 # follow-up: the hazard effect that yields the study's odds ratio.
 LOGIT_PER_LOG_HAZARD = 1.1
@@ -61,7 +51,7 @@ def build_effects(traits_df: pd.DataFrame) -> pd.DataFrame:
     trait, domain, log_or_mdd, log_or_trd_vs_trmdd (study target), log_hr_time_to_trd
     (the exact hazard effect used to draw time to TRD).
     """
-    trd = np.array([np.log(STUDY_TRD_VS_TRMDD_OR.get(t, 1.0)) for t in traits_df["trait"]])
+    trd = np.array([np.log(TRD_VS_TRMDD_OR.get(t, 1.0)) for t in traits_df["trait"]])
     return pd.DataFrame(
         {
             "trait": traits_df["trait"].to_numpy(),
