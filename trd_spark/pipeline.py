@@ -20,15 +20,14 @@ import hashlib
 import importlib
 import json
 import logging
-import os
 import platform
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from trd_spark import storage
 from trd_spark.config import Config, is_remote
 from trd_spark.errors import TrdSparkError
 
@@ -108,15 +107,15 @@ def stage_function(stage: str) -> StageFunction:
 
 def manifest_path(output_dir: str, stage: str) -> str:
     """Where a finished stage's manifest is written."""
-    return _join(output_dir, "manifests", f"{stage}.json")
+    return storage.join(output_dir, "manifests", f"{stage}.json")
 
 
 def read_manifest(output_dir: str, stage: str) -> dict[str, Any] | None:
     """The manifest of a finished stage, or None."""
     path = manifest_path(output_dir, stage)
-    if not _exists(path):
+    if not storage.exists(path):
         return None
-    return dict(json.loads(_read_text(path)))
+    return dict(json.loads(storage.read_text(path)))
 
 
 def stage_fingerprint(stage: str, config: Config) -> str:
@@ -137,16 +136,16 @@ def run_stage(stage: str, config: Config) -> dict[str, Any]:
     """Run one stage into a staging folder, move its outputs into place, write its manifest."""
     function = stage_function(stage)
     fingerprint = stage_fingerprint(stage, config)
-    staging = _join(config.output_dir, "_staging", stage)
-    _remove(staging)
-    _makedirs(staging)
+    staging = storage.join(config.output_dir, "_staging", stage)
+    storage.remove(staging)
+    storage.makedirs(staging)
     log.info("stage %s: start", stage)
     started = time.perf_counter()
     summary = function(config, staging)
     seconds = time.perf_counter() - started
     for folder in STAGE_OUTPUTS[stage]:
-        _replace(_join(staging, folder), _join(config.output_dir, folder))
-    _remove(_join(config.output_dir, "_staging"))
+        storage.replace(storage.join(staging, folder), storage.join(config.output_dir, folder))
+    storage.remove(storage.join(config.output_dir, "_staging"))
     manifest = {
         "stage": stage,
         "fingerprint": fingerprint,
@@ -159,7 +158,7 @@ def run_stage(stage: str, config: Config) -> dict[str, Any]:
         | {"python": platform.python_version()},
         "summary": summary,
     }
-    _write_text(
+    storage.write_text(
         manifest_path(config.output_dir, stage), json.dumps(manifest, indent=2, default=str)
     )
     log.info("stage %s: done in %.1f s", stage, seconds)
@@ -251,83 +250,3 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-# --- file system: local paths with os/shutil, remote ones through Hail's Hadoop FS ---------
-
-
-def _join(*parts: str) -> str:
-    return (
-        "/".join([parts[0].rstrip("/"), *parts[1:]]) if is_remote(parts[0]) else str(Path(*parts))
-    )
-
-
-def _exists(path: str) -> bool:
-    if is_remote(path):
-        import hail as hl
-
-        return bool(hl.hadoop_exists(path))
-    return os.path.exists(path)
-
-
-def _read_text(path: str) -> str:
-    if is_remote(path):
-        import hail as hl
-
-        with hl.hadoop_open(path) as handle:
-            return str(handle.read())
-    return Path(path).read_text()
-
-
-def _write_text(path: str, text: str) -> None:
-    if is_remote(path):
-        import hail as hl
-
-        with hl.hadoop_open(path, "w") as handle:
-            handle.write(text)
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _makedirs(path: str) -> None:
-    if not is_remote(path):
-        Path(path).mkdir(parents=True, exist_ok=True)
-
-
-def _hadoop_fs(path: str) -> tuple[Any, Any]:
-    """Hadoop's FileSystem for ``path`` and a Path factory, through Hail's JVM."""
-    from hail.utils.java import Env
-
-    spark = Env.spark_session()
-    jvm_path = spark._jvm.org.apache.hadoop.fs.Path
-    return jvm_path(path).getFileSystem(spark._jsc.hadoopConfiguration()), jvm_path
-
-
-def _remove(path: str) -> None:
-    if is_remote(path):
-        fs, jvm_path = _hadoop_fs(path)
-        fs.delete(jvm_path(path), True)
-    elif os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
-
-
-def _replace(source: str, target: str) -> None:
-    """Move a finished output folder into place, replacing the old one."""
-    if not _exists(source):
-        return
-    if is_remote(source):
-        fs, jvm_path = _hadoop_fs(target)
-        fs.delete(jvm_path(target), True)
-        fs.rename(jvm_path(source), jvm_path(target))
-        return
-    old = target + ".old"
-    _remove(old)
-    if os.path.exists(target):
-        os.replace(target, old)
-    os.replace(source, target)
-    _remove(old)

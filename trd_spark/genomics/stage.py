@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 import hail as hl
@@ -18,6 +17,7 @@ import pandas as pd
 from hail.utils.java import Env
 from pyspark.sql import DataFrame, SparkSession
 
+from trd_spark import storage
 from trd_spark.config import Config, GenotypeSource
 from trd_spark.errors import InputError
 from trd_spark.genomics import pgs, qc, scoring
@@ -80,8 +80,8 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     -------
     Small summary for the manifest: counts per platform and per cohort.
     """
-    qc_dir = os.path.join(out_dir, "qc")
-    os.makedirs(qc_dir, exist_ok=True)
+    qc_dir = storage.join(out_dir, "qc")
+    storage.makedirs(qc_dir)
     ancestry_df = read_ancestry(config.ancestry, config.analysis.n_pcs) if config.ancestry else None
     summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}}
     persons: dict[str, pd.Series] = {}
@@ -93,7 +93,7 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
         groups = _groups(ancestry_df, samples)
         sites_ht, counts = qc.run_variant_qc(mt, groups, _thresholds(config))
         qc.kept_variants_ht(sites_ht).to_spark().write.mode("overwrite").parquet(
-            os.path.join(qc_dir, f"variants_{platform}.parquet")
+            storage.join(qc_dir, f"variants_{platform}.parquet")
         )
         summary["platforms"][platform] = counts
         if ancestry_df is None:
@@ -133,12 +133,12 @@ def _attach_computed(
 def _write_qc_tables(
     qc_dir: str, cohorts_df: pd.DataFrame, attrition_df: pd.DataFrame, summary: dict[str, Any]
 ) -> None:
-    cohorts_df.to_parquet(os.path.join(qc_dir, "cohorts.parquet"), index=False)
-    attrition_df.astype({"n_persons": "int64", "n_rows_dropped": "int64"}).to_parquet(
-        os.path.join(qc_dir, "cohort_attrition.parquet"), index=False
+    storage.write_parquet(cohorts_df, storage.join(qc_dir, "cohorts.parquet"))
+    storage.write_parquet(
+        attrition_df.astype({"n_persons": "int64", "n_rows_dropped": "int64"}),
+        storage.join(qc_dir, "cohort_attrition.parquet"),
     )
-    with open(os.path.join(qc_dir, "summary.json"), "w") as handle:
-        json.dump(summary, handle, indent=2)
+    storage.write_text(storage.join(qc_dir, "summary.json"), json.dumps(summary, indent=2))
 
 
 # ---------------------------------------------------------------------------
@@ -183,13 +183,13 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
     Small summary: persons scored per cohort, traits, sites per platform.
     """
     spark = _spark()
-    pgs_dir = os.path.join(out_dir, "pgs")
-    os.makedirs(pgs_dir, exist_ok=True)
-    qc_dir = os.path.join(config.output_dir, "qc")
-    cohorts_path = os.path.join(qc_dir, "cohorts.parquet")
-    if not os.path.exists(cohorts_path):
+    pgs_dir = storage.join(out_dir, "pgs")
+    storage.makedirs(pgs_dir)
+    qc_dir = storage.join(config.output_dir, "qc")
+    cohorts_path = storage.join(qc_dir, "cohorts.parquet")
+    if not storage.exists(cohorts_path):
         raise InputError(f"{cohorts_path} is missing; run the qc stage first")
-    cohorts_df = pd.read_parquet(cohorts_path)
+    cohorts_df = storage.read_parquet(cohorts_path)
     traits, weights_df = _load_weights(config, spark)
     reports: list[pd.DataFrame] = []
     persons: dict[str, int] = {}
@@ -212,10 +212,10 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
         reports.append(report_df)
         sites[platform] = n_sites
         for cohort, scores_df in scores.items():
-            scores_df.to_parquet(os.path.join(pgs_dir, f"{cohort}.parquet"), index=False)
+            storage.write_parquet(scores_df, storage.join(pgs_dir, f"{cohort}.parquet"))
             persons[cohort] = len(scores_df)
-    pd.concat(reports, ignore_index=True).to_parquet(
-        os.path.join(pgs_dir, "match_report.parquet"), index=False
+    storage.write_parquet(
+        pd.concat(reports, ignore_index=True), storage.join(pgs_dir, "match_report.parquet")
     )
     return {"traits": len(traits), "persons": persons, "sites": sites}
 
@@ -231,7 +231,7 @@ def _score_one_platform(
     qc_dir: str,
     out_dir: str,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, int]:
-    variants_df = spark.read.parquet(os.path.join(qc_dir, f"variants_{platform}.parquet"))
+    variants_df = spark.read.parquet(storage.join(qc_dir, f"variants_{platform}.parquet"))
     matched_df, report_df = pgs.match_and_report(
         weights_df, variants_df, config.weights.keep_ambiguous, platform
     )
@@ -239,7 +239,7 @@ def _score_one_platform(
     mt = _read_platform(source)
     samples = [str(p) for p in members_df["person_id"]]
     small_mt = pgs.restrict_to_matched(mt, matched_df, _as_mt_ids(mt, samples))
-    cache = scoring.write_dosage_cache(small_mt, os.path.join(out_dir, "_cache", platform))
+    cache = scoring.write_dosage_cache(small_mt, storage.join(out_dir, "_cache", platform))
     fam_ids = pd.read_csv(cache.prefix + ".fam", sep=r"\s+", header=None, dtype=str)[1].tolist()
     cohort_ids = {
         str(c): part["person_id"].to_numpy(dtype=np.int64)

@@ -8,12 +8,12 @@ tables, read on the driver) and writes ``results/`` under ``out_dir``.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
 import pandas as pd
 
+from trd_spark import storage
 from trd_spark.config import Config
 from trd_spark.errors import InputError
 from trd_spark.stats.analysis import AnalysisTable, build_analysis_table
@@ -68,7 +68,7 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
         "attrition": attrition_df,
         "traits": trait_presence(tables, traits),
     }
-    write_results(results, os.path.join(out_dir, "results"))
+    write_results(results, storage.join(out_dir, "results"))
     summary = summarize(results, tables, time.perf_counter() - started)
     if summary["traits_in_some_cohorts_only"]:
         log.warning(
@@ -108,9 +108,9 @@ def read_stage_table(output_dir: str, relative: str, stage: str) -> pd.DataFrame
     -------
     DataFrame.
     """
-    path = os.path.join(output_dir, relative)
+    path = storage.join(output_dir, relative)
     try:
-        return pd.read_parquet(path)
+        return storage.read_parquet(path)
     except FileNotFoundError as err:
         raise InputError(
             f"{path} not found; the analyze stage needs the {stage} stage's output: "
@@ -232,9 +232,9 @@ def trait_presence(tables: dict[str, AnalysisTable], traits: list[str]) -> pd.Da
 
 def write_results(results: dict[str, pd.DataFrame], folder: str) -> None:
     """Each table as ``<folder>/<name>.parquet``."""
-    os.makedirs(folder, exist_ok=True)
+    storage.makedirs(folder)
     for name, frame in results.items():
-        frame.to_parquet(os.path.join(folder, f"{name}.parquet"), index=False)
+        storage.write_parquet(frame, storage.join(folder, f"{name}.parquet"))
 
 
 def summarize(

@@ -1,0 +1,130 @@
+"""Reading and writing the pipeline's small outputs on a local disk or a cluster's object store.
+
+Local paths use the local file system.  URIs (``gs://``, ``s3://``, ``hdfs://``, ``file://``)
+go through Hail's Hadoop file system, which reads the object stores a Dataproc or EMR
+cluster is configured for, so no extra Python package (gcsfs, s3fs) is needed.  Large
+tables are written by Spark or Hail themselves, which take the same URIs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trd_spark.config import is_remote
+
+
+def join(*parts: str) -> str:
+    """Join path parts; URIs keep their ``scheme://``."""
+    if is_remote(parts[0]):
+        return "/".join([parts[0].rstrip("/"), *(p.strip("/") for p in parts[1:])])
+    return str(Path(*parts))
+
+
+def exists(path: str) -> bool:
+    """True when a file or folder exists."""
+    if is_remote(path):
+        import hail as hl
+
+        return bool(hl.hadoop_exists(path))
+    return os.path.exists(path)
+
+
+def makedirs(path: str) -> None:
+    """Create a folder (object stores need none: a no-op there)."""
+    if not is_remote(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def read_text(path: str) -> str:
+    """A whole text file."""
+    if is_remote(path):
+        import hail as hl
+
+        with hl.hadoop_open(path) as handle:
+            return str(handle.read())
+    return Path(path).read_text()
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a text file; locally through a temporary file so a reader never sees half of it."""
+    if is_remote(path):
+        import hail as hl
+
+        with hl.hadoop_open(path, "w") as handle:
+            handle.write(text)
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def read_parquet(path: str) -> pd.DataFrame:
+    """A small Parquet table: one file (as pandas writes) or a folder of parts (as Spark writes).
+
+    Raises FileNotFoundError when there is nothing at ``path``.
+    """
+    if is_remote(path):
+        if not exists(path):
+            raise FileNotFoundError(path)
+        from hail.utils.java import Env
+
+        return Env.spark_session().read.parquet(path).toPandas()
+    return pd.read_parquet(path)
+
+
+def write_parquet(frame: pd.DataFrame, path: str) -> None:
+    """Write a small table as one Parquet file."""
+    if is_remote(path):
+        import hail as hl
+
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        with hl.hadoop_open(path, "wb") as handle:
+            handle.write(buffer.getvalue())
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+
+
+def _hadoop_fs(path: str) -> tuple[Any, Any]:
+    """Hadoop's FileSystem for ``path`` and a Path factory, through Hail's JVM."""
+    from hail.utils.java import Env
+
+    spark = Env.spark_session()
+    jvm_path = spark._jvm.org.apache.hadoop.fs.Path
+    return jvm_path(path).getFileSystem(spark._jsc.hadoopConfiguration()), jvm_path
+
+
+def remove(path: str) -> None:
+    """Delete a file or a folder with everything in it; nothing when absent."""
+    if is_remote(path):
+        fs, jvm_path = _hadoop_fs(path)
+        fs.delete(jvm_path(path), True)
+    elif os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def replace(source: str, target: str) -> None:
+    """Move a finished folder into place, replacing what was there."""
+    if not exists(source):
+        return
+    if is_remote(source):
+        fs, jvm_path = _hadoop_fs(target)
+        fs.delete(jvm_path(target), True)
+        fs.rename(jvm_path(source), jvm_path(target))
+        return
+    old = target + ".old"
+    remove(old)
+    if os.path.exists(target):
+        os.replace(target, old)
+    os.replace(source, target)
+    remove(old)
