@@ -7,6 +7,7 @@ stop it, so the library itself never starts one.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,12 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def session_for(config: Config) -> None:
-    """Start the session a config asks for."""
+    """Start the session a config asks for; Spark's progress bars show when run in a terminal."""
     start_session(
         config.output_dir,
         master=config.spark.master,
         driver_memory=config.spark.driver_memory,
         extra_conf=config.spark.conf,
+        quiet=not sys.stderr.isatty(),
     )
 
 

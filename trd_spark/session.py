@@ -78,13 +78,13 @@ def cluster_master() -> str | None:
     return None
 
 
-def local_spark_conf(driver_memory: str) -> dict[str, str]:
-    """Spark settings for local mode: loopback only, no UI, quiet."""
+def local_spark_conf(driver_memory: str, progress: bool = False) -> dict[str, str]:
+    """Spark settings for local mode: loopback only, no UI; console progress bars on request."""
     return {
         "spark.driver.host": LOOPBACK,
         "spark.driver.bindAddress": LOOPBACK,
         "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.showConsoleProgress": "true" if progress else "false",
         "spark.driver.memory": driver_memory,
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "8",
@@ -110,7 +110,7 @@ def start_session(
     driver_memory : driver heap for local mode (ignored on a cluster).
     extra_conf : further Spark settings (``spark.conf`` in the config file).
     app_name : the Spark application name.
-    quiet : hide Hail's banner and progress bars.
+    quiet : hide Hail's banner and Spark's progress bars (show them in a terminal).
 
     Returns
     -------
@@ -128,7 +128,7 @@ def start_session(
     if local:
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
         os.environ.setdefault("PYSPARK_PYTHON", _python())
-        conf.update(local_spark_conf(driver_memory))
+        conf.update(local_spark_conf(driver_memory, progress=not quiet))
         if not Path(paths.tmp_dir).exists():
             _scratch.append(paths.tmp_dir)
         Path(paths.local_tmp_dir).mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,8 @@ def test_local_mode_is_loopback_only_without_ui() -> None:
     assert conf["spark.driver.bindAddress"] == "127.0.0.1"
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.driver.memory"] == "4g"
+    assert conf["spark.ui.showConsoleProgress"] == "false"
+    assert local_spark_conf("4g", progress=True)["spark.ui.showConsoleProgress"] == "true"
 
 
 @pytest.fixture
