@@ -87,6 +87,7 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     persons: dict[str, pd.Series] = {}
     computed_pcs: dict[str, pd.DataFrame] = {}
     for platform, source in config.genotypes.items():
+        log.info("qc: variant QC of platform %s (%s)", platform, source.path)
         mt = _read_platform(source)
         samples = [str(s) for s in mt.s.collect()]
         persons[platform] = person_ids_of(samples, platform)
@@ -198,6 +199,7 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
         members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
         if members_df.empty:
             continue
+        log.info("score: matching and scoring %d persons on platform %s", len(members_df), platform)
         scores, report_df, n_sites = _score_one_platform(
             config,
             spark,

@@ -136,7 +136,7 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
         )
         if is_remote(out_dir):
             upload_folder(report_dir, join_remote(out_dir, "report"))
-    log.info("report written to %s", f"{out_dir.rstrip('/')}/report/index.html")
+    log.info("report written (it moves to %s when the stage finishes)", "report/index.html")
     return {
         "index": "report/index.html",
         "figures": [name for r in results for name in r.figures],

@@ -44,15 +44,19 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
     settings = config.analysis
     primary = (settings.primary_trd, settings.primary_trmdd)
     traits = read_trait_catalog(config.weights.traits)
+    log.info("analyze: building the per-cohort analysis tables")
     tables = build_tables(config, traits)
     designs = enumerate_designs(
         list(tables), config.discovery_cohort, primary, settings.sex_stratified
     )
+    log.info("analyze: logistic grid, %d designs x %d traits", len(designs), len(traits))
     associations_df = run_association_grid(
         tables, designs, settings.significance, settings.n_pcs, settings.max_iter, settings.tol
     )
+    log.info("analyze: replication meta-regression and the sensitivity table")
     replication_df = replicate(associations_df, config.discovery_cohort, primary)
     sensitivity_df = sensitivity_table(associations_df, config.discovery_cohort, primary)
+    log.info("analyze: Cox models, cox.zph and Kaplan-Meier curves")
     survival_df, km_df, mean_df, survival_attrition = analyse_progression(config, tables)
     attrition_df = pd.DataFrame(
         [row for table in tables.values() for row in table.attrition] + survival_attrition,
