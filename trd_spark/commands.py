@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trd_spark.config import Config, load_config
-from trd_spark.errors import InputError
 from trd_spark.pipeline import STAGES, run_stages
 from trd_spark.session import start_session, stop_session
 
@@ -42,13 +41,9 @@ def simulate(
 
     Hail is started only when genotypes are written.
     """
-    target = Path(out)
-    if not overwrite and target.is_dir() and any(target.iterdir()):
-        raise InputError(
-            f"{target} exists and is not empty; choose another --out or pass --overwrite"
-        )
-    from trd_spark.simulate.study import simulate_study
+    from trd_spark.simulate.study import check_folder, simulate_study
 
+    check_folder(out, overwrite)  # before starting Hail, so a mistake costs no JVM start
     with_hail = "genotypes" in parts
     if with_hail:
         start_session(out, master="local[*]")

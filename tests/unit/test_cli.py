@@ -107,3 +107,16 @@ def test_simulate_ehr_only_runs_without_hail(
     truth = pd.read_parquet(tmp_path / "s" / "truth" / "persons.parquet")
     assert set(persons.person_id) <= set(truth.person_id)
     assert not (tmp_path / "s" / "data" / "wgs.mt").exists()
+
+
+def test_simulate_check_ignores_a_previous_sessions_scratch(tmp_path: Path) -> None:
+    from trd_spark.errors import InputError
+    from trd_spark.simulate.study import SESSION_ENTRIES, check_folder
+
+    for name in SESSION_ENTRIES:
+        (tmp_path / name).mkdir()
+    check_folder(str(tmp_path), overwrite=False)  # only session leftovers: accepted
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="exists and is not empty"):
+        check_folder(str(tmp_path), overwrite=False)
+    check_folder(str(tmp_path), overwrite=True)

@@ -36,6 +36,21 @@ STUDY_ENTRIES = {
 }  # fmt: skip
 
 
+def check_folder(out_dir: str, overwrite: bool) -> None:
+    """Refuse a non-empty ``out_dir`` unless ``overwrite``; changes nothing on disk.
+
+    A Hail session's own scratch and logs there do not count.
+    """
+    root = Path(out_dir)
+    if overwrite or not root.is_dir():
+        return
+    if any(p.name not in SESSION_ENTRIES for p in root.iterdir()):
+        raise InputError(
+            f"{root} exists and is not empty; choose another folder or pass --overwrite "
+            "(overwrite=True) to replace the study in it"
+        )
+
+
 def prepare_folder(out_dir: str, overwrite: bool) -> Path:
     """Create ``out_dir``; refuse a non-empty one unless ``overwrite`` (then remove a previous
     study's files and its pipeline outputs, leaving anything else alone).
@@ -49,14 +64,10 @@ def prepare_folder(out_dir: str, overwrite: bool) -> Path:
     -------
     The folder as a Path.
     """
+    check_folder(out_dir, overwrite)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     entries = [p for p in root.iterdir() if p.name not in SESSION_ENTRIES]
-    if entries and not overwrite:
-        raise InputError(
-            f"{root} exists and is not empty; choose another folder or pass --overwrite "
-            "(overwrite=True) to replace the study in it"
-        )
     for entry in (e for e in entries if e.name in STUDY_ENTRIES):
         if entry.is_dir():
             shutil.rmtree(entry)
