@@ -37,8 +37,7 @@ def config_for_run(study: Path, run_dir: Path) -> Path:
     raw["spark"] = {"master": "local[2]", "driver_memory": "3g"}
     for source in raw["genotypes"].values():
         source["path"] = str((study / source["path"]).resolve())
-    for key in ("ancestry",):
-        raw[key] = str((study / raw[key]).resolve())
+    raw["ancestry"] = str((study / raw["ancestry"]).resolve())
     raw["weights"]["path"] = str((study / raw["weights"]["path"]).resolve())
     raw["omop"]["path"] = str((study / raw["omop"]["path"]).resolve())
     run_dir.mkdir(parents=True, exist_ok=True)
