@@ -3,8 +3,8 @@
 Builds N x M genotypes (Balding-Nichols, 1% missing calls) and K PRS-CS weight
 columns, then in one warm Hail session times:
 
-* scorer prep     matching sites -> compact dosage cache (restrict + write)
-* scorer K traits read weight files, match, score every trait (from the cache)
+* scorer prep     the qc stage's share: every site -> compact dosage cache + site index
+* scorer K traits read the weight files, match, score every trait (from the cache)
 * scorer 1 trait  the same for one trait
 * hail agg.sum    the Hail documentation recipe for one trait (weights keyed by locus)
 * hail array_sum  all K traits in one ``hl.agg.array_sum`` pass
@@ -127,36 +127,38 @@ def run_scorer(
 ) -> pd.DataFrame:
     import hail as hl
 
-    from trd_spark.genomics import pgs, scoring, weights
+    from trd_spark.genomics import pgs, qc, scoring, weights
     from trd_spark.genomics.qc import flat_sites_ht
 
     mt = hl.read_matrix_table(mt_path)
     samples = [str(s) for s in mt.s.collect()]
-    # the qc stage's output (qc/variants_<platform>.parquet), written before any timing
-    variants_path = work / f"variants_{mt_path.split('/')[-1]}.parquet"
-    if not variants_path.exists():
-        flat_sites_ht(mt.rows()).to_spark().write.parquet(str(variants_path))
+    prefix = str(work / f"cache_{tag.replace(' ', '_')}")
+    variants_path = prefix + ".variants.parquet"
+
+    def prep() -> Any:
+        # what the qc stage adds to its site QC: the dosage cache and the site index
+        cache, rows = qc.write_dosage_cache(mt, prefix)
+        flat_sites_ht(rows, ["var_idx"]).to_spark().write.mode("overwrite").parquet(variants_path)
+        return cache
 
     def match() -> Any:
         catalog = sorted({p.name.split("_pst_eff")[0] for p in folder.iterdir()})
         files_df = weights.list_weight_files(str(folder), "prscs", catalog)
         files_df = files_df[files_df["trait"].isin(traits)]
-        weights_df = weights.read_weights(spark, files_df, "prscs")
-        variants_df = spark.read.parquet(str(variants_path))
-        return pgs.match_and_report(weights_df, variants_df, False, "bench")[0]
+        return pgs.match_platform(
+            spark, pgs.WeightFiles(files_df, "prscs"), variants_path, traits, False,
+            str(work / f"matched_{tag.replace(' ', '_')}"), "bench",
+        )  # fmt: skip
 
-    def prep(matched_df: Any) -> Any:
-        small_mt = pgs.restrict_to_matched(mt, matched_df, samples)
-        return scoring.write_dosage_cache(small_mt, str(work / f"cache_{tag}"))
-
-    def score(matched_df: Any, cache: Any) -> pd.DataFrame:
+    def score(matched: Any, n_variants: int) -> pd.DataFrame:
+        cache, fam_ids = scoring.open_dosage_cache(prefix, n_variants)
         ids = {"all": np.array([int(s) for s in samples])}
-        return pgs.score_platform(spark, cache, matched_df, traits, ids, samples)["all"]
+        return pgs.score_platform(spark, cache, matched, traits, ids, fam_ids)["all"]
 
     t: dict[str, float] = {}
-    matched_df = timed(f"{tag} match", t, match)
-    cache = timed(f"{tag} prep", t, lambda: prep(matched_df))
-    result = timed(f"{tag} score", t, lambda: score(matched_df, cache))
+    cache = timed(f"{tag} prep", t, prep)
+    matched = timed(f"{tag} match", t, match)
+    result = timed(f"{tag} score", t, lambda: score(matched, cache.n_variants))
     times[f"scorer prep ({tag})"] = t[f"{tag} prep"]
     times[f"scorer {tag}"] = t[f"{tag} match"] + t[f"{tag} score"]
     return result.set_index("person_id")[traits]

@@ -156,21 +156,22 @@ def our_scores(
     cohorts: dict[str, list[str]],
     work: Path,
 ):
-    from trd_spark.genomics import pgs, scoring, weights
+    """The qc stage's cache of every site, then the score stage's match and score."""
+    from trd_spark.genomics import pgs, qc, weights
     from trd_spark.genomics.qc import flat_sites_ht
     from trd_spark.genomics.readers import read_genotypes
 
     mt = read_genotypes(genotype_path, fmt)
-    variants_df = flat_sites_ht(mt.rows()).to_spark()
+    cache, rows = qc.write_dosage_cache(mt, str(work / "cache"))
+    variants_path = str(work / "variants.parquet")
+    flat_sites_ht(rows, ["var_idx"]).to_spark().write.parquet(variants_path)
     files_df = weights.list_weight_files(str(weights_dir), "prscs", TRAITS)
-    weights_df = weights.read_weights(spark, files_df, "prscs")
-    matched_df, report_df = pgs.match_and_report(weights_df, variants_df, False, "test")
-    samples = [s for ids in cohorts.values() for s in ids]
-    small_mt = pgs.restrict_to_matched(mt, matched_df, samples)
-    cache = scoring.write_dosage_cache(small_mt, str(work / "cache"))
+    genotypes = pgs.QCdGenotypes(variants_path, cache.prefix, cache.n_variants)
     cohort_ids = {c: np.array([int(s) for s in ids]) for c, ids in cohorts.items()}
-    fam = pd.read_csv(str(work / "cache.fam"), sep=r"\s+", header=None)[1].astype(str).tolist()
-    return pgs.score_platform(spark, cache, matched_df, TRAITS, cohort_ids, fam), report_df
+    return pgs.score_weights(
+        spark, pgs.WeightFiles(files_df, "prscs"), genotypes, TRAITS, cohort_ids,
+        keep_ambiguous=False, min_overlap=0.5, scratch_dir=str(work / "scratch"), platform="test",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

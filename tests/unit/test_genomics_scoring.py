@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -63,3 +66,12 @@ def test_assemble_scores_adds_offsets_and_standardises():
     assert (table["a_n"] == 10).all() and (table["b_n"] == 12).all()
     assert list(table.columns) == ["person_id", "a", "a_n", "a_z", "b", "b_n", "b_z"]
     assert isinstance(table, pd.DataFrame)
+
+
+def test_task_side_modules_do_not_import_hail():
+    # Spark's Python workers import these; Hail would cost seconds per worker
+    code = (
+        "import sys; import trd_spark.genomics.pgs, trd_spark.genomics.scoring; "
+        "sys.exit('hail' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

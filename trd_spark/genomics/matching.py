@@ -1,20 +1,26 @@
-"""Allele matching of PGS weights to the QC'd genotype sites, per trait, in Spark.
+"""Allele matching of PGS weights to the QC'd genotype sites, one weight file at a time.
 
-A weight matches a site by rsID when both have one, else by chromosome and
+A weight matches a site of its chromosome by rsID when both have one, else by
 position; the alleles then decide: effect allele = ALT (direct), effect allele =
 REF (flipped: the score uses 2 - ALT dosage), or the same on the opposite strand.
-Strand-ambiguous pairs (A/T, C/G) are dropped unless kept, and weights that occur
-twice for a trait (same position, or matching one site twice) are dropped.
+Strand-ambiguous pairs (A/T, C/G) are dropped unless kept; weights whose position
+occurs twice in their file, and sites that two weights of a trait match, are
+dropped as duplicates.
+
+The matcher is plain numpy/pandas: it runs inside the Spark tasks that parse the
+weight files (see :mod:`trd_spark.genomics.pgs`), so a weight never becomes a
+Spark row.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 from trd_spark.errors import InputError
 
-_COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
 REPORT_COLUMNS = [
     "platform",
     "trait",
@@ -26,180 +32,185 @@ REPORT_COLUMNS = [
     "n_duplicates",
     "overlap",
 ]
+COUNT_COLUMNS = REPORT_COLUMNS[2:-1]
+_COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
-def complement_expr(allele: Column) -> Column:
-    """Base-wise strand complement of an allele string column."""
-    return F.translate(allele, "ACGT", "TGCA")
+@dataclass(frozen=True)
+class SiteTable:
+    """The QC'd sites of one chromosome (numpy columns, one entry per site, sorted by position)."""
+
+    position: np.ndarray  # int64
+    ref: np.ndarray  # object (str)
+    alt: np.ndarray  # object (str)
+    rsid: np.ndarray  # object (str or None)
+    var_idx: np.ndarray  # int64: the site's row in the dosage cache
 
 
-def is_ambiguous_expr(a1: Column, a2: Column) -> Column:
-    """True for A/T and C/G pairs, whose strand cannot be told from the alleles."""
-    return (F.length(a1) == 1) & (F.length(a2) == 1) & (complement_expr(a1) == a2)
+@dataclass(frozen=True)
+class MatchResult:
+    """The used weights of one file and its counts for the match report."""
+
+    var_idx: np.ndarray  # int64, one per used weight
+    weight: np.ndarray  # float64: beta, negated when flipped
+    offset: float  # sum of 2 * beta over flipped weights (the constant of 2 - dosage)
+    counts: dict[str, int]  # n_in_file, n_matched, n_flipped, ...
 
 
-def flag_weights(weights_df: DataFrame, keep_ambiguous: bool) -> DataFrame:
-    """Mark duplicate and strand-ambiguous weights.
+def complement(allele: str) -> str:
+    """Base-wise strand complement of an allele."""
+    return allele.translate(_COMPLEMENT)
 
-    Parameters
-    ----------
-    weights_df : long weights (trait, chrom, pos, rsid, a1, a2, beta, ...); a
-        ``duplicate`` column, when present, is used as is (the readers set it per file).
-    keep_ambiguous : keep A/T and C/G weights.
 
-    Returns
-    -------
-    The weights with ``wid`` (row id), ``duplicate`` and ``ambiguous_dropped`` (bool).
-    """
-    if "duplicate" not in weights_df.columns:
-        counts_df = weights_df.groupBy("trait", "chrom", "pos").agg(F.count("*").alias("_n"))
-        weights_df = (
-            weights_df.join(counts_df, ["trait", "chrom", "pos"])
-            .withColumn("duplicate", F.col("_n") > 1)
-            .drop("_n")
-        )
-    ambiguous = is_ambiguous_expr(F.col("a1"), F.col("a2")) & F.lit(not keep_ambiguous)
-    return weights_df.withColumn("wid", F.monotonically_increasing_id()).withColumn(
-        "ambiguous_dropped", ambiguous & ~F.col("duplicate")
+@dataclass(frozen=True)
+class AlleleCodes:
+    """Alleles as integer codes, with each code's strand complement (-1: not among them)."""
+
+    codes: list[np.ndarray]  # one code array per allele array given
+    complement: np.ndarray  # code -> code of its complement, or -1
+    single_base: np.ndarray  # code -> the allele is one base long
+
+    def is_ambiguous(self, a1: np.ndarray, a2: np.ndarray) -> np.ndarray:
+        """True for A/T and C/G pairs, whose strand cannot be told from the alleles."""
+        return self.single_base[a1] & self.single_base[a2] & (self.complement[a1] == a2)
+
+
+def allele_codes(*alleles: np.ndarray) -> AlleleCodes:
+    """Code the allele arrays together so that alleles compare as integers."""
+    codes, uniques = pd.factorize(np.concatenate(alleles))
+    names = [str(u) for u in uniques]
+    complement_codes = pd.Index(names).get_indexer(pd.Index([complement(u) for u in names]))
+    return AlleleCodes(
+        codes=np.split(codes, np.cumsum([len(a) for a in alleles])[:-1]),
+        complement=np.append(complement_codes, -1),  # index -1 (no complement) maps to -1
+        single_base=np.array([len(u) == 1 for u in names] + [False]),
     )
 
 
-def candidate_pairs(weights_df: DataFrame, variants_df: DataFrame) -> DataFrame:
+def pairs_by_rsid(weight_rsid: np.ndarray, site_rsid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(weight row, site row) pairs with the same rsID (rows without one never pair)."""
+    w_rows = np.flatnonzero(pd.notna(weight_rsid))
+    s_rows = np.flatnonzero(pd.notna(site_rsid))
+    if len(w_rows) == 0 or len(s_rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    joined = pd.DataFrame({"rsid": weight_rsid[w_rows], "w": w_rows}).merge(
+        pd.DataFrame({"rsid": site_rsid[s_rows], "s": s_rows}), on="rsid"
+    )
+    return joined["w"].to_numpy(np.int64), joined["s"].to_numpy(np.int64)
+
+
+def pairs_by_position(
+    weight_pos: np.ndarray, site_pos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(weight row, site row) pairs at the same position; ``site_pos`` is sorted."""
+    known = (
+        ~np.isnan(weight_pos) if weight_pos.dtype.kind == "f" else np.ones(len(weight_pos), bool)
+    )
+    rows = np.flatnonzero(known)
+    pos = weight_pos[rows].astype(np.int64)
+    first = np.searchsorted(site_pos, pos, side="left")
+    n_sites = np.searchsorted(site_pos, pos, side="right") - first
+    w_rows = np.repeat(rows, n_sites)
+    within = np.arange(len(w_rows)) - np.repeat(np.cumsum(n_sites) - n_sites, n_sites)
+    return w_rows, np.repeat(first, n_sites) + within
+
+
+def candidate_pairs(weights: pd.DataFrame, sites: SiteTable) -> tuple[np.ndarray, np.ndarray]:
     """Weight/site pairs that may match: same rsID when both have one, else same position.
 
     Parameters
     ----------
-    weights_df : flagged weights, usable rows only.
-    variants_df : QC'd sites: chrom, position, ref, alt, rsid.
+    weights : usable weights of one chromosome: ``pos, rsid``.
+    sites : the chromosome's QC'd sites, sorted by position.
 
     Returns
     -------
-    Joined rows with the weight columns and the site's ``contig, position, ref, alt``.
+    (weight rows, site rows), one entry per pair.
     """
-    sites_df = variants_df.select(
-        "contig", "chrom", "position", "ref", "alt", F.col("rsid").alias("site_rsid")
-    )
-    by_rsid_df = weights_df.filter(F.col("rsid").isNotNull()).join(
-        sites_df.filter(F.col("site_rsid").isNotNull()).drop("chrom"),
-        F.col("rsid") == F.col("site_rsid"),
-    )
-    by_pos_df = (
-        weights_df.join(
-            sites_df.withColumnRenamed("chrom", "site_chrom"),
-            (F.col("chrom") == F.col("site_chrom")) & (F.col("pos") == F.col("position")),
-        )
-        .filter(F.col("rsid").isNull() | F.col("site_rsid").isNull())
-        .drop("site_chrom")
-    )
-    return by_rsid_df.unionByName(by_pos_df)
+    weight_rsid = weights["rsid"].to_numpy(object)
+    w_rsid, s_rsid = pairs_by_rsid(weight_rsid, sites.rsid)
+    w_pos, s_pos = pairs_by_position(weights["pos"].to_numpy(), sites.position)
+    no_rsid = pd.isna(weight_rsid)[w_pos] | pd.isna(sites.rsid)[s_pos]
+    return np.concatenate([w_rsid, w_pos[no_rsid]]), np.concatenate([s_rsid, s_pos[no_rsid]])
 
 
-def classify_alleles(pairs_df: DataFrame) -> DataFrame:
-    """Decide direct / flipped for each pair; pairs whose alleles disagree are removed.
+def classify_alleles(
+    codes: AlleleCodes, a1: np.ndarray, a2: np.ndarray, ref: np.ndarray, alt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For allele-coded pairs: (alleles agree, effect allele is REF).
+
+    The same-strand reading wins over the complement; a strand-ambiguous pair is
+    read on the forward strand only.
+    """
+    c1, c2 = codes.complement[a1], codes.complement[a2]
+    other_strand = ~codes.is_ambiguous(a1, a2)
+    same = (a1 == alt) & (a2 == ref)
+    direct = same | (other_strand & (c1 == alt) & (c2 == ref))
+    flipped = ~same & (((a1 == ref) & (a2 == alt)) | (other_strand & (c1 == ref) & (c2 == alt)))
+    return direct | flipped, flipped
+
+
+def match_weights(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool) -> MatchResult:
+    """Match one weight file's weights (one chromosome) to that chromosome's sites.
 
     Parameters
     ----------
-    pairs_df : output of :func:`candidate_pairs`.
+    weights : ``pos, rsid, a1, a2, beta, duplicate`` as the weight readers return them
+        (``duplicate``: the position occurs more than once in the file).
+    sites : the chromosome's QC'd sites, sorted by position.
+    keep_ambiguous : keep A/T and C/G weights.
 
     Returns
     -------
-    Pairs with ``flipped`` (bool) and ``strand_flip`` (bool), one per weight (the
-    same-strand reading wins over the complement).
+    The used weights and the counts of the match report.
     """
-    a1, a2 = F.col("a1"), F.col("a2")
-    c1, c2 = complement_expr(a1), complement_expr(a2)
-    ref, alt = F.col("ref"), F.col("alt")
-    ambiguous = is_ambiguous_expr(a1, a2)
-    kinds = (
-        F.when((a1 == alt) & (a2 == ref), F.lit(0))
-        .when((a1 == ref) & (a2 == alt), F.lit(1))
-        .when(~ambiguous & (c1 == alt) & (c2 == ref), F.lit(2))
-        .when(~ambiguous & (c1 == ref) & (c2 == alt), F.lit(3))
+    codes = allele_codes(
+        weights["a1"].to_numpy(object), weights["a2"].to_numpy(object), sites.ref, sites.alt
     )
-    classified_df = pairs_df.withColumn("kind", kinds).filter(F.col("kind").isNotNull())
-    return classified_df.withColumn("flipped", F.col("kind") % 2 == 1).withColumn(
-        "strand_flip", F.col("kind") >= 2
+    a1, a2, ref, alt = codes.codes
+    duplicate = weights["duplicate"].to_numpy(dtype=bool)
+    ambiguous = np.zeros(len(weights), dtype=bool)
+    if not keep_ambiguous:
+        ambiguous = codes.is_ambiguous(a1, a2) & ~duplicate
+    usable = np.flatnonzero(~duplicate & ~ambiguous)
+    w_rows, s_rows = candidate_pairs(weights.iloc[usable], sites)
+    w_rows = usable[w_rows]
+    agree, flipped = classify_alleles(codes, a1[w_rows], a2[w_rows], ref[s_rows], alt[s_rows])
+    w_rows, s_rows, flipped = w_rows[agree], s_rows[agree], flipped[agree]
+    site_ids, first, n_weights = np.unique(
+        sites.var_idx[s_rows], return_index=True, return_counts=True
     )
-
-
-def match_weights(
-    weights_df: DataFrame, variants_df: DataFrame, keep_ambiguous: bool = False
-) -> tuple[DataFrame, DataFrame]:
-    """Match every trait's weights to the sites.
-
-    Parameters
-    ----------
-    weights_df : long weights from :func:`trd_spark.genomics.weights.read_weights`.
-    variants_df : QC'd sites (``qc/variants_<platform>.parquet``).
-    keep_ambiguous : keep strand-ambiguous weights.
-
-    Returns
-    -------
-    (matched: ``trait, contig, position, ref, alt, beta, flipped`` one row per used weight;
-    per-trait counts: ``trait, n_in_file, n_matched, n_flipped, n_ambiguous_dropped,
-    n_missing, n_duplicates``).
-    """
-    flagged_df = flag_weights(weights_df, keep_ambiguous).persist()
-    usable_df = flagged_df.filter(~F.col("duplicate") & ~F.col("ambiguous_dropped"))
-    classified_df = classify_alleles(candidate_pairs(usable_df, variants_df))
-    site_key = ["trait", "contig", "position", "ref", "alt"]
-    # one aggregation (no join back): a site that two weights of a trait match is dropped
-    per_site_df = (
-        classified_df.groupBy(site_key)
-        .agg(
-            F.count("*").alias("n_weights"),
-            F.first("beta").alias("beta"),
-            F.first("flipped").alias("flipped"),
-        )
-        .persist()
+    single = n_weights == 1
+    beta = weights["beta"].to_numpy(np.float64)[w_rows[first[single]]]
+    flipped = flipped[first[single]]
+    n_duplicates = int(duplicate.sum() + n_weights[~single].sum())
+    counts = {
+        "n_in_file": len(weights),
+        "n_matched": int(single.sum()),
+        "n_flipped": int(flipped.sum()),
+        "n_ambiguous_dropped": int(ambiguous.sum()),
+        "n_duplicates": n_duplicates,
+    }
+    counts["n_missing"] = (
+        counts["n_in_file"] - n_duplicates - counts["n_ambiguous_dropped"] - counts["n_matched"]
     )
-    matched_df = per_site_df.filter(F.col("n_weights") == 1).select(*site_key, "beta", "flipped")
-    return matched_df, _count_matches(flagged_df, per_site_df)
-
-
-def _count_matches(flagged_df: DataFrame, per_site_df: DataFrame) -> DataFrame:
-    file_df = flagged_df.groupBy("trait").agg(
-        F.count("*").alias("n_in_file"),
-        F.sum(F.col("duplicate").cast("long")).alias("n_dup_weights"),
-        F.sum(F.col("ambiguous_dropped").cast("long")).alias("n_ambiguous_dropped"),
-    )
-    single = F.col("n_weights") == 1
-    match_df = per_site_df.groupBy("trait").agg(
-        F.sum(single.cast("long")).alias("n_matched"),
-        F.sum((single & F.col("flipped")).cast("long")).alias("n_flipped"),
-        F.sum(F.when(~single, F.col("n_weights")).otherwise(0)).alias("n_dup_sites"),
-    )
-    counts_df = file_df.join(match_df, "trait", "left").fillna(0)
-    counts_df = counts_df.withColumn("n_duplicates", F.col("n_dup_weights") + F.col("n_dup_sites"))
-    return counts_df.withColumn(
-        "n_missing",
-        F.col("n_in_file")
-        - F.col("n_duplicates")
-        - F.col("n_ambiguous_dropped")
-        - F.col("n_matched"),
-    ).select(
-        "trait",
-        "n_in_file",
-        "n_matched",
-        "n_flipped",
-        "n_ambiguous_dropped",
-        "n_missing",
-        "n_duplicates",
+    return MatchResult(
+        var_idx=site_ids[single],
+        weight=np.where(flipped, -beta, beta),
+        offset=float(2.0 * beta[flipped].sum()),
+        counts=counts,
     )
 
 
-def check_overlap(report_df: object, min_overlap: float, platform: str) -> None:
+def check_overlap(report_df: pd.DataFrame, min_overlap: float, platform: str) -> None:
     """Stop when a trait matched too few of its weights.
 
     Parameters
     ----------
-    report_df : pandas match report with ``trait`` and ``overlap``.
+    report_df : match report with ``trait``, ``n_matched``, ``n_in_file`` and ``overlap``.
     min_overlap : the smallest allowed fraction of a trait's weights matched.
     platform : for the message.
     """
-    import pandas as pd
-
-    assert isinstance(report_df, pd.DataFrame)
     low_df = report_df[report_df["overlap"] < min_overlap]
     if len(low_df):
         first = low_df.iloc[0]

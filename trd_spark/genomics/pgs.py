@@ -1,122 +1,259 @@
-"""Scoring one platform end to end: match, cache, score, assemble.
+"""Scoring one platform: match every weight file in Spark tasks, then score the dosage cache.
+
+Two Spark jobs per platform, and no weight ever becomes a Spark row:
+
+1. **match**: each task parses a group of weight files, matches them to the QC'd
+   sites of their chromosomes (:mod:`trd_spark.genomics.matching`), writes the
+   weights it uses (``var_idx, trait_idx, w``) to a scratch folder and returns
+   only per-file counts, from which the driver builds the match report;
+2. **score**: each task takes a range of the dosage cache, reads the used weights
+   of that range and multiplies (:mod:`trd_spark.genomics.scoring`).
 
 The steps are separate functions so the benchmark can time each of them.
 """
 
 from __future__ import annotations
 
-import hail as hl
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+import pyarrow as pa
+from pyspark.sql import SparkSession
 
-from trd_spark.genomics import scoring
-from trd_spark.genomics.matching import match_weights
+from trd_spark import storage
+from trd_spark.errors import InputError
+from trd_spark.genomics import scoring, taskio
+from trd_spark.genomics.matching import (
+    COUNT_COLUMNS,
+    MatchResult,
+    SiteTable,
+    check_overlap,
+    match_weights,
+)
+from trd_spark.genomics.weights import parse_file
+
+_CHROM_IN_NAME = re.compile(r"_chr([0-9XYMT]+)\.")
+_NO_SITES = SiteTable(
+    position=np.zeros(0, np.int64),
+    ref=np.zeros(0, object),
+    alt=np.zeros(0, object),
+    rsid=np.zeros(0, object),
+    var_idx=np.zeros(0, np.int64),
+)
+FileGroup = tuple[int, list[tuple[str, str]]]  # (task number, [(trait, file), ...])
 
 
-def match_report(counts_df: DataFrame, platform: str) -> pd.DataFrame:
-    """The per-trait match report rows of one platform (pandas; one row per trait).
+@dataclass(frozen=True)
+class WeightFiles:
+    """The weight files to score and how to parse them."""
+
+    files: pd.DataFrame  # trait, file
+    fmt: str  # prscs, pgscatalog or lifted
+
+
+@dataclass(frozen=True)
+class Matched:
+    """Where the used weights of a platform are, and what the driver needs of them."""
+
+    folder: str  # one Parquet file per match task: var_idx, trait_idx, w
+    report: pd.DataFrame  # match report rows, one per trait, in trait order
+    offsets: np.ndarray  # per trait: sum of 2 * beta over flipped weights
+    n_used: np.ndarray  # per trait: weights used
+
+
+def file_groups(files_df: pd.DataFrame, n_groups: int) -> list[FileGroup]:
+    """Split the files into ``n_groups`` tasks, files of one chromosome together.
+
+    A task reads the QC'd sites of each chromosome it meets once, so PRS-CS files
+    (one chromosome each) are ordered by chromosome before they are cut into groups.
+    """
+    ordered = files_df.assign(_chrom=files_df["file"].map(_chrom_in_name))
+    ordered = ordered.sort_values(["_chrom", "trait", "file"])
+    pairs = list(zip(ordered["trait"], ordered["file"], strict=True))
+    n_groups = max(1, min(n_groups, len(pairs)))
+    bounds = np.linspace(0, len(pairs), n_groups + 1).round().astype(int)
+    return [(i, pairs[bounds[i] : bounds[i + 1]]) for i in range(n_groups)]
+
+
+def _chrom_in_name(file: str) -> str:
+    found = _CHROM_IN_NAME.search(file)
+    return found.group(1) if found else ""
+
+
+def match_file(
+    frame: pd.DataFrame, sites: dict[str, SiteTable], keep_ambiguous: bool
+) -> list[MatchResult]:
+    """Match one parsed weight file, chromosome by chromosome (a missing chromosome: no sites)."""
+    return [
+        match_weights(part, sites.get(str(chrom), _NO_SITES), keep_ambiguous)
+        for chrom, part in frame.groupby("chrom", sort=False, dropna=False)
+    ]
+
+
+def _match_task(
+    variants_path: str, traits: list[str], fmt: str, keep_ambiguous: bool, folder: str
+) -> Callable[[Iterable[FileGroup]], Iterator[dict[str, Any]]]:
+    """The function each Spark task of the match job runs on its group of files."""
+    trait_index = {trait: k for k, trait in enumerate(traits)}
+
+    def run(groups: Iterable[FileGroup]) -> Iterator[dict[str, Any]]:
+        sites: dict[str, SiteTable] = {}
+        for task, files in groups:
+            used: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            for trait, file in files:
+                table = parse_file(trait, file, fmt)
+                frame = table.to_pandas() if isinstance(table, pa.Table) else table
+                if frame["error"].notna().any():
+                    yield {"trait": trait, "error": str(frame["error"].dropna().iloc[0])}
+                    continue
+                needed = sorted(set(frame["chrom"].dropna().astype(str)) - set(sites))
+                if needed:
+                    sites.update(taskio.read_site_tables(variants_path, needed))
+                results = match_file(frame, sites, keep_ambiguous)
+                k = trait_index[trait]
+                for r in results:
+                    used.append((r.var_idx, np.full(len(r.var_idx), k, np.int32), r.weight))
+                counts = {c: sum(r.counts[c] for r in results) for c in COUNT_COLUMNS}
+                yield {"trait": trait, **counts, "offset": sum(r.offset for r in results)}
+            taskio.write_matched(
+                f"{folder}/part-{task:05d}.parquet",
+                *(np.concatenate([u[i] for u in used]) if used else np.zeros(0) for i in range(3)),
+            )
+
+    return run
+
+
+def match_platform(
+    spark: SparkSession,
+    weights: WeightFiles,
+    variants_path: str,
+    traits: list[str],
+    keep_ambiguous: bool,
+    folder: str,
+    platform: str,
+) -> Matched:
+    """Match every weight file to one platform's QC'd sites (one Spark job).
 
     Parameters
     ----------
-    counts_df : per-trait counts from :func:`trd_spark.genomics.matching.match_weights`.
-    platform : the platform name.
+    spark : the session.
+    weights : the weight files.
+    variants_path : ``qc/variants_<platform>.parquet`` (with ``var_idx``).
+    traits : trait order (the catalog's).
+    keep_ambiguous : keep A/T and C/G weights.
+    folder : scratch folder for the used weights (emptied first).
+    platform : for the report and messages.
 
     Returns
     -------
-    DataFrame with ``platform``, the counts and ``overlap`` = matched / in file.
+    The used weights' folder, the match report and the per-trait offsets and counts.
+    Raises InputError naming the file and line of the first weight file that cannot be used.
     """
-    report_df = counts_df.toPandas()
+    storage.remove(folder)
+    storage.makedirs(folder)
+    sc = spark.sparkContext
+    groups = file_groups(weights.files, 4 * sc.defaultParallelism)
+    task = _match_task(variants_path, traits, weights.fmt, keep_ambiguous, folder)
+    rows = sc.parallelize(groups, len(groups)).mapPartitions(task).collect()
+    errors = [r["error"] for r in rows if r.get("error")]
+    if errors:
+        raise InputError(errors[0])
+    per_trait = pd.DataFrame(rows).groupby("trait")[[*COUNT_COLUMNS, "offset"]].sum()
+    per_trait = per_trait.reindex(traits, fill_value=0)
+    return Matched(
+        folder=folder,
+        report=match_report(per_trait, platform),
+        offsets=per_trait["offset"].to_numpy(np.float64),
+        n_used=per_trait["n_matched"].to_numpy(np.int64),
+    )
+
+
+def match_report(per_trait: pd.DataFrame, platform: str) -> pd.DataFrame:
+    """One platform's match report: counts per trait, ``overlap`` = matched / in file."""
+    report_df = per_trait[COUNT_COLUMNS].astype("int64").rename_axis("trait").reset_index()
     report_df.insert(0, "platform", platform)
     report_df["overlap"] = report_df["n_matched"] / report_df["n_in_file"].clip(lower=1)
-    for col in report_df.columns[2:-1]:
-        report_df[col] = report_df[col].astype("int64")
-    return report_df.sort_values("trait", ignore_index=True)
-
-
-def restrict_to_matched(
-    mt: hl.MatrixTable, matched_df: DataFrame, samples: list[str]
-) -> hl.MatrixTable:
-    """Keep only the sites some trait uses and the persons some cohort holds.
-
-    Parameters
-    ----------
-    mt : the platform's genotypes (common shape).
-    matched_df : matched weights with ``contig, position, ref, alt``.
-    samples : the column keys (``s``) of persons to score.
-
-    Returns
-    -------
-    The reduced MatrixTable (row order unchanged).
-    """
-    sites_df = matched_df.select("contig", "position", "ref", "alt").distinct()
-    sites_ht = hl.Table.from_spark(sites_df)
-    rg = mt.locus.dtype.reference_genome
-    sites_ht = sites_ht.key_by(
-        locus=hl.locus(sites_ht.contig, hl.int32(sites_ht.position), reference_genome=rg),
-        alleles=[sites_ht.ref, sites_ht.alt],
-    ).select()
-    mt = mt.semi_join_rows(sites_ht)
-    wanted = hl.literal(set(samples))
-    return mt.filter_cols(wanted.contains(mt.s))
+    return report_df
 
 
 def score_platform(
     spark: SparkSession,
     cache: scoring.DosageCache,
-    matched_df: DataFrame,
+    matched: Matched,
     traits: list[str],
     cohort_ids: dict[str, np.ndarray],
     fam_ids: list[str],
 ) -> dict[str, pd.DataFrame]:
-    """Score every cohort of one platform from its dosage cache.
+    """Score every cohort of one platform from its dosage cache (one Spark job).
 
     Parameters
     ----------
     spark : the session.
     cache : the platform's dosage cache.
-    matched_df : matched weights.
+    matched : the platform's matched weights.
     traits : trait order.
-    cohort_ids : cohort -> int64 person ids.
-    fam_ids : the cache's person ids (``s``) in ``.fam`` order.
+    cohort_ids : cohort -> int64 person ids (each must be in the cache).
+    fam_ids : the cache's person ids in ``.fam`` order.
 
     Returns
     -------
     cohort -> the ``pgs/<cohort>.parquet`` table.
     """
-    index_df = spark.read.parquet(cache.prefix + ".index.parquet")
-    weights_df = scoring.weight_matrix_df(matched_df, index_df, traits)
-    offsets, n_used = scoring.flip_offsets(matched_df, traits)
     position = {int(s): i for i, s in enumerate(fam_ids)}
+    absent = [int(p) for ids in cohort_ids.values() for p in ids if int(p) not in position]
+    if absent:
+        raise InputError(
+            f"person {absent[0]} ({len(absent)} in all) of the cohorts has no genotypes in "
+            f"{cache.prefix}.fam; rerun the qc stage"
+        )
     columns = {c: np.array([position[int(p)] for p in ids]) for c, ids in cohort_ids.items()}
-    sums = scoring.score_cache(spark, cache, weights_df, columns, len(traits))
+    sums = scoring.score_cache(spark, cache, matched.folder, columns, len(traits))
     return {
-        c: scoring.assemble_scores(cohort_ids[c], sums[c], offsets, n_used, traits)
+        c: scoring.assemble_scores(cohort_ids[c], sums[c], matched.offsets, matched.n_used, traits)
         for c in cohort_ids
     }
 
 
-def match_and_report(
-    weights_df: DataFrame, variants_df: DataFrame, keep_ambiguous: bool, platform: str
-) -> tuple[DataFrame, pd.DataFrame]:
-    """Match weights to a platform's QC'd sites and build its report.
+@dataclass(frozen=True)
+class QCdGenotypes:
+    """What the qc stage wrote for one platform: its sites and its dosage cache."""
 
-    Parameters
-    ----------
-    weights_df : long weights.
-    variants_df : QC'd sites with ``contig, chrom, position, ref, alt, rsid``.
-    keep_ambiguous : keep A/T and C/G weights.
-    platform : the platform name.
+    variants_path: str  # qc/variants_<platform>.parquet (with var_idx)
+    cache_prefix: str  # qc/dosages_<platform>.bed/.bim/.fam
+    n_variants: int
+
+
+def score_weights(
+    spark: SparkSession,
+    weights: WeightFiles,
+    genotypes: QCdGenotypes,
+    traits: list[str],
+    cohort_ids: dict[str, np.ndarray],
+    keep_ambiguous: bool,
+    min_overlap: float,
+    scratch_dir: str,
+    platform: str,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Match, check the overlap, and score every cohort of one platform.
 
     Returns
     -------
-    (persisted matched weights, match report rows).
+    (cohort -> ``pgs/<cohort>.parquet`` table, the platform's match report rows).
+    Raises InputError when a trait matches fewer than ``min_overlap`` of its weights.
     """
-    matched_df, counts_df = match_weights(weights_df, variants_df, keep_ambiguous)
-    matched_df = matched_df.persist()
-    return matched_df, match_report(counts_df, platform)
-
-
-def fam_sample_ids(mt: hl.MatrixTable) -> list[str]:
-    """Column keys in MatrixTable order (the order export_plink writes the ``.fam``)."""
-    return [str(s) for s in mt.s.collect()]
+    matched = match_platform(
+        spark,
+        weights,
+        genotypes.variants_path,
+        traits,
+        keep_ambiguous,
+        f"{scratch_dir.rstrip('/')}/matched",
+        platform,
+    )
+    check_overlap(matched.report, min_overlap, platform)
+    cache, fam_ids = scoring.open_dosage_cache(genotypes.cache_prefix, genotypes.n_variants)
+    return score_platform(spark, cache, matched, traits, cohort_ids, fam_ids), matched.report

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import hail as hl
 
+from trd_spark.genomics.scoring import DosageCache
+
 QC_RULES: tuple[str, ...] = (
     "multiallelic",
     "non_snv",
@@ -34,6 +36,15 @@ class QCThresholds:
     snv_only: bool = True
 
 
+METRICS = ("call_rate", "ac", "af", "het_p")  # per-site QC metrics kept in the variants table
+
+
+def split_multiallelic(mt: hl.MatrixTable) -> hl.MatrixTable:
+    """Split multi-allelic rows into bi-allelic ones (``rsid`` and ``GT`` kept)."""
+    mt = hl.split_multi_hts(mt.annotate_rows(), keep_star=False)
+    return mt.select_rows("rsid").select_entries("GT")
+
+
 def split_or_flag_multiallelic(mt: hl.MatrixTable, mode: str) -> hl.MatrixTable:
     """Split multi-allelic rows (``mode='split'``) or flag them for the ``multiallelic`` rule.
 
@@ -48,9 +59,7 @@ def split_or_flag_multiallelic(mt: hl.MatrixTable, mode: str) -> hl.MatrixTable:
     locus that appears on more than one row.
     """
     if mode == "split":
-        mt = hl.split_multi_hts(mt.annotate_rows(), keep_star=False)
-        mt = mt.select_rows("rsid").select_entries("GT")
-        return mt.annotate_rows(is_multiallelic=False)
+        return split_multiallelic(mt).annotate_rows(is_multiallelic=False)
     per_locus_ht = mt.rows().group_by("locus").aggregate(n_rows=hl.agg.count())
     n_rows = per_locus_ht[mt.locus].n_rows
     return mt.annotate_rows(is_multiallelic=(hl.len(mt.alleles) > 2) | (n_rows > 1))
@@ -159,19 +168,24 @@ def run_variant_qc(
     return sites_ht, counts
 
 
-def kept_variants_ht(sites_ht: hl.Table) -> hl.Table:
-    """The passing sites as a flat table for ``qc/variants_<platform>.parquet``.
+def kept_genotypes(mt: hl.MatrixTable, sites_ht: hl.Table, mode: str) -> hl.MatrixTable:
+    """The genotypes of the sites that pass QC, with their QC metrics as row fields.
 
     Parameters
     ----------
+    mt : the genotypes QC ran on (common shape).
     sites_ht : output of :func:`run_variant_qc`.
+    mode : the ``multiallelic`` setting QC ran with (``split`` splits ``mt`` the same way).
 
     Returns
     -------
-    Unkeyed table: contig, chrom (no ``chr``), position, ref, alt, rsid, call_rate, ac, af, het_p.
+    MatrixTable of the kept sites (row order unchanged) with ``rsid`` and ``METRICS``.
     """
-    kept_ht = sites_ht.filter(hl.is_missing(sites_ht.failed_rule))
-    return flat_sites_ht(kept_ht, ["call_rate", "ac", "af", "het_p"])
+    if mode == "split":
+        mt = split_multiallelic(mt)
+    kept_ht = sites_ht.filter(hl.is_missing(sites_ht.failed_rule)).select(*METRICS)
+    mt = mt.semi_join_rows(kept_ht)
+    return mt.annotate_rows(**kept_ht[mt.row_key])
 
 
 def flat_sites_ht(sites_ht: hl.Table, extra: list[str] | None = None) -> hl.Table:
@@ -196,3 +210,21 @@ def flat_sites_ht(sites_ht: hl.Table, extra: list[str] | None = None) -> hl.Tabl
         rsid=flat_ht.rsid,
         **{name: flat_ht[name] for name in extra or []},
     )
+
+
+def write_dosage_cache(mt: hl.MatrixTable, prefix: str) -> tuple[DosageCache, hl.Table]:
+    """Write genotypes as a PLINK 1 fileset whose site ``i`` is ``var_idx`` ``i``.
+
+    Parameters
+    ----------
+    mt : bi-allelic genotypes (common shape), restricted to the sites to keep.
+    prefix : output prefix (local or remote path).
+
+    Returns
+    -------
+    (the cache, its rows with ``var_idx``: the index of the site in the ``.bed``).
+    """
+    mt = mt.add_row_index("var_idx")
+    hl.export_plink(mt, prefix, ind_id=mt.s, varid=hl.str(mt.var_idx))
+    n_variants, n_samples = mt.count()
+    return DosageCache(prefix, n_samples, n_variants), mt.rows()

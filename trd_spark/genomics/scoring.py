@@ -1,11 +1,11 @@
 """The PGS engine: a compact dosage cache, then blocked matrix products in Spark tasks.
 
 Why this design (measured, see ``benchmarks/pgs_bench.py``): Hail's per-entry
-arithmetic for 61 traits is 20x slower than plink2, while writing the QC'd,
-matched sites once as a PLINK 1 ``.bed`` (2 bits per genotype, Hail's Scala
-writer) is cheap.  Scoring then reads blocks of that file inside Spark tasks,
-decodes them with a lookup table and multiplies the dosage block by the
-block's K-column weight matrix with BLAS.  Every task returns one
+arithmetic for 61 traits is 20x slower than plink2, while writing the QC'd sites
+once as a PLINK 1 ``.bed`` (2 bits per genotype, Hail's Scala writer) is cheap.
+The qc stage writes that cache; scoring then reads ranges of it inside Spark
+tasks, decodes them with a lookup table and multiplies each block of dosages by
+the block's K-column weight matrix with BLAS.  Every task returns one
 persons x traits partial sum per cohort, summed with ``reduceByKey``: the driver
 holds persons x traits numbers, never anything that grows with the variants.
 
@@ -13,6 +13,10 @@ Missing genotypes are mean-imputed per cohort from the cohort's own allele
 frequency, as ``plink2 --keep <cohort> --score`` does.  Flipped weights (effect
 allele = REF) enter as ``beta * (2 - d) = 2 beta - beta d``: a negated weight
 plus a constant per trait.
+
+This module and :mod:`trd_spark.genomics.pgs` run inside Spark's Python workers:
+they must not import Hail (seconds per worker); the cache is written by
+:func:`trd_spark.genomics.qc.write_dosage_cache`.
 """
 
 from __future__ import annotations
@@ -20,28 +24,38 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import hail as hl
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+from pyspark.sql import SparkSession
+
+from trd_spark.config import is_remote
+from trd_spark.genomics import taskio
 
 # Hail's export_plink writes ALT as the first allele of the .bim (PLINK's A1), so
 # .bed code 00 (homozygous A1) is two ALT copies.
 _CODE_TO_ALT_DOSAGE = np.array([2.0, np.nan, 1.0, 0.0])
 _BED_MAGIC = b"\x6c\x1b\x01"
+_MAX_GAP_SITES = 16  # remote reads: sites closer than this are fetched in one request
 
 
 @dataclass(frozen=True)
 class DosageCache:
     """Where a dosage cache lives and its shape."""
 
-    prefix: str  # <prefix>.bed/.bim/.fam and <prefix>.index.parquet
+    prefix: str  # <prefix>.bed/.bim/.fam; site i of the .bed has var_idx i
     n_samples: int
     n_variants: int
+
+    @property
+    def bed(self) -> str:
+        """The ``.bed`` file."""
+        return self.prefix + ".bed"
+
+    @property
+    def bytes_per_site(self) -> int:
+        """Bytes of one site's genotypes in the ``.bed``."""
+        return (self.n_samples + 3) // 4
 
 
 def bed_lookup_table() -> np.ndarray:
@@ -50,105 +64,69 @@ def bed_lookup_table() -> np.ndarray:
     return _CODE_TO_ALT_DOSAGE[codes]
 
 
-def write_dosage_cache(mt: hl.MatrixTable, prefix: str) -> DosageCache:
-    """Write the sites and persons to score as a PLINK 1 fileset plus a site index.
+def open_dosage_cache(prefix: str, n_variants: int) -> tuple[DosageCache, list[str]]:
+    """Describe an existing cache and return its person ids in ``.fam`` order.
 
-    Parameters
-    ----------
-    mt : bi-allelic genotypes (common shape), already restricted to what will be scored.
-    prefix : output prefix (local or remote path).
-
-    Returns
-    -------
-    The cache description; ``<prefix>.index.parquet`` holds ``var_idx, contig, position,
-    ref, alt`` with ``var_idx`` the row of the site in the ``.bed``.
+    Raises
+    ------
+    ValueError when the ``.bed`` size does not fit ``n_variants`` sites of the ``.fam``'s persons.
     """
-    mt = mt.add_row_index("var_idx")
-    hl.export_plink(mt, prefix, ind_id=mt.s, varid=hl.str(mt.var_idx))
-    index_ht = mt.rows().key_by()
-    index_ht = index_ht.select(
-        var_idx=index_ht.var_idx,
-        contig=index_ht.locus.contig,
-        position=index_ht.locus.position,
-        ref=index_ht.alleles[0],
-        alt=index_ht.alleles[1],
+    fam = pd.read_csv(
+        taskio.open_text(prefix + ".fam"), sep=r"\s+", header=None, dtype=str, usecols=[1]
     )
-    index_ht.to_spark().write.mode("overwrite").parquet(prefix + ".index.parquet")
-    n_variants, n_samples = mt.count()
-    return DosageCache(prefix=prefix, n_samples=n_samples, n_variants=n_variants)
-
-
-def weight_matrix_df(matched_df: DataFrame, index_df: DataFrame, traits: list[str]) -> DataFrame:
-    """One row per cached site with its signed weights for every trait.
-
-    Parameters
-    ----------
-    matched_df : ``trait, contig, position, ref, alt, beta, flipped`` from matching.
-    index_df : the cache's site index.
-    traits : trait order of the weight vectors.
-
-    Returns
-    -------
-    DataFrame ``var_idx`` (long), ``w`` (array<double>, length K; 0 where a trait has no
-    weight), ``beta`` negated for flipped weights.
-    """
-    signed_df = matched_df.join(index_df, ["contig", "position", "ref", "alt"]).select(
-        "var_idx",
-        "trait",
-        F.when(F.col("flipped"), -F.col("beta")).otherwise(F.col("beta")).alias("w"),
-    )
-    wide_df = signed_df.groupBy("var_idx").pivot("trait", list[Any](traits)).agg(F.first("w"))
-    return wide_df.select(
-        "var_idx", F.array(*[F.coalesce(F.col(f"`{t}`"), F.lit(0.0)) for t in traits]).alias("w")
-    )
-
-
-def flip_offsets(matched_df: DataFrame, traits: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per trait: the constant ``sum 2 beta`` over flipped weights, and the variants used.
-
-    Parameters
-    ----------
-    matched_df : matched weights.
-    traits : trait order.
-
-    Returns
-    -------
-    (offsets, n_used), each a length-K array.
-    """
-    rows = (
-        matched_df.groupBy("trait")
-        .agg(
-            F.sum(F.when(F.col("flipped"), 2.0 * F.col("beta")).otherwise(0.0)).alias("offset"),
-            F.count("*").alias("n"),
+    ids = fam[1].tolist()
+    cache = DosageCache(prefix, len(ids), n_variants)
+    expected = len(_BED_MAGIC) + n_variants * cache.bytes_per_site
+    size = taskio.file_size(cache.bed)
+    if size != expected:
+        raise ValueError(
+            f"{cache.bed} holds {size} bytes; {n_variants} sites x {len(ids)} persons need "
+            f"{expected}: the cache does not belong to this QC output; rerun the qc stage"
         )
-        .collect()
-    )
-    by_trait = {r["trait"]: (r["offset"], r["n"]) for r in rows}
-    offsets = np.array([by_trait.get(t, (0.0, 0))[0] for t in traits], dtype=np.float64)
-    n_used = np.array([by_trait.get(t, (0.0, 0))[1] for t in traits], dtype=np.int64)
-    return offsets, n_used
+    return cache, ids
 
 
-def _read_range(path: str, offset: int, nbytes: int) -> bytes:
-    if "://" in path:
-        from pyarrow import fs
+def read_sites(cache: DosageCache, rows: np.ndarray) -> np.ndarray:
+    """The packed ``.bed`` bytes of the sites ``rows`` (sorted), one row of bytes per site."""
+    width = cache.bytes_per_site
+    if not is_remote(cache.bed):
+        packed = np.memmap(cache.bed, dtype=np.uint8, mode="r", offset=len(_BED_MAGIC))
+        return np.asarray(packed.reshape(-1, width)[rows])
+    out = np.empty((len(rows), width), dtype=np.uint8)
+    breaks = np.nonzero(np.diff(rows) > _MAX_GAP_SITES)[0] + 1
+    for run in np.split(np.arange(len(rows)), breaks):
+        first, last = int(rows[run[0]]), int(rows[run[-1]])
+        raw = taskio.read_range(
+            cache.bed, len(_BED_MAGIC) + first * width, (last - first + 1) * width
+        )
+        out[run] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, width)[rows[run] - first]
+    return out
 
-        filesystem, inner = fs.FileSystem.from_uri(path)
-        with filesystem.open_input_file(inner) as handle:
-            return bytes(handle.read_at(nbytes, offset))
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        return handle.read(nbytes)
+
+Columns = slice | np.ndarray  # a cohort's person columns: a slice when they are contiguous
 
 
-def impute_and_multiply(
-    dosages: np.ndarray, weights: np.ndarray, columns: np.ndarray
-) -> np.ndarray:
+def cohort_columns(positions: np.ndarray) -> Columns:
+    """Person columns as a slice when they are one contiguous, ordered run (no copy needed)."""
+    if len(positions) and np.array_equal(positions, np.arange(positions[0], positions[-1] + 1)):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
+    return positions
+
+
+def n_columns(columns: Columns) -> int:
+    """Number of persons in a cohort's columns."""
+    if isinstance(columns, slice):
+        return int(columns.stop) - int(columns.start)
+    return len(columns)
+
+
+def impute_and_multiply(dosages: np.ndarray, weights: np.ndarray, columns: Columns) -> np.ndarray:
     """Partial scores of one cohort for one block of sites.
 
     Parameters
     ----------
-    dosages : sites x all persons ALT dosages, NaN where missing.
+    dosages : sites x all persons ALT dosages, NaN where missing; the cohort's columns
+        are overwritten (missing set to the cohort's mean).
     weights : sites x K signed weights.
     columns : the cohort's person columns.
 
@@ -156,42 +134,74 @@ def impute_and_multiply(
     -------
     cohort persons x K partial sums, missing dosages set to the cohort's mean dosage.
     """
-    block = dosages[:, columns]
+    block = dosages[:, columns]  # a view for a slice, a copy for an index array
     missing = np.isnan(block)
     if missing.any():
+        np.copyto(block, 0.0, where=missing)
         called = block.shape[1] - missing.sum(axis=1)
-        mean = np.where(missing, 0.0, block).sum(axis=1) / np.maximum(called, 1)
-        block = np.where(missing, mean[:, None], block)
+        mean = block.sum(axis=1) / np.maximum(called, 1)
+        np.copyto(block, mean[:, None], where=missing)
     return block.T @ weights
 
 
-def _score_partition_fn(
-    bed_path: str, n_samples: int, n_traits: int, cohorts: dict[str, np.ndarray], block: int
-) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The function each Spark task runs on its range of sites."""
-    bytes_per_site = (n_samples + 3) // 4
+def weight_block(
+    var_idx: np.ndarray, trait_idx: np.ndarray, weight: np.ndarray, n_traits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense weights of the sites some trait uses: (sorted sites, sites x K matrix)."""
+    sites, row = np.unique(var_idx, return_inverse=True)
+    matrix = np.zeros((len(sites), n_traits))
+    matrix[row, trait_idx] = weight
+    return sites, matrix
 
-    def score(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        lookup = bed_lookup_table()
-        sums = {name: np.zeros((len(cols), n_traits)) for name, cols in cohorts.items()}
-        for batch in batches:
-            var_idx = batch.column("var_idx").to_numpy()
-            weights = batch.column("w").flatten().to_numpy().reshape(-1, n_traits)
-            for start in range(0, len(var_idx), block):
-                idx = var_idx[start : start + block]
-                first, last = int(idx.min()), int(idx.max())
-                raw = _read_range(
-                    bed_path, 3 + first * bytes_per_site, (last - first + 1) * bytes_per_site
-                )
-                packed = np.frombuffer(raw, dtype=np.uint8).reshape(-1, bytes_per_site)
-                dosages = lookup[packed[idx - first]].reshape(len(idx), -1)[:, :n_samples]
-                for name, cols in cohorts.items():
-                    sums[name] += impute_and_multiply(dosages, weights[start : start + block], cols)
-        names = list(sums)
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(names), pa.array([sums[n].tobytes() for n in names], pa.large_binary())],
-            ["cohort", "sums"],
-        )
+
+def score_range(
+    cache: DosageCache,
+    sites: np.ndarray,
+    weights: np.ndarray,
+    cohorts: dict[str, Columns],
+    block: int,
+) -> dict[str, np.ndarray]:
+    """Sums of signed weight x dosage over ``sites`` for every cohort, ``block`` sites at a time."""
+    lookup = bed_lookup_table()
+    n_traits = weights.shape[1]
+    sums = {name: np.zeros((n_columns(cols), n_traits)) for name, cols in cohorts.items()}
+    for start in range(0, len(sites), block):
+        rows = sites[start : start + block]
+        packed = read_sites(cache, rows)
+        dosages = lookup[packed].reshape(len(rows), -1)[:, : cache.n_samples]
+        for name, cols in cohorts.items():
+            sums[name] += impute_and_multiply(dosages, weights[start : start + block], cols)
+    return sums
+
+
+def block_size(n_samples: int) -> int:
+    """Sites decoded at once: about 64 MB of float64 dosages."""
+    return max(64, min(4096, 8_000_000 // max(n_samples, 1)))
+
+
+def site_ranges(n_variants: int, n_tasks: int) -> list[tuple[int, int]]:
+    """``n_tasks`` contiguous ``[lo, hi)`` ranges of site indices covering the cache."""
+    step = max(1, math.ceil(n_variants / max(n_tasks, 1)))
+    return [(lo, min(lo + step, n_variants)) for lo in range(0, n_variants, step)]
+
+
+def _score_task(
+    cache: DosageCache, matched_dir: str, n_traits: int, cohorts: dict[str, Columns]
+) -> Callable[[Iterable[tuple[int, int]]], Iterator[tuple[str, bytes]]]:
+    """The function each Spark task runs on its ranges of sites."""
+
+    def score(ranges: Iterable[tuple[int, int]]) -> Iterator[tuple[str, bytes]]:
+        total = {name: np.zeros((n_columns(cols), n_traits)) for name, cols in cohorts.items()}
+        for lo, hi in ranges:
+            var_idx, trait_idx, weight = taskio.read_matched(matched_dir, lo, hi)
+            if len(var_idx) == 0:
+                continue
+            sites, matrix = weight_block(var_idx, trait_idx, weight, n_traits)
+            part = score_range(cache, sites, matrix, cohorts, block_size(cache.n_samples))
+            for name in total:
+                total[name] += part[name]
+        for name, sums in total.items():
+            yield name, sums.tobytes()
 
     return score
 
@@ -199,10 +209,10 @@ def _score_partition_fn(
 def score_cache(
     spark: SparkSession,
     cache: DosageCache,
-    weights_df: DataFrame,
+    matched_dir: str,
     cohorts: dict[str, np.ndarray],
     n_traits: int,
-    sites_per_partition: int = 25_000,
+    sites_per_task: int = 25_000,
 ) -> dict[str, np.ndarray]:
     """Raw PGS sums (without flip offsets) for every cohort in one pass over the cache.
 
@@ -210,31 +220,29 @@ def score_cache(
     ----------
     spark : the session.
     cache : the dosage cache.
-    weights_df : ``var_idx, w`` from :func:`weight_matrix_df`.
+    matched_dir : folder of matched weights (``var_idx, trait_idx, w``) from matching.
     cohorts : cohort -> person columns in the cache's ``.fam`` order (disjoint).
     n_traits : K.
-    sites_per_partition : work per Spark task.
+    sites_per_task : cache sites per Spark task.
 
     Returns
     -------
     cohort -> persons x K array of sums of signed weight x ALT dosage.
     """
-    n_parts = max(
-        spark.sparkContext.defaultParallelism, math.ceil(cache.n_variants / sites_per_partition)
-    )
-    block = max(64, min(4096, 8_000_000 // max(cache.n_samples, 1)))
-    ranged_df = weights_df.repartitionByRange(n_parts, "var_idx").sortWithinPartitions("var_idx")
-    score = _score_partition_fn(cache.prefix + ".bed", cache.n_samples, n_traits, cohorts, block)
-    partial_df = ranged_df.mapInArrow(score, "cohort string, sums binary")
-    shapes = {name: (len(cols), n_traits) for name, cols in cohorts.items()}
+    sc = spark.sparkContext
+    n_tasks = max(sc.defaultParallelism, math.ceil(cache.n_variants / sites_per_task))
+    ranges = site_ranges(cache.n_variants, n_tasks)
+    columns = {name: cohort_columns(positions) for name, positions in cohorts.items()}
+    task = _score_task(cache, matched_dir, n_traits, columns)
     totals = (
-        partial_df.rdd.map(lambda r: (r["cohort"], bytes(r["sums"])))
-        .reduceByKey(_add_blobs)
+        sc.parallelize(ranges, len(ranges))
+        .mapPartitions(task)
+        .reduceByKey(_add_blobs, numPartitions=max(1, min(len(cohorts), len(ranges))))
         .collect()
     )
-    out = {name: np.zeros(shape) for name, shape in shapes.items()}
+    out = {name: np.zeros((len(cols), n_traits)) for name, cols in cohorts.items()}
     for name, blob in totals:
-        out[name] = np.frombuffer(blob, dtype=np.float64).reshape(shapes[name]).copy()
+        out[name] = np.frombuffer(blob, dtype=np.float64).reshape(out[name].shape).copy()
     return out
 
 

@@ -15,18 +15,22 @@ import hail as hl
 import numpy as np
 import pandas as pd
 from hail.utils.java import Env
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 from trd_spark import storage
 from trd_spark.config import Config, GenotypeSource
 from trd_spark.errors import InputError
-from trd_spark.genomics import pgs, qc, scoring
+from trd_spark.genomics import pgs, qc
 from trd_spark.genomics.cohorts import CohortSpec, assign_cohorts, attach_pcs, person_ids_of
 from trd_spark.genomics.liftover import liftover_weights
-from trd_spark.genomics.matching import check_overlap
 from trd_spark.genomics.pcs import compute_pcs
 from trd_spark.genomics.readers import read_ancestry, read_genotypes
-from trd_spark.genomics.weights import list_weight_files, read_trait_catalog, read_weights
+from trd_spark.genomics.weights import (
+    list_weight_files,
+    read_trait_catalog,
+    read_weights,
+    write_lifted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +97,12 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
         persons[platform] = person_ids_of(samples, platform)
         groups = _groups(ancestry_df, samples)
         sites_ht, counts = qc.run_variant_qc(mt, groups, _thresholds(config))
-        qc.kept_variants_ht(sites_ht).to_spark().write.mode("overwrite").parquet(
+        log.info("qc: writing the dosage cache of the %d sites kept", counts["n_kept"])
+        kept_mt = qc.kept_genotypes(mt, sites_ht, config.qc.multiallelic)
+        cache_prefix = storage.join(qc_dir, f"dosages_{platform}")
+        _, cache_rows = qc.write_dosage_cache(kept_mt, cache_prefix)
+        variants_ht = qc.flat_sites_ht(cache_rows, ["var_idx", *qc.METRICS])
+        variants_ht.to_spark().write.mode("overwrite").parquet(
             storage.join(qc_dir, f"variants_{platform}.parquet")
         )
         summary["platforms"][platform] = counts
@@ -147,28 +156,32 @@ def _write_qc_tables(
 # ---------------------------------------------------------------------------
 
 
-def _load_weights(config: Config, spark: SparkSession) -> tuple[list[str], DataFrame]:
+def _weight_files(config: Config) -> tuple[list[str], pd.DataFrame]:
     catalog_df = read_trait_catalog(config.weights.traits)
     traits = catalog_df["trait"].tolist()
-    files_df = list_weight_files(config.weights.path, config.weights.format, traits)
-    weights_df = read_weights(spark, files_df, config.weights.format)
-    return traits, weights_df
+    return traits, list_weight_files(config.weights.path, config.weights.format, traits)
 
 
-def _platform_weights(config: Config, source: GenotypeSource, weights_df: DataFrame) -> DataFrame:
+def _platform_weights(
+    config: Config, source: GenotypeSource, files_df: pd.DataFrame, scratch_dir: str
+) -> pgs.WeightFiles:
+    """The weight files as they are, or lifted over to the platform's build."""
     if config.weights.reference_genome == source.reference_genome:
-        return weights_df
+        return pgs.WeightFiles(files_df, config.weights.format)
     if not config.weights.chain_file:
         raise InputError(
             f"weights are on {config.weights.reference_genome} but genotypes {source.path} are on "
             f"{source.reference_genome}; give weights.chain_file to lift the weights over"
         )
-    return liftover_weights(
-        weights_df,
+    log.info("score: lifting the weights over to %s", source.reference_genome)
+    lifted_df = liftover_weights(
+        read_weights(_spark(), files_df, config.weights.format),
         config.weights.reference_genome,
         source.reference_genome,
         config.weights.chain_file,
     )
+    folder = storage.join(scratch_dir, f"lifted_{source.reference_genome}")
+    return pgs.WeightFiles(write_lifted(lifted_df, folder), "lifted")
 
 
 def run_score(config: Config, out_dir: str) -> dict[str, Any]:
@@ -191,7 +204,7 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
     if not storage.exists(cohorts_path):
         raise InputError(f"{cohorts_path} is missing; run the qc stage first")
     cohorts_df = storage.read_parquet(cohorts_path)
-    traits, weights_df = _load_weights(config, spark)
+    traits, files_df = _weight_files(config)
     reports: list[pd.DataFrame] = []
     persons: dict[str, int] = {}
     sites: dict[str, int] = {}
@@ -200,22 +213,17 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
         if members_df.empty:
             continue
         log.info("score: matching and scoring %d persons on platform %s", len(members_df), platform)
+        scratch_dir = storage.join(out_dir, "_scratch", platform)
+        weights = _platform_weights(config, source, files_df, scratch_dir)
         scores, report_df, n_sites = _score_one_platform(
-            config,
-            spark,
-            platform,
-            source,
-            _platform_weights(config, source, weights_df),
-            traits,
-            members_df,
-            qc_dir,
-            out_dir,
+            config, spark, platform, weights, traits, members_df, qc_dir, scratch_dir
         )
         reports.append(report_df)
         sites[platform] = n_sites
         for cohort, scores_df in scores.items():
             storage.write_parquet(scores_df, storage.join(pgs_dir, f"{cohort}.parquet"))
             persons[cohort] = len(scores_df)
+        storage.remove(scratch_dir)
     storage.write_parquet(
         pd.concat(reports, ignore_index=True), storage.join(pgs_dir, "match_report.parquet")
     )
@@ -226,33 +234,31 @@ def _score_one_platform(
     config: Config,
     spark: SparkSession,
     platform: str,
-    source: GenotypeSource,
-    weights_df: DataFrame,
+    weights: pgs.WeightFiles,
     traits: list[str],
     members_df: pd.DataFrame,
     qc_dir: str,
-    out_dir: str,
+    scratch_dir: str,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, int]:
-    variants_df = spark.read.parquet(storage.join(qc_dir, f"variants_{platform}.parquet"))
-    matched_df, report_df = pgs.match_and_report(
-        weights_df, variants_df, config.weights.keep_ambiguous, platform
+    summary = json.loads(storage.read_text(storage.join(qc_dir, "summary.json")))
+    genotypes = pgs.QCdGenotypes(
+        variants_path=storage.join(qc_dir, f"variants_{platform}.parquet"),
+        cache_prefix=storage.join(qc_dir, f"dosages_{platform}"),
+        n_variants=int(summary["platforms"][platform]["n_kept"]),
     )
-    check_overlap(report_df, config.weights.min_overlap, platform)
-    mt = _read_platform(source)
-    samples = [str(p) for p in members_df["person_id"]]
-    small_mt = pgs.restrict_to_matched(mt, matched_df, _as_mt_ids(mt, samples))
-    cache = scoring.write_dosage_cache(small_mt, storage.join(out_dir, "_cache", platform))
-    fam_ids = pd.read_csv(cache.prefix + ".fam", sep=r"\s+", header=None, dtype=str)[1].tolist()
     cohort_ids = {
         str(c): part["person_id"].to_numpy(dtype=np.int64)
         for c, part in members_df.groupby("cohort", sort=False)
     }
-    scores = pgs.score_platform(spark, cache, matched_df, traits, cohort_ids, fam_ids)
-    matched_df.unpersist()
-    return scores, report_df, cache.n_variants
-
-
-def _as_mt_ids(mt: hl.MatrixTable, samples: list[str]) -> list[str]:
-    """The MT's own spelling of each person id (``s`` may carry leading zeros)."""
-    by_int = {int(s): s for s in mt.s.collect()}
-    return [by_int[int(p)] for p in samples]
+    scores, report_df = pgs.score_weights(
+        spark,
+        weights,
+        genotypes,
+        traits,
+        cohort_ids,
+        config.weights.keep_ambiguous,
+        config.weights.min_overlap,
+        scratch_dir,
+        platform,
+    )
+    return scores, report_df, genotypes.n_variants

@@ -8,7 +8,6 @@ and :func:`read_weights` raises an :class:`InputError` naming file and line.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
@@ -21,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.errors import InputError
+from trd_spark.genomics import taskio
 
 WEIGHT_SCHEMA = (
     "trait string, chrom string, pos long, rsid string, a1 string, a2 string, beta double, "
@@ -109,14 +109,13 @@ def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataF
     without a ``chr`` prefix; alleles upper case; ``duplicate`` marks every weight whose
     position occurs more than once in its file).  Raises InputError on the first bad line.
     """
-    parse = _parse_prscs_fast if fmt == "prscs" else _parse_pgscatalog
 
     def parse_files(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for trait, file in zip(
                 batch["trait"].to_pylist(), batch["file"].to_pylist(), strict=True
             ):
-                table = parse(trait, file)
+                table = parse_file(trait, file, fmt)
                 if isinstance(table, pd.DataFrame):
                     table = pa.Table.from_pandas(
                         table, schema=_arrow_schema(), preserve_index=False
@@ -131,6 +130,66 @@ def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataF
         weights_df.unpersist()
         raise InputError(errors[0]["error"])
     return weights_df.drop("error")
+
+
+def parse_file(trait: str, file: str, fmt: str) -> pa.Table | pd.DataFrame:
+    """Parse one weight file into the columns of ``WEIGHT_SCHEMA``.
+
+    Parameters
+    ----------
+    trait : the trait the file belongs to.
+    file : a PRS-CS or PGS Catalog file, or (``fmt='lifted'``) the folder of lifted weights.
+    fmt : ``prscs``, ``pgscatalog`` or ``lifted``.
+
+    Returns
+    -------
+    The weights; a file that cannot be used gives one row whose ``error`` names file and line.
+    """
+    if fmt == "prscs":
+        return _parse_prscs_fast(trait, file)
+    if fmt == "pgscatalog":
+        return _parse_pgscatalog(trait, file)
+    if fmt == "lifted":
+        return _read_lifted(trait, file)
+    raise ValueError(f"weights format '{fmt}' unknown; use prscs or pgscatalog")
+
+
+def write_lifted(weights_df: DataFrame, folder: str) -> pd.DataFrame:
+    """Write lifted-over weights, one Parquet partition per trait.
+
+    Returns
+    -------
+    ``trait, file`` rows for :func:`parse_file` with ``fmt='lifted'`` (``file`` is ``folder``).
+    """
+    weights_df.write.mode("overwrite").partitionBy("trait").parquet(folder)
+    traits = [r["trait"] for r in weights_df.select("trait").distinct().collect()]
+    return pd.DataFrame({"trait": sorted(traits), "file": folder})
+
+
+def _read_lifted(trait: str, folder: str) -> pa.Table:
+    """One trait's lifted weights; positions that now coincide become duplicates too."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    filesystem, inner = taskio.filesystem(folder)
+    partitioning = ds.partitioning(pa.schema([("trait", pa.string())]), flavor="hive")
+    dataset = ds.dataset(inner, format="parquet", filesystem=filesystem, partitioning=partitioning)
+    table = dataset.to_table(filter=pc.field("trait") == trait)
+    lifted = table.filter(pc.is_valid(table["pos"]))
+    clash = np.zeros(table.num_rows, dtype=bool)
+    valid = np.asarray(pc.is_valid(table["pos"]))
+    clash[valid] = np.asarray(_duplicated(lifted["chrom"], lifted["pos"]))
+    duplicate = pc.or_(table["duplicate"], pa.array(clash))
+    columns = {name: table[name] for name in ("chrom", "pos", "rsid", "a1", "a2", "beta")}
+    return pa.table(
+        {
+            "trait": pa.array([trait] * table.num_rows, pa.string()),
+            **columns,
+            "duplicate": duplicate,
+            "error": pa.nulls(table.num_rows, pa.string()),
+        },
+        schema=_arrow_schema(),
+    )
 
 
 def _arrow_schema() -> pa.Schema:
@@ -152,7 +211,7 @@ def _parse_prscs_fast(trait: str, file: str) -> pa.Table | pd.DataFrame:
     from pyarrow import compute as pc
     from pyarrow import csv
 
-    data = _read_bytes(file)
+    data = taskio.read_bytes(file)
     names = ["chrom", "rsid", "pos", "a1", "a2", "beta"]
     types = {"chrom": pa.string(), "rsid": pa.string(), "pos": pa.int64(),
              "a1": pa.string(), "a2": pa.string(), "beta": pa.float64()}  # fmt: skip
@@ -195,19 +254,6 @@ def _duplicated(chrom: pa.ChunkedArray, pos: pa.ChunkedArray) -> pa.Array:
     return pa.array(counts[inverse] > 1)
 
 
-def _read_bytes(file: str) -> bytes:
-    if "://" in file:
-        from pyarrow import fs
-
-        filesystem, inner = fs.FileSystem.from_uri(file)
-        with filesystem.open_input_stream(inner) as stream:
-            data = stream.read()
-    else:
-        with open(file, "rb") as handle:
-            data = handle.read()
-    return gzip.decompress(data) if file.endswith(".gz") else data
-
-
 def _error_frame(message: str) -> pd.DataFrame:
     frame = pd.DataFrame({c: [None] for c in _columns()})
     frame["error"] = [message]
@@ -220,7 +266,7 @@ def _columns() -> list[str]:
 
 def _parse_prscs(trait: str, file: str) -> pd.DataFrame:
     """One PRS-CS file: ``CHR SNP BP A1 A2 BETA``, tab-separated, no header."""
-    data = _read_bytes(file)
+    data = taskio.read_bytes(file)
     if not data.strip():
         return _error_frame(f"{file}: the weight file is empty; expected CHR SNP BP A1 A2 BETA")
     try:
@@ -246,7 +292,7 @@ def _parse_prscs(trait: str, file: str) -> pd.DataFrame:
 
 def _parse_pgscatalog(trait: str, file: str) -> pd.DataFrame:
     """One PGS Catalog scoring file (harmonized columns preferred when present)."""
-    text = _read_bytes(file).decode()
+    text = taskio.read_bytes(file).decode()
     lines = text.splitlines()
     n_comments = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
     if n_comments >= len(lines) - 1:

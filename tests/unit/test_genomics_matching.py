@@ -1,0 +1,90 @@
+"""Allele matching on hand-made sites and weights, one case per rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trd_spark.genomics.matching import SiteTable, match_weights
+
+# position, ref, alt, rsid (var_idx = row number + 10)
+SITES = [
+    (100, "A", "G", "rs1"),
+    (200, "C", "T", "rs2"),
+    (300, "A", "C", "rs3"),
+    (400, "A", "T", "rs4"),
+    (500, "G", "A", None),
+    (700, "C", "G", "rs7"),
+    (800, "G", "T", "rs8"),
+    (900, "C", "A", "rs9"),
+    (1000, "G", "A", "rs_other"),
+]
+# pos, rsid, a1, a2, beta ; comment = expected outcome
+WEIGHTS = [
+    (100, "rs1", "G", "A", 0.1),  # direct by rsID
+    (200, "rs2", "C", "T", 0.2),  # flipped (effect allele is REF)
+    (300, "rs3", "T", "G", 0.3),  # other strand, effect allele REF -> flipped
+    (400, "rs4", "T", "A", 0.4),  # A/T: ambiguous, dropped by default
+    (500, "rs99", "A", "G", 0.5),  # site without rsID: by position, direct
+    (600, "rs6", "A", "G", 0.6),  # no site: missing
+    (700, "rs7", "C", "A", 0.7),  # two weights at one position: duplicates
+    (700, "rs7b", "C", "T", 0.7),
+    (800, "rs8", "A", "G", 0.8),  # alleles disagree on both strands: missing
+    (950, "rs9", "A", "C", 0.9),  # rsID wins over a differing position: direct
+    (1000, "rs10", "A", "G", 1.0),  # both have rsIDs and they differ: missing
+]
+
+
+def site_table(rows: list[tuple]) -> SiteTable:
+    frame = pd.DataFrame(rows, columns=["position", "ref", "alt", "rsid"])
+    return SiteTable(
+        position=frame["position"].to_numpy(np.int64),
+        ref=frame["ref"].to_numpy(object),
+        alt=frame["alt"].to_numpy(object),
+        rsid=frame["rsid"].to_numpy(object),
+        var_idx=np.arange(len(frame), dtype=np.int64) + 10,
+    )
+
+
+def weight_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["pos", "rsid", "a1", "a2", "beta"])
+    return frame.assign(chrom="1", duplicate=frame["pos"].duplicated(keep=False))
+
+
+def used(keep_ambiguous: bool):
+    result = match_weights(weight_frame(WEIGHTS), site_table(SITES), keep_ambiguous)
+    positions = {i + 10: row[0] for i, row in enumerate(SITES)}
+    got = {positions[int(v)]: float(w) for v, w in zip(result.var_idx, result.weight, strict=True)}
+    return got, result
+
+
+def test_each_rule():
+    got, result = used(keep_ambiguous=False)
+    # flipped weights enter negated, plus 2 beta per flipped weight as a constant
+    assert got == {100: 0.1, 200: -0.2, 300: -0.3, 500: 0.5, 900: 0.9}
+    assert result.offset == 2 * (0.2 + 0.3)
+    assert result.counts == {
+        "n_in_file": 11, "n_matched": 5, "n_flipped": 2,
+        "n_ambiguous_dropped": 1, "n_duplicates": 2, "n_missing": 3,
+    }  # fmt: skip
+
+
+def test_keep_ambiguous():
+    got, result = used(keep_ambiguous=True)
+    # the A/T weight read on the forward strand: effect allele T is ALT -> direct
+    assert got[400] == 0.4
+    assert result.counts["n_matched"] == 6 and result.counts["n_ambiguous_dropped"] == 0
+
+
+def test_a_site_two_weights_match_is_dropped():
+    # two weights at different positions carry the rsID of one site
+    weights = [(100, "rs1", "G", "A", 0.1), (150, "rs1", "G", "A", 0.2)]
+    result = match_weights(weight_frame(weights), site_table(SITES), keep_ambiguous=False)
+    assert len(result.var_idx) == 0
+    assert result.counts["n_duplicates"] == 2 and result.counts["n_missing"] == 0
+
+
+def test_no_sites_means_all_missing():
+    empty = site_table([])
+    result = match_weights(weight_frame(WEIGHTS[:3]), empty, keep_ambiguous=False)
+    assert result.counts["n_missing"] == 3 and len(result.var_idx) == 0
