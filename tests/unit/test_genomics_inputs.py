@@ -192,3 +192,11 @@ def test_fast_reader_falls_back_to_name_the_line(tmp_path):
     path = write(tmp_path, "t_chr1.txt", GOOD + "1\trs3\t300\tA\tG\tabc\n")
     frame = weights._parse_prscs_fast("t", path)
     assert isinstance(frame, pd.DataFrame) and "line 3" in frame["error"].iloc[0]
+
+
+def test_cache_columns_are_grouped_by_cohort():
+    from trd_spark.genomics.stage import cache_column_order
+
+    samples = ["10", "11", "12", "13", "14"]
+    members = pd.DataFrame({"person_id": [14, 10, 13, 11], "cohort": ["b", "a", "a", "b"]})
+    assert cache_column_order(samples, members) == [0, 3, 1, 4]

@@ -88,3 +88,16 @@ def test_no_sites_means_all_missing():
     empty = site_table([])
     result = match_weights(weight_frame(WEIGHTS[:3]), empty, keep_ambiguous=False)
     assert result.counts["n_missing"] == 3 and len(result.var_idx) == 0
+
+
+def test_file_groups_keep_chromosomes_together():
+    from trd_spark.genomics.pgs import file_groups
+
+    files = pd.DataFrame(
+        [(t, f"/w/{t}_pst_eff_a1_b0.5_phiauto_chr{c}.txt") for t in "abc" for c in (1, 2)],
+        columns=["trait", "file"],
+    )
+    groups = file_groups(files, 2)
+    assert [task for task, _ in groups] == [0, 1]
+    assert [{f.split("_chr")[1] for _, f in g} for _, g in groups] == [{"1.txt"}, {"2.txt"}]
+    assert sorted(f for _, g in groups for _, f in g) == sorted(files["file"])

@@ -75,3 +75,49 @@ def test_task_side_modules_do_not_import_hail():
         "sys.exit('hail' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def write_bed(path, dosages: list[list[int | None]]) -> None:
+    path.write_bytes(b"\x6c\x1b\x01" + b"".join(pack_bed_row(row) for row in dosages))
+
+
+def test_read_sites_local_and_remote_agree(tmp_path):
+    rng = np.random.default_rng(4)
+    rows = [[int(d) for d in rng.integers(0, 3, 7)] for _ in range(60)]
+    write_bed(tmp_path / "c.bed", rows)
+    cache = scoring.DosageCache(str(tmp_path / "c"), n_samples=7, n_variants=60)
+    remote = scoring.DosageCache("file://" + str(tmp_path / "c"), n_samples=7, n_variants=60)
+    wanted = np.array([0, 1, 5, 40, 41, 59])  # runs and a gap longer than one read
+    local_bytes = scoring.read_sites(cache, wanted)
+    np.testing.assert_array_equal(local_bytes, scoring.read_sites(remote, wanted))
+    decoded = scoring.bed_lookup_table()[local_bytes].reshape(len(wanted), -1)[:, :7]
+    np.testing.assert_array_equal(decoded, np.array([rows[i] for i in wanted], dtype=float))
+
+
+def test_score_range_equals_dense_product(tmp_path):
+    rng = np.random.default_rng(5)
+    n, m = 9, 30
+    dos = rng.integers(0, 3, size=(m, n)).astype(float)
+    dos[rng.random(dos.shape) < 0.1] = np.nan
+    write_bed(tmp_path / "c.bed", [[None if np.isnan(d) else int(d) for d in row] for row in dos])
+    cache = scoring.DosageCache(str(tmp_path / "c"), n_samples=n, n_variants=m)
+    var_idx = np.array([3, 3, 7, 20, 29, 11])
+    trait_idx = np.array([0, 1, 1, 0, 1, 0])
+    weight = rng.normal(size=6)
+    sites, matrix = scoring.weight_block(var_idx, trait_idx, weight, 2)
+    cohorts = {"a": slice(0, 4), "b": np.array([4, 6, 8, 5, 7])}
+    got = scoring.score_range(cache, sites, matrix, cohorts, block=2)
+    for name, cols in cohorts.items():
+        block = dos[:, cols]
+        filled = np.where(np.isnan(block), np.nanmean(block, axis=1, keepdims=True), block)
+        dense = np.zeros((m, 2))
+        dense[var_idx, trait_idx] = weight
+        np.testing.assert_allclose(got[name], filled.T @ dense, rtol=1e-12)
+
+
+def test_cohort_columns_and_site_ranges():
+    assert scoring.cohort_columns(np.array([3, 4, 5])) == slice(3, 6)
+    assert isinstance(scoring.cohort_columns(np.array([3, 5])), np.ndarray)
+    assert scoring.n_columns(slice(3, 6)) == 3
+    ranges = scoring.site_ranges(10, 3)
+    assert ranges == [(0, 4), (4, 8), (8, 10)]

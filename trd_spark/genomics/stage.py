@@ -72,8 +72,67 @@ def _groups(ancestry_df: pd.DataFrame | None, samples: list[str]) -> dict[str, s
     return {s: by_id[int(s)] for s in samples if int(s) in by_id}
 
 
+def _cohort_specs(config: Config) -> list[CohortSpec]:
+    return [
+        CohortSpec(
+            name,
+            rule.genotypes,
+            tuple(rule.ancestry) if rule.ancestry else None,
+            tuple(rule.exclude_in),
+        )
+        for name, rule in config.cohorts.items()
+    ]
+
+
+def cache_column_order(samples: list[str], members_df: pd.DataFrame) -> list[int]:
+    """Column indices of the cohort members, cohort by cohort (each cohort one contiguous run).
+
+    Parameters
+    ----------
+    samples : the MatrixTable's column keys in order.
+    members_df : ``person_id, cohort`` of this platform's cohort members.
+
+    Returns
+    -------
+    Indices into ``samples``; persons in no cohort are left out of the cache.
+    """
+    column = {int(s): i for i, s in enumerate(samples)}
+    ordered = members_df.assign(_col=members_df["person_id"].map(column))
+    ordered = ordered.sort_values(["cohort", "_col"])
+    return ordered["_col"].astype(int).tolist()
+
+
+def _qc_platform(
+    config: Config,
+    platform: str,
+    source: GenotypeSource,
+    members_df: pd.DataFrame,
+    ancestry_df: pd.DataFrame | None,
+    qc_dir: str,
+) -> tuple[dict[str, int], pd.DataFrame | None]:
+    """QC of one platform: sites, dosage cache of its cohort members, PCs without ancestry file."""
+    log.info("qc: variant QC of platform %s (%s)", platform, source.path)
+    mt = _read_platform(source)
+    samples = [str(s) for s in mt.s.collect()]
+    sites_ht, counts = qc.run_variant_qc(mt, _groups(ancestry_df, samples), _thresholds(config))
+    log.info(
+        "qc: writing the dosage cache of %d sites x %d persons", counts["n_kept"], len(members_df)
+    )
+    kept_mt = qc.kept_genotypes(mt, sites_ht, config.qc.multiallelic)
+    kept_mt = kept_mt.choose_cols(cache_column_order(samples, members_df))
+    _, cache_rows = qc.write_dosage_cache(kept_mt, storage.join(qc_dir, f"dosages_{platform}"))
+    variants_ht = qc.flat_sites_ht(cache_rows, ["var_idx", *qc.METRICS])
+    variants_ht.to_spark().write.mode("overwrite").parquet(
+        storage.join(qc_dir, f"variants_{platform}.parquet")
+    )
+    if ancestry_df is not None:
+        return counts, None
+    log.warning("no ancestry file given: computing 16 PCs from the %s genotypes", platform)
+    return counts, compute_pcs(mt, sites_ht, config.analysis.n_pcs)
+
+
 def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
-    """Variant QC per platform, cohorts and PCs.
+    """Cohorts, then per platform variant QC, the dosage cache and (without ancestry file) PCs.
 
     Parameters
     ----------
@@ -87,38 +146,19 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     qc_dir = storage.join(out_dir, "qc")
     storage.makedirs(qc_dir)
     ancestry_df = read_ancestry(config.ancestry, config.analysis.n_pcs) if config.ancestry else None
+    persons = {
+        platform: person_ids_of([str(s) for s in _read_platform(source).s.collect()], platform)
+        for platform, source in config.genotypes.items()
+    }
+    cohorts_df, attrition_df = assign_cohorts(persons, ancestry_df, _cohort_specs(config))
     summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}}
-    persons: dict[str, pd.Series] = {}
     computed_pcs: dict[str, pd.DataFrame] = {}
     for platform, source in config.genotypes.items():
-        log.info("qc: variant QC of platform %s (%s)", platform, source.path)
-        mt = _read_platform(source)
-        samples = [str(s) for s in mt.s.collect()]
-        persons[platform] = person_ids_of(samples, platform)
-        groups = _groups(ancestry_df, samples)
-        sites_ht, counts = qc.run_variant_qc(mt, groups, _thresholds(config))
-        log.info("qc: writing the dosage cache of the %d sites kept", counts["n_kept"])
-        kept_mt = qc.kept_genotypes(mt, sites_ht, config.qc.multiallelic)
-        cache_prefix = storage.join(qc_dir, f"dosages_{platform}")
-        _, cache_rows = qc.write_dosage_cache(kept_mt, cache_prefix)
-        variants_ht = qc.flat_sites_ht(cache_rows, ["var_idx", *qc.METRICS])
-        variants_ht.to_spark().write.mode("overwrite").parquet(
-            storage.join(qc_dir, f"variants_{platform}.parquet")
-        )
+        members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
+        counts, pcs = _qc_platform(config, platform, source, members_df, ancestry_df, qc_dir)
         summary["platforms"][platform] = counts
-        if ancestry_df is None:
-            log.warning("no ancestry file given: computing 16 PCs from the %s genotypes", platform)
-            computed_pcs[platform] = compute_pcs(mt, sites_ht, config.analysis.n_pcs)
-    specs = [
-        CohortSpec(
-            name,
-            rule.genotypes,
-            tuple(rule.ancestry) if rule.ancestry else None,
-            tuple(rule.exclude_in),
-        )
-        for name, rule in config.cohorts.items()
-    ]
-    cohorts_df, attrition_df = assign_cohorts(persons, ancestry_df, specs)
+        if pcs is not None:
+            computed_pcs[platform] = pcs
     if ancestry_df is not None:
         cohorts_df = attach_pcs(cohorts_df, ancestry_df, "ancestry_file", config.analysis.n_pcs)
     else:
