@@ -155,6 +155,7 @@ def our_scores(
     weights_dir: Path,
     cohorts: dict[str, list[str]],
     work: Path,
+    weight_files=None,
 ):
     """The qc stage's cache of every site, then the score stage's match and score."""
     from trd_spark.genomics import pgs, qc, weights
@@ -165,11 +166,13 @@ def our_scores(
     cache, rows = qc.write_dosage_cache(mt, str(work / "cache"))
     variants_path = str(work / "variants.parquet")
     flat_sites_ht(rows, ["var_idx"]).to_spark().write.parquet(variants_path)
-    files_df = weights.list_weight_files(str(weights_dir), "prscs", TRAITS)
+    if weight_files is None:
+        files_df = weights.list_weight_files(str(weights_dir), "prscs", TRAITS)
+        weight_files = pgs.WeightFiles(files_df, "prscs")
     genotypes = pgs.QCdGenotypes(variants_path, cache.prefix, cache.n_variants)
     cohort_ids = {c: np.array([int(s) for s in ids]) for c, ids in cohorts.items()}
     return pgs.score_weights(
-        spark, pgs.WeightFiles(files_df, "prscs"), genotypes, TRAITS, cohort_ids,
+        spark, weight_files, genotypes, TRAITS, cohort_ids,
         keep_ambiguous=False, min_overlap=0.5, scratch_dir=str(work / "scratch"), platform="test",
     )  # fmt: skip
 
@@ -231,3 +234,57 @@ def test_scores_equal_plink2_on_plink_bed(spark, study):
     cache_dir.mkdir()
     ours, _ = our_scores(spark, str(bed), "plink", work / "weights", cohorts, cache_dir)
     compare(ours, ["--bfile", str(bed)], study, "bed")
+
+
+@pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed (Debian package plink2)")
+def test_scores_equal_plink2_on_bgen(spark, study):
+    work, _, cohorts, _ = study
+    bgen = work / "geno_bgen"
+    subprocess.run(
+        [PLINK2, "--vcf", str(work / "geno.vcf"), "--export", "bgen-1.2", "bits=8", "ref-first",
+         "--out", str(bgen)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    cache_dir = work / "bgen_cache"
+    cache_dir.mkdir()
+    ours, _ = our_scores(spark, str(bgen) + ".bgen", "bgen", work / "weights", cohorts, cache_dir)
+    compare(ours, ["--vcf", str(work / "geno.vcf")], study, "bgen")
+
+
+# GRCh37 -> GRCh38 for this test: every position moves up by 1,000 on chromosomes 1 and 2
+CHAIN = "".join(
+    f"chain 1000 {c} {size37} + 0 200000000 chr{c} {size38} + 1000 200001000 {c}\n200000000\n\n"
+    for c, size37, size38 in (("1", 249250621, 248956422), ("2", 243199373, 242193529))
+)
+
+
+@pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed (Debian package plink2)")
+def test_lifted_weights_score_like_plink2(spark, study):
+    from trd_spark.genomics import pgs, weights
+    from trd_spark.genomics.liftover import liftover_weights
+
+    work, _, cohorts, _ = study
+    old_build = work / "weights_grch37"
+    old_build.mkdir()
+    for file in sorted((work / "weights").iterdir()):
+        table = pd.read_csv(file, sep="\t", header=None)
+        table[1] = "."  # no rsIDs: the lifted positions alone must find the sites
+        table[2] = table[2] - 1000
+        table.to_csv(old_build / file.name, sep="\t", header=False, index=False)
+    chain = work / "grch37_to_grch38.chain"
+    chain.write_text(CHAIN)
+    files_df = weights.list_weight_files(str(old_build), "prscs", TRAITS)
+    lifted_df = liftover_weights(
+        weights.read_weights(spark, files_df, "prscs"), "GRCh37", "GRCh38", str(chain)
+    )
+    lifted = weights.write_lifted(lifted_df, str(work / "lifted"))
+    cache_dir = work / "lifted_cache"
+    cache_dir.mkdir()
+    ours, report = our_scores(
+        spark, str(work / "geno.vcf"), "vcf", old_build, cohorts, cache_dir,
+        weight_files=pgs.WeightFiles(lifted, "lifted"),
+    )  # fmt: skip
+    compare(ours, ["--vcf", str(work / "geno.vcf")], study, "lifted")
+    assert report["n_in_file"].sum() == sum(
+        len(pd.read_csv(f, sep="\t", header=None)) for f in old_build.iterdir()
+    )

@@ -122,7 +122,35 @@ def _read_bgen(
         contig_recoding=_contig_recoding(reference_genome),
     )
     mt = hl.import_bgen(path, entry_fields=["GT"], sample_file=sample, n_partitions=n_partitions)
+    person_ids = bgen_person_ids(sample)
+    if len(person_ids) != mt.count_cols():
+        raise InputError(
+            f"{sample} lists {len(person_ids)} persons but {path} holds {mt.count_cols()}; "
+            "give the sample file written with this BGEN (genotypes.<platform>.sample_file)"
+        )
+    mt = mt.add_col_index("bgen_col")
+    mt = mt.key_cols_by(s=hl.literal(person_ids)[hl.int32(mt["bgen_col"])]).drop("bgen_col")
     return mt.annotate_rows(rsid=hl.or_missing(mt.rsid != ".", mt.rsid))
+
+
+def bgen_person_ids(sample_file: str) -> list[str]:
+    """Person ids of an Oxford ``.sample`` file: ``ID_2`` (the individual id), else ``ID_1``.
+
+    Hail keys BGEN columns by ``ID_1``, which tools such as plink2 fill with a family id
+    of 0; trd-spark needs the individual id.
+    """
+    with hl.hadoop_open(sample_file) as handle:
+        lines = [line.split() for line in handle.read().splitlines() if line.strip()]
+    if len(lines) < 2 or lines[0][:2] != ["ID_1", "ID_2"]:
+        raise InputError(
+            f"{sample_file}: not an Oxford .sample file (expected a header 'ID_1 ID_2 ...' "
+            "and a line of column types)"
+        )
+    rows = lines[2:]
+    short = next((i for i, row in enumerate(rows) if len(row) < 2), None)
+    if short is not None:
+        raise InputError(f"{sample_file}, line {short + 3}: fewer than 2 columns (ID_1 ID_2)")
+    return [row[1] if row[1] not in ("0", "NA") else row[0] for row in rows]
 
 
 def _to_common_shape(mt: hl.MatrixTable) -> hl.MatrixTable:
