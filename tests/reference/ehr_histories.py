@@ -229,6 +229,13 @@ OMOP_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "procedure_source_concept_id": pa.int64(),
         "procedure_source_value": pa.string(),
     },
+    "visit_occurrence": {
+        "person_id": pa.int64(),
+        "visit_occurrence_id": pa.int64(),
+        "visit_concept_id": pa.int64(),
+        "visit_start_date": pa.date32(),
+        "visit_end_date": pa.date32(),
+    },
     "observation_period": {
         "person_id": pa.int64(),
         "observation_period_start_date": pa.date32(),

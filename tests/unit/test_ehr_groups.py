@@ -14,6 +14,7 @@ from trd_spark.ehr.definitions import (
     comparison_groups,
     comparison_groups_pandas,
     group_sizes,
+    group_sizes_pandas,
 )
 
 
@@ -76,6 +77,15 @@ def test_spark_groups_and_sizes_match_the_rule(spark: Any) -> None:
             (labels == "trMDD").sum(),
             (labels == "non-MDD").sum(),
         )
+
+
+def test_pandas_group_sizes_equal_the_spark_ones(spark: Any) -> None:
+    persons = persons_table()
+    want = group_sizes(spark.createDataFrame(persons)).toPandas()
+    want = want.sort_values(["cohort", "trd_def", "trmdd_def"]).reset_index(drop=True)
+    got = group_sizes_pandas(persons)
+    assert list(got.columns) == list(want.columns)
+    assert got.astype(object).values.tolist() == want.astype(object).values.tolist()
 
 
 def test_unknown_definition_is_an_error() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -150,11 +151,16 @@ def ingredient_map_df(
 def diagnosis_match_expr(
     diagnoses: pd.DataFrame, group: str, code: Column, vocab: Column
 ) -> Column:
-    """True when (``code``, ``vocab``) matches a prefix of ``group`` in its own vocabulary."""
+    """True when (``code``, ``vocab``) matches a prefix of ``group`` in its own vocabulary.
+
+    One anchored regular expression per vocabulary (``^(?:F32|F33...)``): far cheaper
+    per row than one ``startswith`` per listed code.
+    """
     match = F.lit(False)
     listed = diagnoses.loc[diagnoses["group"] == group]
-    for vocabulary, prefix in zip(listed["vocabulary"], listed["code"], strict=True):
-        match = match | ((vocab == str(vocabulary)) & code.startswith(str(prefix)))
+    for vocabulary, codes in listed.groupby("vocabulary")["code"]:
+        prefixes = "|".join(re.escape(str(c)) for c in sorted(set(codes)))
+        match = match | ((vocab == str(vocabulary)) & code.rlike(f"^(?:{prefixes})"))
     return match
 
 

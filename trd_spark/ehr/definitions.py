@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 SEX_AT_BIRTH = {45878463: "female", 45880669: "male"}
@@ -14,6 +14,7 @@ GENDER = {8532: "female", 8507: "male"}
 TRD_DEFS = ("trd_1", "trd_2", "trd_3", "trd_4", "trd_5")
 TRMDD_DEFS = ("trmdd_1", "trmdd_2", "trmdd_3")
 SWITCHING_DEFS = ("trd_1", "trd_2", "trd_3")
+GROUP_COLUMNS = {"TRD": "n_trd", "trMDD": "n_trmdd", "non-MDD": "n_non_mdd"}
 
 
 @dataclass(frozen=True)
@@ -29,52 +30,15 @@ class Definitions:
     default_exposure_days: int = 30
     cutoff_date: dt.date | None = None
     min_mdd_dates_survival: int = 3
+    # dates outside [earliest_date, latest_date] are impossible (latest None: the run's day)
+    earliest_date: dt.date = dt.date(1900, 1, 1)
+    latest_date: dt.date | None = None
 
     @property
     def gap_settings(self) -> list[tuple[str, int]]:
         """Every (gap_basis, gap_days) the outputs hold: both bases, every gap needed."""
         gaps = sorted({self.default_gap_days, *(g for g, _ in self.switching.values())})
         return [(basis, gap) for basis in ("start_to_start", "end_to_start") for gap in gaps]
-
-
-def diagnosis_summary(diagnosis_df: DataFrame) -> DataFrame:
-    """(person_id, first_mdd_date, n_mdd_dates, first_scz_bip_date) from diagnosis events."""
-    return diagnosis_df.groupBy("person_id").agg(
-        F.min(F.when(F.col("is_mdd"), F.col("date"))).alias("first_mdd_date"),
-        F.countDistinct(F.when(F.col("is_mdd"), F.col("date"))).alias("n_mdd_dates"),
-        F.min(F.when(F.col("is_scz_bip"), F.col("date"))).alias("first_scz_bip_date"),
-    )
-
-
-def last_line_dates(
-    diagnosis_summary_df: DataFrame, ect_df: DataFrame, drug_events_df: DataFrame
-) -> DataFrame:
-    """(person_id, first_ect_esk_date, first_antipsychotic_date) on or after the first MDD date."""
-    esketamine_df = drug_events_df.where(F.col("group") == "esketamine").select(
-        "person_id", F.col("start").alias("date"), F.lit("ect_esk").alias("kind")
-    )
-    antipsychotic_df = drug_events_df.where(F.col("group") == "antipsychotic").select(
-        "person_id", F.col("start").alias("date"), F.lit("antipsychotic").alias("kind")
-    )
-    events_df = ect_df.select("person_id", "date", F.lit("ect_esk").alias("kind"))
-    events_df = events_df.unionByName(esketamine_df).unionByName(antipsychotic_df)
-    first_df = diagnosis_summary_df.where(F.col("first_mdd_date").isNotNull()).select(
-        "person_id", "first_mdd_date"
-    )
-    after_df = events_df.join(first_df, "person_id").where(F.col("date") >= F.col("first_mdd_date"))
-    return after_df.groupBy("person_id").agg(
-        F.min(F.when(F.col("kind") == "ect_esk", F.col("date"))).alias("first_ect_esk_date"),
-        F.min(F.when(F.col("kind") == "antipsychotic", F.col("date"))).alias(
-            "first_antipsychotic_date"
-        ),
-    )
-
-
-def end_of_observation(observation_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
-    """(person_id, end_of_observation): latest period end, capped at the cutoff."""
-    latest = F.max("observation_period_end_date")
-    capped = latest if cutoff is None else F.least(latest, F.lit(cutoff))
-    return observation_df.groupBy("person_id").agg(capped.alias("end_of_observation"))
 
 
 def sex_expr() -> Column:
@@ -138,32 +102,129 @@ PERSON_COLUMNS = (
 )  # fmt: skip
 
 
-def build_persons(
+def stack_person_rows(
     person_df: DataFrame,
-    per_person: list[DataFrame],
+    diagnosis_df: DataFrame,
+    last_line_df: DataFrame,
+    observation_df: DataFrame,
+    period_persons_df: DataFrame,
     cohorts_df: DataFrame | None,
-    cutoff: dt.date | None,
 ) -> DataFrame:
-    """One row per person of ``person`` with every definition column.
+    """Every per-person input in one table (columns a part lacks are null), so one
+    grouping by person (one shuffle) summarises them all; see :func:`summarise_person_rows`.
 
     Parameters
     ----------
-    person_df : typed ``person`` table (unique person_id).
-    per_person : per-person summaries to join (diagnoses, switching, treated, last line,
-        end of observation).
+    person_df : typed ``person`` rows.
+    diagnosis_df : (person_id, date, is_mdd, is_scz_bip) diagnosis events.
+    last_line_df : (person_id, ect_esk_date, antipsychotic_date) last-line events.
+    observation_df : usable ``observation_period`` rows.
+    period_persons_df : (person_id, treated, <name>_switch_onset ...) from the periods.
     cohorts_df : (person_id, cohort) or None.
+    """
+    parts = [
+        person_df.select(
+            "person_id",
+            "year_of_birth",
+            "gender_concept_id",
+            "sex_at_birth_concept_id",
+            F.lit(True).alias("_in_person"),
+            F.lit(None).cast("string").alias("cohort"),
+        ),
+        diagnosis_df.select("person_id", F.col("date").alias("dx_date"), "is_mdd", "is_scz_bip"),
+        last_line_df,
+        observation_df.select("person_id", "observation_period_end_date"),
+        period_persons_df,
+    ]
+    if cohorts_df is not None:
+        parts.append(cohorts_df.select("person_id", "cohort"))
+    stacked_df = parts[0]
+    for part_df in parts[1:]:
+        stacked_df = stacked_df.unionByName(part_df, allowMissingColumns=True)
+    return stacked_df
+
+
+def last_line_events_df(ect_df: DataFrame, drug_events_df: DataFrame) -> DataFrame:
+    """(person_id, ect_esk_date, antipsychotic_date): ECT, esketamine, antipsychotic starts."""
+    group = F.col("group")
+    esketamine_df = drug_events_df.where(group == "esketamine").select(
+        "person_id", F.col("start").alias("ect_esk_date")
+    )
+    antipsychotic_df = drug_events_df.where(group == "antipsychotic").select(
+        "person_id", F.col("start").alias("antipsychotic_date")
+    )
+    ect_dates_df = ect_df.select("person_id", F.col("date").alias("ect_esk_date"))
+    return ect_dates_df.unionByName(esketamine_df).unionByName(
+        antipsychotic_df, allowMissingColumns=True
+    )
+
+
+def capped_expr(date: Column, cutoff: dt.date | None) -> Column:
+    """``date`` capped at the cutoff; null stays null (``least`` alone would give the cutoff)."""
+    return date if cutoff is None else F.when(date.isNotNull(), F.least(date, F.lit(cutoff)))
+
+
+def add_first_mdd_date(stacked_df: DataFrame) -> DataFrame:
+    """``first_mdd_date`` on every row of the person (a window: the rows stay in place, so
+    last-line events can be compared with it in the same grouping)."""
+    dx_date = F.when(F.col("is_mdd"), F.col("dx_date"))
+    return stacked_df.withColumn(
+        "first_mdd_date", F.min(dx_date).over(Window.partitionBy("person_id"))
+    )
+
+
+def summarise_person_rows(
+    stacked_df: DataFrame, switching_names: list[str], cutoff: dt.date | None
+) -> DataFrame:
+    """One row per person of ``person``: the summaries the definitions start from.
+
+    Only fixed-size aggregates (min, max, count distinct) are used, and the rows are
+    grouped by person once: the window of :func:`add_first_mdd_date` partitions them,
+    and the grouping (and its distinct count) reuses that partitioning.
+
+    Returns
+    -------
+    DataFrame (person_id, year_of_birth, gender_concept_id, sex_at_birth_concept_id,
+    first_mdd_date, n_mdd_dates, first_scz_bip_date, first_ect_esk_date,
+    first_antipsychotic_date, end_of_observation, treated, <name>_switch_onset ...,
+    cohort).  A person listed twice in ``person`` gets the smallest of each value.
+    """
+    dx_date, first_mdd = F.col("dx_date"), F.col("first_mdd_date")
+
+    def on_or_after_mdd(column: str) -> Column:
+        return F.min(F.when(F.col(column) >= first_mdd, F.col(column))).alias(f"first_{column}")
+
+    summary_df = (
+        stacked_df.transform(add_first_mdd_date)
+        .groupBy("person_id")
+        .agg(
+            F.max("_in_person").alias("_in_person"),
+            *[F.min(c).alias(c) for c in ("year_of_birth", "gender_concept_id")],
+            F.min("sex_at_birth_concept_id").alias("sex_at_birth_concept_id"),
+            F.min(first_mdd).alias("first_mdd_date"),
+            F.count_distinct(F.when(F.col("is_mdd"), dx_date)).alias("n_mdd_dates"),
+            F.min(F.when(F.col("is_scz_bip"), dx_date)).alias("first_scz_bip_date"),
+            on_or_after_mdd("ect_esk_date"),
+            on_or_after_mdd("antipsychotic_date"),
+            capped_expr(F.max("observation_period_end_date"), cutoff).alias("end_of_observation"),
+            F.coalesce(F.max("treated"), F.lit(False)).alias("treated"),
+            *[F.min(f"{n}_switch_onset").alias(f"{n}_switch_onset") for n in switching_names],
+            F.min("cohort").alias("cohort"),
+        )
+    )
+    return summary_df.where(F.col("_in_person")).drop("_in_person")
+
+
+def build_persons(summary_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
+    """Every definition column from the per-person summaries (``PERSON_COLUMNS``).
+
+    Parameters
+    ----------
+    summary_df : as :func:`summarise_person_rows` returns it.
     cutoff : the data cutoff (age is its year minus year of birth).
     """
-    persons_df = person_df
-    for summary_df in per_person:
-        persons_df = persons_df.join(summary_df, "person_id", "left")
-    if cohorts_df is not None:
-        persons_df = persons_df.join(cohorts_df, "person_id", "left")
-    else:
-        persons_df = persons_df.withColumn("cohort", F.lit(None).cast("string"))
-    persons_df = persons_df.fillna({"n_mdd_dates": 0, "treated": False})
     return (
-        persons_df.transform(add_mdd_columns)
+        summary_df.transform(add_mdd_columns)
         .transform(add_trd_columns)
         .transform(lambda df: add_covariates(df, cutoff))
         .select(*PERSON_COLUMNS)
@@ -208,6 +269,27 @@ def comparison_groups_pandas(persons: pd.DataFrame, trd_def: str, trmdd_def: str
     group[mdd & treated & ~trd] = "trMDD"
     group[mdd & trd] = "TRD"
     return group
+
+
+def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
+    """Counts per cohort (and ``all``) for the 15 comparisons, from a collected persons table.
+
+    Returns
+    -------
+    pandas DataFrame (cohort, trd_def, trmdd_def, n_trd, n_trmdd, n_non_mdd), sorted.
+    """
+    cohort = persons["cohort"].astype(object).where(persons["cohort"].notna(), "(none)")
+    parts = []
+    for trd_def in TRD_DEFS:
+        for trmdd_def in TRMDD_DEFS:
+            group = comparison_groups_pandas(persons, trd_def, trmdd_def)
+            flags = {name: group.eq(label) for label, name in GROUP_COLUMNS.items()}
+            counts = pd.DataFrame({"cohort": cohort, **flags}).groupby("cohort").sum()
+            counts.loc["all"] = counts.sum()
+            parts.append(counts.reset_index().assign(trd_def=trd_def, trmdd_def=trmdd_def))
+    columns = ["cohort", "trd_def", "trmdd_def", *GROUP_COLUMNS.values()]
+    sizes = pd.concat(parts)[columns].astype({c: "int64" for c in GROUP_COLUMNS.values()})
+    return sizes.sort_values(columns[:3]).reset_index(drop=True)
 
 
 def group_sizes(persons_df: DataFrame) -> DataFrame:

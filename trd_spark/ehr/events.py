@@ -7,6 +7,7 @@ counted too, so the attrition table accounts for every row.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -22,6 +23,7 @@ from trd_spark.ehr.codes import (
 )
 
 KEPT = "kept: "  # reasons starting with this flag rows that stay in
+EARLIEST_PLAUSIBLE_DATE = dt.date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,42 @@ class AttritionRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class PlausibleDates:
+    """The dates a record can hold: from ``earliest`` to ``latest``, both included.
+
+    A date outside is impossible (a typo, a placeholder such as 1800-01-01 or
+    2999-12-31) and its row is unusable like an unparseable one.  ``latest`` is the
+    day the job runs unless given: nothing recorded can have happened later.
+    Drug exposure end dates are not checked (a supply can run past the data cutoff).
+    """
+
+    earliest: dt.date = EARLIEST_PLAUSIBLE_DATE
+    latest: dt.date | None = None
+
+    @property
+    def last(self) -> dt.date:
+        """``latest``, or today (UTC) when not given."""
+        return self.latest or dt.datetime.now(dt.UTC).date()
+
+    def outside_expr(self, date: Column) -> Column:
+        """True when ``date`` is before ``earliest`` or after ``latest`` (null stays null)."""
+        return (date < F.lit(self.earliest)) | (date > F.lit(self.last))
+
+    def reason(self, column: str) -> str:
+        """The attrition reason of a row whose ``column`` is outside the range."""
+        return f"{column} implausible (before {self.earliest} or after {self.last})"
+
+
 def flag_unusable_rows(
     table_df: DataFrame, person_ids_df: DataFrame, rules: list[tuple[Column, str]]
 ) -> DataFrame:
-    """Add ``_reason``: the first rule a row breaks (unknown person last), else null.
+    """Add ``_reason``: the first rule a row breaks (unknown person first), else null.
 
     Parameters
     ----------
     table_df : an OMOP table with ``person_id``.
-    person_ids_df : the ``person_id`` values of ``person``.
+    person_ids_df : the distinct ``person_id`` values of ``person`` (small: broadcast).
     rules : (condition, reason) pairs, checked in order; a reason starting with
         ``KEPT`` marks a row that stays in but is counted.
     """
@@ -54,27 +83,42 @@ def flag_unusable_rows(
     return flagged_df.withColumn("_reason", reason).drop("_known")
 
 
-def count_reasons(flagged_df: DataFrame, table: str) -> list[AttritionRow]:
-    """Count rows and persons per ``_reason`` of a flagged table."""
+def count_reasons(flagged: dict[str, DataFrame]) -> list[AttritionRow]:
+    """Count rows and persons per ``_reason`` of every flagged table, in one Spark job.
+
+    Parameters
+    ----------
+    flagged : table name -> the table with ``_reason`` (see :func:`flag_unusable_rows`).
+
+    Returns
+    -------
+    One AttritionRow per (table, reason), tables in the order given, reasons sorted.
+    """
+    reasons_df = None
+    for table, flagged_df in flagged.items():
+        table_reasons_df = flagged_df.where(F.col("_reason").isNotNull()).select(
+            F.lit(table).alias("step"), "_reason", "person_id"
+        )
+        reasons_df = table_reasons_df if reasons_df is None else reasons_df.union(table_reasons_df)
+    if reasons_df is None:
+        return []
     counts = (
-        flagged_df.where(F.col("_reason").isNotNull())
-        .groupBy("_reason")
+        reasons_df.groupBy("step", "_reason")
         .agg(F.count("*").alias("n_rows"), F.countDistinct("person_id").alias("n_persons"))
         .collect()
     )
-    rows = []
-    for row in sorted(counts, key=lambda r: str(r["_reason"])):
-        text = str(row["_reason"])
-        kept = text.startswith(KEPT)
-        rows.append(
-            AttritionRow(
-                step=table,
-                n_persons=int(row["n_persons"]),
-                n_rows_dropped=0 if kept else int(row["n_rows"]),
-                reason=f"{text} ({row['n_rows']} rows)" if kept else text,
-            )
-        )
-    return rows
+    order = {table: i for i, table in enumerate(flagged)}
+    return [
+        attrition_row(str(r["step"]), str(r["_reason"]), int(r["n_rows"]), int(r["n_persons"]))
+        for r in sorted(counts, key=lambda r: (order[r["step"]], str(r["_reason"])))
+    ]
+
+
+def attrition_row(table: str, reason: str, n_rows: int, n_persons: int) -> AttritionRow:
+    """The attrition line of one reason: kept rows are counted in the reason, not dropped."""
+    if reason.startswith(KEPT):
+        return AttritionRow(table, n_persons, 0, f"{reason} ({n_rows} rows)")
+    return AttritionRow(table, n_persons, n_rows, reason)
 
 
 def keep_usable_rows(flagged_df: DataFrame) -> DataFrame:
@@ -83,12 +127,21 @@ def keep_usable_rows(flagged_df: DataFrame) -> DataFrame:
     return flagged_df.where(reason.isNull() | reason.startswith(KEPT)).drop("_reason")
 
 
-def condition_rules() -> list[tuple[Column, str]]:
+def event_date_rules(column: str, dates: PlausibleDates) -> list[tuple[Column, str]]:
+    """A row's one date is missing, unparseable or implausible."""
+    date = F.col(column)
+    return [
+        (date.isNull(), f"{column} missing or unparseable"),
+        (dates.outside_expr(date), dates.reason(column)),
+    ]
+
+
+def condition_rules(dates: PlausibleDates) -> list[tuple[Column, str]]:
     """Why a condition_occurrence row cannot be used."""
-    return [(F.col("condition_start_date").isNull(), "condition_start_date missing or unparseable")]
+    return event_date_rules("condition_start_date", dates)
 
 
-def drug_rules() -> list[tuple[Column, str]]:
+def drug_rules(dates: PlausibleDates) -> list[tuple[Column, str]]:
     """Why a drug_exposure row cannot be used, or which of its fields is ignored."""
     start, end, supply = (
         F.col("drug_exposure_start_date"),
@@ -96,26 +149,68 @@ def drug_rules() -> list[tuple[Column, str]]:
         F.col("days_supply"),
     )
     return [
-        (start.isNull(), "drug_exposure_start_date missing or unparseable"),
+        *event_date_rules("drug_exposure_start_date", dates),
         (F.coalesce(F.col("drug_concept_id"), F.lit(0)) == 0, "drug_concept_id is 0 or null"),
         (end < start, KEPT + "end before start; end from days_supply or default"),
         (supply < 0, KEPT + "negative days_supply ignored"),
     ]
 
 
-def procedure_rules() -> list[tuple[Column, str]]:
+def procedure_rules(dates: PlausibleDates) -> list[tuple[Column, str]]:
     """Why a procedure_occurrence row cannot be used."""
-    return [(F.col("procedure_date").isNull(), "procedure_date missing or unparseable")]
+    return event_date_rules("procedure_date", dates)
 
 
-def observation_rules() -> list[tuple[Column, str]]:
+def visit_rules(dates: PlausibleDates) -> list[tuple[Column, str]]:
+    """Why a visit_occurrence row cannot be used (visits are counted, not used further)."""
+    start, end = F.col("visit_start_date"), F.col("visit_end_date")
+    return [
+        *event_date_rules("visit_start_date", dates),
+        (end < start, "visit ends before it starts"),
+    ]
+
+
+def observation_rules(dates: PlausibleDates) -> list[tuple[Column, str]]:
     """Why an observation_period row cannot be used."""
     start = F.col("observation_period_start_date")
     end = F.col("observation_period_end_date")
     return [
-        (end.isNull(), "observation_period_end_date missing or unparseable"),
+        *event_date_rules("observation_period_end_date", dates),
+        (dates.outside_expr(start), dates.reason("observation_period_start_date")),
         (start.isNotNull() & (end < start), "observation period ends before it starts"),
     ]
+
+
+def implausible_birth_year_expr(dates: PlausibleDates) -> Column:
+    """True when ``year_of_birth`` is outside the years of the plausible dates."""
+    year = F.col("year_of_birth")
+    return (year < dates.earliest.year) | (year > dates.last.year)
+
+
+def clean_person_df(person_df: DataFrame, dates: PlausibleDates) -> DataFrame:
+    """``person`` with an implausible ``year_of_birth`` made missing (age unknown, person kept)."""
+    year = F.when(~implausible_birth_year_expr(dates), F.col("year_of_birth"))
+    return person_df.withColumn("year_of_birth", year)
+
+
+def person_flags_df(person_df: DataFrame, dates: PlausibleDates) -> DataFrame:
+    """``person`` with ``_reason`` for the attrition count (no row of it is dropped)."""
+    reason = F.when(
+        implausible_birth_year_expr(dates),
+        F.lit(
+            f"{KEPT}year_of_birth implausible (before {dates.earliest.year} "
+            f"or after {dates.last.year}); set missing"
+        ),
+    )
+    return person_df.select("person_id", reason.alias("_reason"))
+
+
+def diagnosis_flags(diagnoses: pd.DataFrame, code: Column, vocab: Column) -> tuple[Column, Column]:
+    """(is_mdd, is_scz_bip) of a normalised code in its vocabulary."""
+    is_mdd = diagnosis_match_expr(diagnoses, "mdd", code, vocab)
+    is_other = diagnosis_match_expr(diagnoses, "schizophrenia", code, vocab)
+    is_other = is_other | diagnosis_match_expr(diagnoses, "bipolar", code, vocab)
+    return is_mdd, is_other
 
 
 def diagnosis_events_df(
@@ -125,29 +220,37 @@ def diagnosis_events_df(
 
     The code is the ICD concept code of ``condition_source_concept_id``; when that
     id is 0, null or absent from ``concept``, ``condition_source_value`` is used
-    and its vocabulary read from its first character.
+    and its vocabulary read from its first character.  Concept codes are matched
+    once per concept (in ``concept``), source values only on the rows that need them.
     """
+    concept_mdd, concept_other = diagnosis_flags(
+        diagnoses, normalise_code_expr(F.col("concept_code")), F.col("vocabulary_id")
+    )
     lookup_df = concept_df.select(
         F.col("concept_id").alias("condition_source_concept_id"),
-        F.col("concept_code").alias("_code"),
-        F.col("vocabulary_id").alias("_vocab"),
+        F.col("vocabulary_id").isNotNull().alias("_found"),
+        F.coalesce(concept_mdd, F.lit(False)).alias("_concept_mdd"),
+        F.coalesce(concept_other, F.lit(False)).alias("_concept_other"),
     )
     source = normalise_code_expr(F.col("condition_source_value"))
-    found = F.col("_vocab").isNotNull() & (F.col("condition_source_concept_id") != 0)
-    code = F.when(found, normalise_code_expr(F.col("_code"))).otherwise(source)
-    vocab = F.when(found, F.col("_vocab")).otherwise(source_value_vocabulary_expr(source))
-    coded_df = condition_df.join(lookup_df, "condition_source_concept_id", "left").select(
-        "person_id",
-        F.col("condition_start_date").alias("date"),
-        code.alias("code"),
-        vocab.alias("vocab"),
+    source_mdd, source_other = diagnosis_flags(
+        diagnoses, source, source_value_vocabulary_expr(source)
     )
-    is_mdd = diagnosis_match_expr(diagnoses, "mdd", F.col("code"), F.col("vocab"))
-    is_other = diagnosis_match_expr(diagnoses, "schizophrenia", F.col("code"), F.col("vocab"))
-    is_other = is_other | diagnosis_match_expr(diagnoses, "bipolar", F.col("code"), F.col("vocab"))
-    return coded_df.select(
-        "person_id", "date", is_mdd.alias("is_mdd"), is_other.alias("is_scz_bip")
-    ).where(F.col("is_mdd") | F.col("is_scz_bip"))
+    found = F.col("_found") & (F.col("condition_source_concept_id") != 0)
+    is_mdd = F.when(found, F.col("_concept_mdd")).otherwise(F.coalesce(source_mdd, F.lit(False)))
+    is_other = F.when(found, F.col("_concept_other")).otherwise(
+        F.coalesce(source_other, F.lit(False))
+    )
+    return (
+        condition_df.join(lookup_df, "condition_source_concept_id", "left")
+        .select(
+            "person_id",
+            F.col("condition_start_date").alias("date"),
+            is_mdd.alias("is_mdd"),
+            is_other.alias("is_scz_bip"),
+        )
+        .where(F.col("is_mdd") | F.col("is_scz_bip"))
+    )
 
 
 def exposure_end_expr(default_exposure_days: int) -> Column:

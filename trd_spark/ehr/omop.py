@@ -44,6 +44,11 @@ OMOP_TABLES: dict[str, TableSpec] = {
         },
         optional={},
     ),
+    # read for its unusable rows (attrition) only; no definition uses visits
+    "visit_occurrence": TableSpec(
+        required={"person_id": "id", "visit_occurrence_id": "id", "visit_start_date": "date"},
+        optional={"visit_concept_id": "id", "visit_end_date": "date"},
+    ),
     "condition_occurrence": TableSpec(
         required={
             "person_id": "id",
@@ -185,37 +190,39 @@ def typed_table(raw_df: DataFrame, table: str, spec: TableSpec, date_format: str
     return raw_df.select(*selected)
 
 
-def check_date_parsing(
-    raw_df: DataFrame, typed_df: DataFrame, table: str, spec: TableSpec, date_format: str
-) -> None:
-    """Raise InputError when a string date column has values but none of them parses."""
-    string_dates = [
+def check_date_parsing(raw_df: DataFrame, table: str, spec: TableSpec, date_format: str) -> None:
+    """Raise InputError when a string date column has values but none of them parses.
+
+    All string date columns of the table are checked in one pass over it; dates stored
+    as dates (Parquet) need no check.
+    """
+    columns = [
         c
-        for c, kind in spec.required.items()
+        for c, kind in {**spec.required, **spec.optional}.items()
         if kind == "date"
+        and c in {name.lower() for name in raw_df.columns}
         and isinstance(raw_df.schema[_actual_name(raw_df, c)].dataType, T.StringType)
     ]
-    if not string_dates:
+    if not columns:
         return
-    for column in string_dates:
+    counts = []
+    for column in columns:
         raw = F.trim(F.col(f"`{_actual_name(raw_df, column)}`"))
-        parsed = F.try_to_timestamp(raw, F.lit(date_format))
-        row = (
-            raw_df.where(raw.isNotNull() & (raw != ""))
-            .select(raw.alias("value"), parsed.isNotNull().alias("ok"))
-            .groupBy()
-            .agg(
-                F.count("*").alias("n"),
-                F.sum(F.col("ok").cast("int")).alias("n_ok"),
-                F.first("value").alias("example"),
-            )
-            .first()
-        )
-        if row is not None and row["n"] > 0 and not row["n_ok"]:
+        given = raw.isNotNull() & (raw != "")
+        parsed = F.try_to_timestamp(raw, F.lit(date_format)).isNotNull()
+        counts += [
+            F.count(F.when(given, 1)).alias(f"{column}:n"),
+            F.count(F.when(parsed, 1)).alias(f"{column}:n_ok"),
+            F.first(F.when(given, raw), ignorenulls=True).alias(f"{column}:example"),
+        ]
+    row = raw_df.agg(*counts).first()
+    for column in columns:
+        if row is not None and row[f"{column}:n"] > 0 and not row[f"{column}:n_ok"]:
             raise InputError(
                 f"OMOP table '{table}' column '{column}': no value parses as a date in the "
-                f"format '{date_format}' (e.g. '{row['example']}'); set omop.date_format "
-                "to the format of the file (Spark datetime pattern, e.g. MM/dd/yyyy)"
+                f"format '{date_format}' (e.g. '{row[f'{column}:example']}'); set "
+                "omop.date_format to the format of the file (Spark datetime pattern, "
+                "e.g. MM/dd/yyyy)"
             )
 
 
@@ -240,7 +247,7 @@ def read_omop_table(
     raw_df = read_raw_table(spark, root, table, fmt)
     check_columns(raw_df, table, spec)
     typed_df = typed_table(raw_df, table, spec, date_format)
-    check_date_parsing(raw_df, typed_df, table, spec, date_format)
+    check_date_parsing(raw_df, table, spec, date_format)
     return typed_df
 
 

@@ -85,61 +85,78 @@ def assign_periods(exposures_df: DataFrame, settings: Sequence[Setting]) -> Data
     ).select("person_id", "ingredient_id", "start", "end", "_p.*")
 
 
-def summarise_periods(labelled_df: DataFrame) -> DataFrame:
-    """One row per period: start, end, n_exposures, n_distinct_ingredients."""
-    return labelled_df.groupBy("person_id", "gap_basis", "gap_days", "period_id").agg(
-        F.min("start").alias("start"),
+def summarise_ingredients(labelled_df: DataFrame) -> DataFrame:
+    """One row per period and ingredient: its first start, latest end and exposure count."""
+    return labelled_df.groupBy(
+        "person_id", "gap_basis", "gap_days", "period_id", "ingredient_id"
+    ).agg(
+        F.min("start").alias("first_start"),
         F.max("end").alias("end"),
         F.count("*").alias("n_exposures"),
-        F.countDistinct("ingredient_id").alias("n_distinct_ingredients"),
     )
 
 
-def switch_dates(labelled_df: DataFrame, min_switch_drugs: int) -> DataFrame:
-    """Per period: its start and the date the ``min_switch_drugs``-th distinct ingredient
-    first started in it (``switch_date``, null when fewer ingredients).
+def summarise_periods(labelled_df: DataFrame, min_switch_drugs: int) -> DataFrame:
+    """One row per period: start, end, n_exposures, n_distinct_ingredients, switch_date.
 
-    A period meets the switching rule under window w exactly when
-    ``switch_date <= start + w``: the n-th smallest first start is within the window
-    if and only if n ingredients first started within it.
+    ``switch_date`` is the date the ``min_switch_drugs``-th distinct ingredient first
+    started in the period (null when fewer ingredients).  A period meets the
+    switching rule under window w exactly when ``switch_date <= start + w``: the
+    n-th smallest first start is within the window if and only if n ingredients
+    first started within it.  The rows stay partitioned by person, as the window
+    functions left them, so neither this nor :func:`summarise_persons` shuffles.
     """
-    first_df = labelled_df.groupBy(
-        "person_id", "gap_basis", "gap_days", "period_id", "ingredient_id"
-    ).agg(F.min("start").alias("first_start"))
-    return first_df.groupBy("person_id", "gap_basis", "gap_days", "period_id").agg(
-        F.min("first_start").alias("start"),
-        F.element_at(F.sort_array(F.collect_list("first_start")), min_switch_drugs).alias(
-            "switch_date"
-        ),
+    period = Window.partitionBy("person_id", "gap_basis", "gap_days", "period_id")
+    rank = F.row_number().over(period.orderBy("first_start", "ingredient_id"))
+    first_start = F.col("first_start")
+    return (
+        summarise_ingredients(labelled_df)
+        .withColumn("_rank", rank)
+        .groupBy("person_id", "gap_basis", "gap_days", "period_id")
+        .agg(
+            F.min(first_start).alias("start"),
+            F.max("end").alias("end"),
+            F.sum("n_exposures").alias("n_exposures"),
+            F.count("*").alias("n_distinct_ingredients"),
+            F.min(F.when(F.col("_rank") == min_switch_drugs, first_start)).alias("switch_date"),
+        )
     )
 
 
-def switching_onsets(
-    switch_df: DataFrame, gap_basis: str, definitions: dict[str, tuple[int, int]]
+def summarise_persons(
+    summary_df: DataFrame,
+    gap_basis: str,
+    default_gap_days: int,
+    switching: dict[str, tuple[int, int]],
 ) -> DataFrame:
-    """Onset of TRD by switching per person for each named (gap_days, window_days).
+    """Per person, from the periods under ``gap_basis``: treated and the switching onsets.
+
+    Parameters
+    ----------
+    summary_df : periods as :func:`summarise_periods` returns them.
+    gap_basis : the basis the definitions use.
+    default_gap_days : the gap of the periods that decide ``treated``.
+    switching : name -> (gap_days, window_days) of each switching definition.
 
     Returns
     -------
-    DataFrame (person_id, <name>_switch_onset ...): the earliest qualifying date, or null.
+    DataFrame (person_id, treated, <name>_switch_onset ...): ``treated`` when some
+    period under the default gap holds >= 2 exposures; an onset is the earliest
+    qualifying switch date, or null.
     """
-    qualifying = [
+    gap_days = F.col("gap_days")
+    treated = F.max(F.when(gap_days == default_gap_days, F.col("n_exposures") >= 2))
+    onsets = [
         F.min(
             F.when(
-                (F.col("gap_days") == gap)
-                & (F.col("switch_date") <= F.date_add(F.col("start"), window)),
+                (gap_days == gap) & (F.col("switch_date") <= F.date_add(F.col("start"), window)),
                 F.col("switch_date"),
             )
         ).alias(f"{name}_switch_onset")
-        for name, (gap, window) in definitions.items()
+        for name, (gap, window) in switching.items()
     ]
-    return switch_df.where(F.col("gap_basis") == gap_basis).groupBy("person_id").agg(*qualifying)
-
-
-def treated_persons(periods_df: DataFrame, gap_basis: str, gap_days: int) -> DataFrame:
-    """(person_id, treated): some period under the default gap holds >= 2 exposures."""
     return (
-        periods_df.where((F.col("gap_basis") == gap_basis) & (F.col("gap_days") == gap_days))
+        summary_df.where(F.col("gap_basis") == gap_basis)
         .groupBy("person_id")
-        .agg(F.max(F.col("n_exposures") >= 2).alias("treated"))
+        .agg(treated.alias("treated"), *onsets)
     )

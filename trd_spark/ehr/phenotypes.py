@@ -1,24 +1,38 @@
-"""The phenotype job: typed OMOP tables in, persons / periods / time to event / attrition out."""
+"""The phenotype job: typed OMOP tables in, persons / periods / time to event / attrition out.
+
+The plan is shaped for few Spark jobs: the unusable rows of every table are counted
+in one job; the drug trial periods are summarised once (kept in memory, as both the
+periods output and the persons use them); every per-person summary comes from one
+grouping of a stacked table instead of one join per summary.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.ehr import definitions as defs
 from trd_spark.ehr import events as ev
 from trd_spark.ehr.codes import CodeLists, resolve_ingredient_ids
-from trd_spark.ehr.periods import (
-    assign_periods,
-    summarise_periods,
-    switch_dates,
-    switching_onsets,
-    treated_persons,
-)
+from trd_spark.ehr.periods import assign_periods, summarise_periods, summarise_persons
 from trd_spark.ehr.survival import build_time_to_event
+
+PERIOD_COLUMNS = (
+    "person_id", "gap_basis", "gap_days", "period_id", "start", "end", "n_exposures",
+    "n_distinct_ingredients",
+)  # fmt: skip
+# every table whose unusable rows are counted, with its rules, in attrition order
+EVENT_RULES = {
+    "observation_period": ev.observation_rules,
+    "visit_occurrence": ev.visit_rules,
+    "condition_occurrence": ev.condition_rules,
+    "drug_exposure": ev.drug_rules,
+    "procedure_occurrence": ev.procedure_rules,
+}
 
 
 @dataclass
@@ -40,29 +54,21 @@ class PhenotypeResult:
 
 
 def clean_tables(
-    tables: dict[str, DataFrame], attrition: list[ev.AttritionRow], kept: list[DataFrame]
+    tables: dict[str, DataFrame], dates: ev.PlausibleDates, attrition: list[ev.AttritionRow]
 ) -> dict[str, DataFrame]:
-    """Drop unusable rows of the event tables (appending their counts to ``attrition``)."""
-    # the de-duplicated person ids are joined to every event table: compute them once
-    person_df = (
-        tables["person"]
-        .where(F.col("person_id").isNotNull())
-        .dropDuplicates(["person_id"])
-        .persist()
-    )
-    kept.append(person_df)
-    rules = {
-        "condition_occurrence": ev.condition_rules(),
-        "drug_exposure": ev.drug_rules(),
-        "procedure_occurrence": ev.procedure_rules(),
-        "observation_period": ev.observation_rules(),
-    }
-    cleaned = dict(tables, person=person_df)
-    for table, table_rules in rules.items():
-        # read twice (counted, then filtered): re-reading Parquet is cheaper than caching
-        flagged_df = ev.flag_unusable_rows(tables[table], person_df, table_rules)
-        attrition.extend(ev.count_reasons(flagged_df, table))
-        cleaned[table] = ev.keep_usable_rows(flagged_df)
+    """Drop unusable rows of the event tables, appending their counts (one job) to ``attrition``.
+
+    ``person`` keeps every row with a person_id; an implausible year of birth is made missing.
+    """
+    person_df = tables["person"].where(F.col("person_id").isNotNull())
+    person_ids_df = person_df.select("person_id").distinct()
+    flagged = {"person": ev.person_flags_df(person_df, dates)}
+    for table, rules in EVENT_RULES.items():
+        flagged[table] = ev.flag_unusable_rows(tables[table], person_ids_df, rules(dates))
+    attrition.extend(ev.count_reasons(flagged))
+    cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
+    for table in EVENT_RULES:
+        cleaned[table] = ev.keep_usable_rows(flagged[table])
     return cleaned
 
 
@@ -72,6 +78,18 @@ def find_cutoff(observation_df: DataFrame, cutoff: dt.date | None) -> dt.date | 
         return cutoff
     latest = observation_df.agg(F.max("observation_period_end_date")).first()
     return None if latest is None else latest[0]
+
+
+def resolve_code_lists(
+    code_lists: CodeLists, concept_df: DataFrame, attrition: list[ev.AttritionRow]
+) -> CodeLists:
+    """The code lists with drug ingredient ids looked up by name; names not found are counted."""
+    drugs, missing = resolve_ingredient_ids(code_lists.drugs, concept_df)
+    for name in missing:
+        attrition.append(
+            ev.AttritionRow("code_lists", 0, 0, f"drugs.tsv ingredient '{name}' not in concept")
+        )
+    return CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
 
 
 def compute_phenotypes(
@@ -93,36 +111,37 @@ def compute_phenotypes(
 
     Returns
     -------
-    PhenotypeResult with lazy DataFrames and the attrition counted so far.
+    PhenotypeResult with lazy DataFrames and the attrition counted so far.  The period
+    summary is marked to be kept in memory once computed: call ``unpersist`` when done.
     """
     attrition: list[ev.AttritionRow] = []
-    kept: list[DataFrame] = []
-    t = clean_tables(tables, attrition, kept)
-    drugs, missing = resolve_ingredient_ids(code_lists.drugs, t["concept"])
-    for name in missing:
-        attrition.append(
-            ev.AttritionRow("code_lists", 0, 0, f"drugs.tsv ingredient '{name}' not in concept")
-        )
-    lists = CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
+    dates = ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
+    t = clean_tables(tables, dates, attrition)
+    lists = resolve_code_lists(code_lists, t["concept"], attrition)
     cutoff = find_cutoff(t["observation_period"], definitions.cutoff_date)
     drug_df = ev.drug_events_df(
         spark, t["drug_exposure"], t["concept_ancestor"], lists, definitions.default_exposure_days
-    ).persist()
+    )
     antidepressant_df = drug_df.where(F.col("group") == "antidepressant")
-    labelled_df = assign_periods(antidepressant_df, definitions.gap_settings).persist()
-    periods_df = summarise_periods(labelled_df)
-    switch_df = switch_dates(labelled_df, definitions.min_switch_drugs)
+    labelled_df = assign_periods(antidepressant_df, definitions.gap_settings)
+    summary_df = summarise_periods(labelled_df, definitions.min_switch_drugs).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    period_persons_df = summarise_persons(
+        summary_df, definitions.gap_basis, definitions.default_gap_days, definitions.switching
+    )
     diagnosis_df = ev.diagnosis_events_df(t["condition_occurrence"], t["concept"], lists.diagnoses)
-    summary_df = defs.diagnosis_summary(diagnosis_df).persist()
     ect_df = ev.ect_events_df(t["procedure_occurrence"], t["concept"], lists.procedures)
-    per_person = [
-        summary_df,
-        switching_onsets(switch_df, definitions.gap_basis, definitions.switching),
-        treated_persons(periods_df, definitions.gap_basis, definitions.default_gap_days),
-        defs.last_line_dates(summary_df, ect_df, drug_df),
-        defs.end_of_observation(t["observation_period"], cutoff),
-    ]
-    persons_df = defs.build_persons(t["person"], per_person, cohorts_df, cutoff)
+    stacked_df = defs.stack_person_rows(
+        t["person"],
+        diagnosis_df,
+        defs.last_line_events_df(ect_df, drug_df),
+        t["observation_period"],
+        period_persons_df,
+        cohorts_df,
+    )
+    person_summary_df = defs.summarise_person_rows(stacked_df, list(definitions.switching), cutoff)
+    persons_df = defs.build_persons(person_summary_df, cutoff)
     time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
-    kept += [drug_df, labelled_df, summary_df]
-    return PhenotypeResult(persons_df, periods_df, time_df, attrition, cutoff, kept)
+    periods_df = summary_df.select(*PERIOD_COLUMNS)
+    return PhenotypeResult(persons_df, periods_df, time_df, attrition, cutoff, [summary_df])

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
+from trd_spark import storage
 from trd_spark.config import Config, PhenotypeConfig
 from trd_spark.ehr import omop
 from trd_spark.ehr.codes import read_code_lists
-from trd_spark.ehr.definitions import Definitions, group_sizes
+from trd_spark.ehr.definitions import Definitions, group_sizes_pandas
 from trd_spark.ehr.events import AttritionRow
 from trd_spark.ehr.phenotypes import PhenotypeResult, compute_phenotypes
+from trd_spark.ehr.survival import build_time_to_event
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def logged_step(name: str) -> Iterator[None]:
+    """Log one step of the stage with its wall time."""
+    started = time.perf_counter()
+    yield
+    log.info("phenotype: %s (%.1f s)", name, time.perf_counter() - started)
 
 
 def definitions_from_config(phenotypes: PhenotypeConfig) -> Definitions:
@@ -66,38 +80,40 @@ def read_tables(
     return tables
 
 
-def survival_attrition(time_df: DataFrame) -> list[AttritionRow]:
+def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
     """Counts of the time-to-event subset and of each exclusion."""
-    rows = time_df.groupBy("exclusion").count().collect()
-    total = sum(int(r["count"]) for r in rows)
-    out = [AttritionRow("time_to_event", total, 0, "subset: mdd_1 with enough MDD dates")]
-    for r in sorted(rows, key=lambda r: str(r["exclusion"])):
-        if r["exclusion"] is not None:
-            out.append(
-                AttritionRow("time_to_event", int(r["count"]), int(r["count"]), str(r["exclusion"]))
-            )
+    out = [
+        AttritionRow("time_to_event", len(time_to_event), 0, "subset: mdd_1 with enough MDD dates")
+    ]
+    for reason, n in sorted(time_to_event["exclusion"].dropna().value_counts().items()):
+        out.append(AttritionRow("time_to_event", int(n), int(n), str(reason)))
     return out
 
 
-def write_outputs(
-    spark: SparkSession,
-    result: PhenotypeResult,
-    sizes_df: DataFrame,
-    folder: str,
-    attrition: list[AttritionRow],
-) -> None:
-    """Write persons, periods, time to event, group sizes and attrition under ``folder``."""
-    result.persons_df.coalesce(1).write.mode("overwrite").parquet(f"{folder}/persons.parquet")
-    result.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
-    result.time_to_event_df.coalesce(1).write.mode("overwrite").parquet(
-        f"{folder}/time_to_event.parquet"
-    )
-    sizes_df.coalesce(1).write.mode("overwrite").parquet(f"{folder}/group_sizes.parquet")
-    attrition_df = spark.createDataFrame(
+def write_spark_outputs(result: PhenotypeResult, folder: str, min_mdd_dates: int) -> None:
+    """Write periods and persons, then time to event from the persons just written.
+
+    Each output is computed once: the period summary is kept in memory by the
+    phenotype job, and time to event reads the small persons table back.
+    """
+    with logged_step("periods written"):
+        result.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
+    persons_path = f"{folder}/persons.parquet"
+    with logged_step("persons written"):
+        result.persons_df.write.mode("overwrite").parquet(persons_path)
+    persons_df = result.persons_df.sparkSession.read.parquet(persons_path)
+    time_df = build_time_to_event(persons_df, min_mdd_dates)
+    time_df.write.mode("overwrite").parquet(f"{folder}/time_to_event.parquet")
+
+
+def write_small_outputs(folder: str, sizes: pd.DataFrame, attrition: list[AttritionRow]) -> None:
+    """Write group sizes and attrition as single Parquet files (no Spark job)."""
+    table = pd.DataFrame(
         [(a.step, a.n_persons, a.n_rows_dropped, a.reason) for a in attrition],
-        "step string, n_persons long, n_rows_dropped long, reason string",
-    )
-    attrition_df.coalesce(1).write.mode("overwrite").parquet(f"{folder}/attrition.parquet")
+        columns=["step", "n_persons", "n_rows_dropped", "reason"],
+    ).astype({"n_persons": "int64", "n_rows_dropped": "int64"})
+    storage.write_parquet(sizes, storage.join(folder, "group_sizes.parquet"))
+    storage.write_parquet(table, storage.join(folder, "attrition.parquet"))
 
 
 def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
@@ -117,22 +133,25 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
 
     spark = Env.spark_session()
     attrition: list[AttritionRow] = []
-    tables = read_tables(spark, config, attrition)
-    code_lists = read_code_lists(config.phenotypes.code_lists)
-    cohorts_df = read_cohorts(spark, config.output_dir)
-    result = compute_phenotypes(
-        spark, tables, code_lists, definitions_from_config(config.phenotypes), cohorts_df
-    )
+    definitions = definitions_from_config(config.phenotypes)
+    with logged_step("OMOP tables read, unusable rows counted, definitions planned"):
+        tables = read_tables(spark, config, attrition)
+        code_lists = read_code_lists(config.phenotypes.code_lists)
+        cohorts_df = read_cohorts(spark, config.output_dir)
+        result = compute_phenotypes(spark, tables, code_lists, definitions, cohorts_df)
     folder = f"{out_dir.rstrip('/')}/phenotypes"
-    persons_df = result.persons_df.persist()
-    result.persons_df = persons_df
-    result.kept.append(persons_df)
-    sizes_df = group_sizes(persons_df).orderBy("cohort", "trd_def", "trmdd_def")
-    sizes = sizes_df.toPandas()
-    attrition = attrition + result.attrition + survival_attrition(result.time_to_event_df)
-    write_outputs(spark, result, sizes_df, folder, attrition)
-    n_persons = persons_df.count()
-    result.unpersist()
+    with logged_step("periods, persons and time to event written"):
+        try:
+            write_spark_outputs(result, folder, definitions.min_mdd_dates_survival)
+        finally:
+            result.unpersist()
+    with logged_step("group sizes and attrition written"):
+        persons = storage.read_parquet(f"{folder}/persons.parquet")
+        time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
+        sizes = group_sizes_pandas(persons)
+        attrition = attrition + result.attrition + survival_attrition(time_to_event)
+        write_small_outputs(folder, sizes, attrition)
+    n_persons = len(persons)
     log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
     print(sizes.to_string(index=False))
     primary = sizes[
