@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trd_spark.genomics.matching import SiteTable, match_weights
+from trd_spark.genomics.matching import SiteTable, match_weights, site_table
 
 # position, ref, alt, rsid (var_idx = row number + 10)
 SITES = [
@@ -35,14 +35,14 @@ WEIGHTS = [
 ]
 
 
-def site_table(rows: list[tuple]) -> SiteTable:
+def sites_of(rows: list[tuple]) -> SiteTable:
     frame = pd.DataFrame(rows, columns=["position", "ref", "alt", "rsid"])
-    return SiteTable(
-        position=frame["position"].to_numpy(np.int64),
-        ref=frame["ref"].to_numpy(object),
-        alt=frame["alt"].to_numpy(object),
-        rsid=frame["rsid"].to_numpy(object),
-        var_idx=np.arange(len(frame), dtype=np.int64) + 10,
+    return site_table(
+        frame["position"].to_numpy(np.int64),
+        frame["ref"].to_numpy(object),
+        frame["alt"].to_numpy(object),
+        frame["rsid"].to_numpy(object),
+        np.arange(len(frame), dtype=np.int64) + 10,
     )
 
 
@@ -52,7 +52,7 @@ def weight_frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def used(keep_ambiguous: bool):
-    result = match_weights(weight_frame(WEIGHTS), site_table(SITES), keep_ambiguous)
+    result = match_weights(weight_frame(WEIGHTS), sites_of(SITES), keep_ambiguous)
     positions = {i + 10: row[0] for i, row in enumerate(SITES)}
     got = {positions[int(v)]: float(w) for v, w in zip(result.var_idx, result.weight, strict=True)}
     return got, result
@@ -79,13 +79,13 @@ def test_keep_ambiguous():
 def test_a_site_two_weights_match_is_dropped():
     # two weights at different positions carry the rsID of one site
     weights = [(100, "rs1", "G", "A", 0.1), (150, "rs1", "G", "A", 0.2)]
-    result = match_weights(weight_frame(weights), site_table(SITES), keep_ambiguous=False)
+    result = match_weights(weight_frame(weights), sites_of(SITES), keep_ambiguous=False)
     assert len(result.var_idx) == 0
     assert result.counts["n_duplicates"] == 2 and result.counts["n_missing"] == 0
 
 
 def test_no_sites_means_all_missing():
-    empty = site_table([])
+    empty = sites_of([])
     result = match_weights(weight_frame(WEIGHTS[:3]), empty, keep_ambiguous=False)
     assert result.counts["n_missing"] == 3 and len(result.var_idx) == 0
 

@@ -38,13 +38,34 @@ _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 @dataclass(frozen=True)
 class SiteTable:
-    """The QC'd sites of one chromosome (numpy columns, one entry per site, sorted by position)."""
+    """The QC'd sites of one chromosome (numpy columns, one entry per site, sorted by position).
+
+    Alleles are integer codes into ``alleles``, coded once when the table is built
+    (:func:`site_table`) so that every weight file matched against it compares integers.
+    """
 
     position: np.ndarray  # int64
-    ref: np.ndarray  # object (str)
-    alt: np.ndarray  # object (str)
+    ref: np.ndarray  # int64 code into alleles
+    alt: np.ndarray  # int64 code into alleles
     rsid: np.ndarray  # object (str or None)
     var_idx: np.ndarray  # int64: the site's row in the dosage cache
+    alleles: tuple[str, ...]
+
+
+def site_table(
+    position: np.ndarray, ref: np.ndarray, alt: np.ndarray, rsid: np.ndarray, var_idx: np.ndarray
+) -> SiteTable:
+    """Build a :class:`SiteTable` from allele strings (sorted by position here)."""
+    order = np.argsort(position, kind="stable")
+    codes, uniques = pd.factorize(np.concatenate([ref[order], alt[order]]))
+    return SiteTable(
+        position=np.asarray(position, np.int64)[order],
+        ref=codes[: len(order)].astype(np.int64),
+        alt=codes[len(order) :].astype(np.int64),
+        rsid=np.asarray(rsid, object)[order],
+        var_idx=np.asarray(var_idx, np.int64)[order],
+        alleles=tuple(str(u) for u in uniques),
+    )
 
 
 @dataclass(frozen=True)
@@ -75,15 +96,20 @@ class AlleleCodes:
         return self.single_base[a1] & self.single_base[a2] & (self.complement[a1] == a2)
 
 
-def allele_codes(*alleles: np.ndarray) -> AlleleCodes:
-    """Code the allele arrays together so that alleles compare as integers."""
-    codes, uniques = pd.factorize(np.concatenate(alleles))
-    names = [str(u) for u in uniques]
-    complement_codes = pd.Index(names).get_indexer(pd.Index([complement(u) for u in names]))
+def allele_codes(a1: np.ndarray, a2: np.ndarray, sites: SiteTable) -> AlleleCodes:
+    """Code a weight file's alleles in the sites' code space (extended by alleles they lack)."""
+    codes, uniques = pd.factorize(np.concatenate([a1, a2]))
+    names = list(sites.alleles)
+    code_of = {name: k for k, name in enumerate(names)}
+    for name in uniques:
+        code_of.setdefault(str(name), len(names))
+        if len(names) < len(code_of):
+            names.append(str(name))
+    weight_codes = np.array([code_of[str(u)] for u in uniques], dtype=np.int64)[codes]
     return AlleleCodes(
-        codes=np.split(codes, np.cumsum([len(a) for a in alleles])[:-1]),
-        complement=np.append(complement_codes, -1),  # index -1 (no complement) maps to -1
-        single_base=np.array([len(u) == 1 for u in names] + [False]),
+        codes=[weight_codes[: len(a1)], weight_codes[len(a1) :], sites.ref, sites.alt],
+        complement=np.array([code_of.get(complement(n), -1) for n in names], dtype=np.int64),
+        single_base=np.array([len(n) == 1 for n in names]),
     )
 
 
@@ -115,21 +141,22 @@ def pairs_by_position(
     return w_rows, np.repeat(first, n_sites) + within
 
 
-def candidate_pairs(weights: pd.DataFrame, sites: SiteTable) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(
+    weight_pos: np.ndarray, weight_rsid: np.ndarray, sites: SiteTable
+) -> tuple[np.ndarray, np.ndarray]:
     """Weight/site pairs that may match: same rsID when both have one, else same position.
 
     Parameters
     ----------
-    weights : usable weights of one chromosome: ``pos, rsid``.
-    sites : the chromosome's QC'd sites, sorted by position.
+    weight_pos, weight_rsid : positions and rsIDs of usable weights of one chromosome.
+    sites : the chromosome's QC'd sites.
 
     Returns
     -------
     (weight rows, site rows), one entry per pair.
     """
-    weight_rsid = weights["rsid"].to_numpy(object)
     w_rsid, s_rsid = pairs_by_rsid(weight_rsid, sites.rsid)
-    w_pos, s_pos = pairs_by_position(weights["pos"].to_numpy(), sites.position)
+    w_pos, s_pos = pairs_by_position(weight_pos, sites.position)
     no_rsid = pd.isna(weight_rsid)[w_pos] | pd.isna(sites.rsid)[s_pos]
     return np.concatenate([w_rsid, w_pos[no_rsid]]), np.concatenate([s_rsid, s_pos[no_rsid]])
 
@@ -150,30 +177,54 @@ def classify_alleles(
     return direct | flipped, flipped
 
 
-def match_weights(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool) -> MatchResult:
+@dataclass(frozen=True)
+class MatchPlan:
+    """How one weight file's rows map to sites: everything of a match but the betas.
+
+    PRS-CS writes every trait on the same reference panel, so consecutive files often
+    share positions and alleles; a plan made for one applies to the next.
+    """
+
+    rows: np.ndarray  # the weight row used for each matched site
+    var_idx: np.ndarray  # the matched sites (sorted)
+    flipped: np.ndarray  # bool per matched site: the effect allele is REF
+    counts: dict[str, int]  # n_in_file, n_matched, n_flipped, ...
+
+    def apply(self, beta: np.ndarray) -> MatchResult:
+        """The used weights for the file's betas (one per weight row)."""
+        used = np.asarray(beta, dtype=np.float64)[self.rows]
+        return MatchResult(
+            var_idx=self.var_idx,
+            weight=np.where(self.flipped, -used, used),
+            offset=float(2.0 * used[self.flipped].sum()),
+            counts=dict(self.counts),
+        )
+
+
+def plan_match(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool) -> MatchPlan:
     """Match one weight file's weights (one chromosome) to that chromosome's sites.
 
     Parameters
     ----------
-    weights : ``pos, rsid, a1, a2, beta, duplicate`` as the weight readers return them
+    weights : ``pos, rsid, a1, a2, duplicate`` as the weight readers return them
         (``duplicate``: the position occurs more than once in the file).
-    sites : the chromosome's QC'd sites, sorted by position.
+    sites : the chromosome's QC'd sites.
     keep_ambiguous : keep A/T and C/G weights.
 
     Returns
     -------
-    The used weights and the counts of the match report.
+    The rows used, their sites and flips, and the counts of the match report.
     """
-    codes = allele_codes(
-        weights["a1"].to_numpy(object), weights["a2"].to_numpy(object), sites.ref, sites.alt
-    )
+    codes = allele_codes(weights["a1"].to_numpy(object), weights["a2"].to_numpy(object), sites)
     a1, a2, ref, alt = codes.codes
     duplicate = weights["duplicate"].to_numpy(dtype=bool)
     ambiguous = np.zeros(len(weights), dtype=bool)
     if not keep_ambiguous:
         ambiguous = codes.is_ambiguous(a1, a2) & ~duplicate
     usable = np.flatnonzero(~duplicate & ~ambiguous)
-    w_rows, s_rows = candidate_pairs(weights.iloc[usable], sites)
+    w_rows, s_rows = candidate_pairs(
+        weights["pos"].to_numpy()[usable], weights["rsid"].to_numpy(object)[usable], sites
+    )
     w_rows = usable[w_rows]
     agree, flipped = classify_alleles(codes, a1[w_rows], a2[w_rows], ref[s_rows], alt[s_rows])
     w_rows, s_rows, flipped = w_rows[agree], s_rows[agree], flipped[agree]
@@ -181,7 +232,6 @@ def match_weights(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool)
         sites.var_idx[s_rows], return_index=True, return_counts=True
     )
     single = n_weights == 1
-    beta = weights["beta"].to_numpy(np.float64)[w_rows[first[single]]]
     flipped = flipped[first[single]]
     n_duplicates = int(duplicate.sum() + n_weights[~single].sum())
     counts = {
@@ -194,12 +244,13 @@ def match_weights(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool)
     counts["n_missing"] = (
         counts["n_in_file"] - n_duplicates - counts["n_ambiguous_dropped"] - counts["n_matched"]
     )
-    return MatchResult(
-        var_idx=site_ids[single],
-        weight=np.where(flipped, -beta, beta),
-        offset=float(2.0 * beta[flipped].sum()),
-        counts=counts,
-    )
+    return MatchPlan(w_rows[first[single]], site_ids[single], flipped, counts)
+
+
+def match_weights(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool) -> MatchResult:
+    """:func:`plan_match` applied to the file's own ``beta`` column."""
+    plan = plan_match(weights, sites, keep_ambiguous)
+    return plan.apply(weights["beta"].to_numpy(np.float64))
 
 
 def check_overlap(report_df: pd.DataFrame, min_overlap: float, platform: str) -> None:

@@ -29,21 +29,16 @@ from trd_spark.errors import InputError
 from trd_spark.genomics import scoring, taskio
 from trd_spark.genomics.matching import (
     COUNT_COLUMNS,
-    MatchResult,
+    MatchPlan,
     SiteTable,
     check_overlap,
-    match_weights,
+    plan_match,
+    site_table,
 )
-from trd_spark.genomics.weights import parse_file
+from trd_spark.genomics.weights import WEIGHT_ARROW_SCHEMA, parse_file
 
 _CHROM_IN_NAME = re.compile(r"_chr([0-9XYMT]+)\.")
-_NO_SITES = SiteTable(
-    position=np.zeros(0, np.int64),
-    ref=np.zeros(0, object),
-    alt=np.zeros(0, object),
-    rsid=np.zeros(0, object),
-    var_idx=np.zeros(0, np.int64),
-)
+_NO_SITES = site_table(*(np.zeros(0, t) for t in (np.int64, object, object, object, np.int64)))
 FileGroup = tuple[int, list[tuple[str, str]]]  # (task number, [(trait, file), ...])
 
 
@@ -84,36 +79,64 @@ def _chrom_in_name(file: str) -> str:
     return found.group(1) if found else ""
 
 
-def match_file(
-    frame: pd.DataFrame, sites: dict[str, SiteTable], keep_ambiguous: bool
-) -> list[MatchResult]:
-    """Match one parsed weight file, chromosome by chromosome (a missing chromosome: no sites)."""
+LAYOUT_COLUMNS = ["chrom", "pos", "rsid", "a1", "a2", "duplicate"]  # all of a file but beta
+FilePlan = list[tuple[np.ndarray, MatchPlan]]  # per chromosome: (the file's rows, their plan)
+
+
+def plan_file(layout: pa.Table, sites: dict[str, SiteTable], keep_ambiguous: bool) -> FilePlan:
+    """Match plans of one parsed weight file, chromosome by chromosome (unknown: no sites)."""
+    frame = layout.to_pandas()
+    parts = frame.groupby("chrom", sort=False, dropna=False).indices
     return [
-        match_weights(part, sites.get(str(chrom), _NO_SITES), keep_ambiguous)
-        for chrom, part in frame.groupby("chrom", sort=False, dropna=False)
+        (
+            np.asarray(rows),
+            plan_match(
+                frame if len(parts) == 1 else frame.iloc[rows],
+                sites.get(str(chrom), _NO_SITES),
+                keep_ambiguous,
+            ),
+        )
+        for chrom, rows in parts.items()
     ]
+
+
+def as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
+    """A parser's output as Arrow (the checked parsers return pandas)."""
+    if isinstance(table, pa.Table):
+        return table
+    return pa.Table.from_pandas(table, schema=WEIGHT_ARROW_SCHEMA, preserve_index=False)
 
 
 def _match_task(
     variants_path: str, traits: list[str], fmt: str, keep_ambiguous: bool, folder: str
 ) -> Callable[[Iterable[FileGroup]], Iterator[dict[str, Any]]]:
-    """The function each Spark task of the match job runs on its group of files."""
+    """The function each Spark task of the match job runs on its group of files.
+
+    A file laid out like the one before it (same positions, rsIDs and alleles) reuses
+    its match plans: only its betas are read.
+    """
     trait_index = {trait: k for k, trait in enumerate(traits)}
 
     def run(groups: Iterable[FileGroup]) -> Iterator[dict[str, Any]]:
         sites: dict[str, SiteTable] = {}
+        last: tuple[pa.Table, FilePlan] | None = None
         for task, files in groups:
             used: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
             for trait, file in files:
-                table = parse_file(trait, file, fmt)
-                frame = table.to_pandas() if isinstance(table, pa.Table) else table
-                if frame["error"].notna().any():
-                    yield {"trait": trait, "error": str(frame["error"].dropna().iloc[0])}
+                table = as_arrow(parse_file(trait, file, fmt))
+                if table["error"].null_count < table.num_rows:
+                    error = table["error"].drop_null()[0].as_py()
+                    yield {"trait": trait, "error": error}
                     continue
-                needed = sorted(set(frame["chrom"].dropna().astype(str)) - set(sites))
-                if needed:
-                    sites.update(taskio.read_site_tables(variants_path, needed))
-                results = match_file(frame, sites, keep_ambiguous)
+                layout = table.select(LAYOUT_COLUMNS)
+                if last is None or not layout.equals(last[0]):
+                    chroms = [str(c) for c in layout["chrom"].unique().drop_null().to_pylist()]
+                    needed = sorted(set(chroms) - set(sites))
+                    if needed:
+                        sites.update(taskio.read_site_tables(variants_path, needed))
+                    last = (layout, plan_file(layout, sites, keep_ambiguous))
+                beta = table["beta"].to_numpy()
+                results = [plan.apply(beta[rows]) for rows, plan in last[1]]
                 k = trait_index[trait]
                 for r in results:
                     used.append((r.var_idx, np.full(len(r.var_idx), k, np.int32), r.weight))
@@ -156,7 +179,7 @@ def match_platform(
     storage.remove(folder)
     storage.makedirs(folder)
     sc = spark.sparkContext
-    groups = file_groups(weights.files, 4 * sc.defaultParallelism)
+    groups = file_groups(weights.files, 2 * sc.defaultParallelism)
     task = _match_task(variants_path, traits, weights.fmt, keep_ambiguous, folder)
     rows = sc.parallelize(groups, len(groups)).mapPartitions(task).collect()
     errors = [r["error"] for r in rows if r.get("error")]

@@ -147,11 +147,20 @@ def impute_and_multiply(dosages: np.ndarray, weights: np.ndarray, columns: Colum
 def weight_block(
     var_idx: np.ndarray, trait_idx: np.ndarray, weight: np.ndarray, n_traits: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dense weights of the sites some trait uses: (sorted sites, sites x K matrix)."""
-    sites, row = np.unique(var_idx, return_inverse=True)
-    matrix = np.zeros((len(sites), n_traits))
-    matrix[row, trait_idx] = weight
-    return sites, matrix
+    """Dense weights of the sites some trait uses: (sorted sites, sites x K matrix).
+
+    Linear in the number of weights (no sort): sites are marked in a range-sized mask.
+    """
+    if len(var_idx) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, n_traits))
+    first = int(var_idx.min())
+    offset = var_idx - first
+    used = np.zeros(int(offset.max()) + 1, dtype=bool)
+    used[offset] = True
+    row_of = np.cumsum(used) - 1
+    matrix = np.zeros((int(used.sum()), n_traits))
+    matrix[row_of[offset], trait_idx] = weight
+    return first + np.flatnonzero(used), matrix
 
 
 def score_range(

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 from trd_spark.config import is_remote
-from trd_spark.genomics.matching import SiteTable
+from trd_spark.genomics.matching import SiteTable, site_table
 
 MATCHED_SCHEMA = pa.schema(
     [("var_idx", pa.int64()), ("trait_idx", pa.int32()), ("w", pa.float64())]
@@ -76,12 +76,12 @@ def read_site_tables(variants_path: str, chroms: list[str]) -> dict[str, SiteTab
     tables = {}
     for chrom in chroms:
         part = frame[frame["chrom"] == chrom].sort_values("var_idx")
-        tables[chrom] = SiteTable(
-            position=part["position"].to_numpy(np.int64),
-            ref=part["ref"].to_numpy(object),
-            alt=part["alt"].to_numpy(object),
-            rsid=part["rsid"].to_numpy(object),
-            var_idx=part["var_idx"].to_numpy(np.int64),
+        tables[chrom] = site_table(
+            part["position"].to_numpy(np.int64),
+            part["ref"].to_numpy(object),
+            part["alt"].to_numpy(object),
+            part["rsid"].to_numpy(object),
+            part["var_idx"].to_numpy(np.int64),
         )
     return tables
 

@@ -26,6 +26,13 @@ WEIGHT_SCHEMA = (
     "trait string, chrom string, pos long, rsid string, a1 string, a2 string, beta double, "
     "duplicate boolean, error string"
 )
+WEIGHT_ARROW_SCHEMA = pa.schema(
+    [
+        ("trait", pa.string()), ("chrom", pa.string()), ("pos", pa.int64()),
+        ("rsid", pa.string()), ("a1", pa.string()), ("a2", pa.string()),
+        ("beta", pa.float64()), ("duplicate", pa.bool_()), ("error", pa.string()),
+    ]
+)  # fmt: skip
 VALID_CHROMS = frozenset([*(str(i) for i in range(1, 23)), "X", "Y", "MT"])
 _PRSCS_NAME = re.compile(r"^(?P<trait>.+?)_pst_eff.*_chr(?P<chrom>[0-9XYMT]+)\.txt$")
 _PRSCS_LOOSE = re.compile(r"^(?P<trait>.+?)_chr(?P<chrom>[0-9XYMT]+)\.txt$")
@@ -118,7 +125,7 @@ def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataF
                 table = parse_file(trait, file, fmt)
                 if isinstance(table, pd.DataFrame):
                     table = pa.Table.from_pandas(
-                        table, schema=_arrow_schema(), preserve_index=False
+                        table, schema=WEIGHT_ARROW_SCHEMA, preserve_index=False
                     )
                 yield from table.to_batches()
 
@@ -183,23 +190,13 @@ def _read_lifted(trait: str, folder: str) -> pa.Table:
     columns = {name: table[name] for name in ("chrom", "pos", "rsid", "a1", "a2", "beta")}
     return pa.table(
         {
-            "trait": pa.array([trait] * table.num_rows, pa.string()),
+            "trait": pa.repeat(pa.scalar(trait, pa.string()), table.num_rows),
             **columns,
             "duplicate": duplicate,
             "error": pa.nulls(table.num_rows, pa.string()),
         },
-        schema=_arrow_schema(),
+        schema=WEIGHT_ARROW_SCHEMA,
     )
-
-
-def _arrow_schema() -> pa.Schema:
-    return pa.schema(
-        [
-            ("trait", pa.string()), ("chrom", pa.string()), ("pos", pa.int64()),
-            ("rsid", pa.string()), ("a1", pa.string()), ("a2", pa.string()),
-            ("beta", pa.float64()), ("duplicate", pa.bool_()), ("error", pa.string()),
-        ]
-    )  # fmt: skip
 
 
 def _parse_prscs_fast(trait: str, file: str) -> pa.Table | pd.DataFrame:
@@ -237,21 +234,30 @@ def _parse_prscs_fast(trait: str, file: str) -> pa.Table | pd.DataFrame:
     rsid = pc.if_else(pc.equal(table["rsid"], "."), pa.scalar(None, pa.string()), table["rsid"])
     return pa.table(
         {
-            "trait": pa.array([trait] * table.num_rows, pa.string()),
+            "trait": pa.repeat(pa.scalar(trait, pa.string()), table.num_rows),
             "chrom": chrom, "pos": table["pos"], "rsid": rsid, "a1": a1, "a2": a2,
             "beta": table["beta"], "duplicate": _duplicated(chrom, table["pos"]),
             "error": pa.nulls(table.num_rows, pa.string()),
         },
-        schema=_arrow_schema(),
+        schema=WEIGHT_ARROW_SCHEMA,
     )  # fmt: skip
 
 
 def _duplicated(chrom: pa.ChunkedArray, pos: pa.ChunkedArray) -> pa.Array:
     """True for every row whose (chromosome, position) occurs more than once."""
-    codes = pd.factorize(np.asarray(chrom.to_numpy(zero_copy_only=False), dtype=object))[0]
+    from pyarrow import compute as pc
+
+    codes = pc.dictionary_encode(chrom.combine_chunks()).indices.to_numpy(zero_copy_only=False)
     key = codes.astype(np.int64) * (1 << 40) + pos.to_numpy()
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return pa.array(counts[inverse] > 1)
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    repeated = np.zeros(len(key), dtype=bool)
+    same = ordered[1:] == ordered[:-1]
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    duplicate = np.empty(len(key), dtype=bool)
+    duplicate[order] = repeated
+    return pa.array(duplicate)
 
 
 def _error_frame(message: str) -> pd.DataFrame:
