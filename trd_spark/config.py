@@ -85,6 +85,9 @@ class VariantQCConfig:
     excess_het_p: float = 1e-6  # drop sites whose excess-heterozygosity p-value is below
     multiallelic: Literal["drop", "split"] = "drop"
     snv_only: bool = True
+    # which kept sites go into the dosage cache the score stage reads: only those at a position
+    # or rsID of some weight file (small even for whole genomes), or every kept site
+    cache_sites: Literal["weights", "all"] = "weights"
 
 
 @dataclass(frozen=True)

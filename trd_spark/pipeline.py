@@ -61,7 +61,7 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
 }
 # stage -> config sections that change its outputs
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
-    "qc": ("genotypes", "ancestry", "cohorts", "qc"),
+    "qc": ("genotypes", "ancestry", "cohorts", "qc", "weights"),  # weights: the cache's sites
     "score": ("genotypes", "ancestry", "cohorts", "weights"),
     "phenotype": ("omop", "phenotypes"),
     "analyze": ("analysis", "cohorts"),
@@ -218,7 +218,7 @@ def _input_paths(stage: str, config: Config) -> list[str]:
     if stage in ("qc", "score"):
         paths += [source.path for source in config.genotypes.values()]
         paths += [config.ancestry] if config.ancestry else []
-    if stage == "score":
+    if stage == "score" or (stage == "qc" and config.qc.cache_sites == "weights"):
         paths += [config.weights.path, config.weights.traits]
     if stage == "phenotype":
         paths += [config.omop.path, config.phenotypes.code_lists]

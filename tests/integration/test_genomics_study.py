@@ -43,6 +43,30 @@ def test_qc_removes_exactly_the_planted_sites(stage_outputs):
         )
 
 
+def test_dosage_cache_holds_the_weight_sites_and_cohort_members(stage_outputs):
+    study, out, _, _, _ = stage_outputs
+    truth = pd.read_parquet(study / "truth" / "variants.parquet")
+    cohorts = pd.read_parquet(out / "qc" / "cohorts.parquet")
+    summary = json.loads((out / "qc" / "summary.json").read_text())
+    for platform in ("wgs", "array"):
+        kept = pd.read_parquet(out / "qc" / f"variants_{platform}.parquet")
+        cached = kept[kept["var_idx"].notna()].sort_values("var_idx")
+        # qc.cache_sites: weights -> exactly the kept sites some weight file names
+        planted = truth[(truth.platform == platform) & truth["planted_fail"].isna()]
+        weight_sites = planted[planted["weight_site"]]
+        assert set(cached.position) == set(weight_sites.position) < set(kept.position)
+        assert cached["var_idx"].tolist() == list(range(len(cached)))
+        assert summary["platforms"][platform]["n_in_cache"] == len(cached)
+        fam = pd.read_csv(out / "qc" / f"dosages_{platform}.fam", sep=r"\s+", header=None)
+        members = cohorts[(cohorts.platform == platform) & cohorts.cohort.notna()]
+        by_person = dict(zip(members.person_id, members.cohort, strict=True))
+        fam_cohorts = [by_person[int(p)] for p in fam[1]]
+        assert len(fam) == len(members)
+        # each cohort is one contiguous run of .fam rows
+        runs = [c for i, c in enumerate(fam_cohorts) if i == 0 or c != fam_cohorts[i - 1]]
+        assert len(runs) == len(set(runs))
+
+
 def test_cohorts_match_truth(stage_outputs):
     study, out, _, _, _ = stage_outputs
     cohorts = pd.read_parquet(out / "qc" / "cohorts.parquet")

@@ -150,6 +150,41 @@ def _match_task(
     return run
 
 
+def _sites_task(fmt: str, folder: str) -> Callable[[Iterable[FileGroup]], Iterator[str]]:
+    """Task of the weight-sites job: each group's distinct (chrom, pos, rsid) as a TSV file."""
+
+    def run(groups: Iterable[FileGroup]) -> Iterator[str]:
+        for task, files in groups:
+            frames = []
+            for trait, file in files:
+                table = as_arrow(parse_file(trait, file, fmt))
+                if table["error"].null_count < table.num_rows:
+                    yield str(table["error"].drop_null()[0].as_py())
+                    continue
+                frames.append(table.select(["chrom", "pos", "rsid"]).to_pandas())
+            if frames:
+                sites = pd.concat(frames).drop_duplicates()
+                text = sites.to_csv(sep="\t", header=False, index=False, na_rep=".")
+                taskio.write_text(f"{folder}/part-{task:05d}.tsv", text)
+
+    return run
+
+
+def write_weight_sites(spark: SparkSession, weights: WeightFiles, folder: str) -> None:
+    """Write every weight file's (chrom, pos, rsid) to ``folder/part-*.tsv`` (one Spark job).
+
+    Raises InputError naming the file and line of the first weight file that cannot be used.
+    """
+    storage.remove(folder)
+    storage.makedirs(folder)
+    sc = spark.sparkContext
+    groups = file_groups(weights.files, 2 * sc.defaultParallelism)
+    task = _sites_task(weights.fmt, folder)
+    errors = sc.parallelize(groups, len(groups)).mapPartitions(task).collect()
+    if errors:
+        raise InputError(errors[0])
+
+
 def match_platform(
     spark: SparkSession,
     weights: WeightFiles,

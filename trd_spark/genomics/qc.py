@@ -168,6 +168,36 @@ def run_variant_qc(
     return sites_ht, counts
 
 
+def at_weight_sites(mt: hl.MatrixTable, sites_glob: str) -> hl.MatrixTable:
+    """Rows at a position or rsID that some weight file names.
+
+    Parameters
+    ----------
+    mt : genotypes keyed by locus, alleles, with ``rsid``.
+    sites_glob : TSV files of ``chrom, pos, rsid`` (``.`` for none) as
+        :func:`trd_spark.genomics.pgs.write_weight_sites` writes them.
+
+    Returns
+    -------
+    ``mt`` without the rows no weight can match (matching itself decides the alleles).
+    """
+    rg = mt.locus.dtype.reference_genome
+    sites_ht = hl.import_table(sites_glob, no_header=True, types={"f1": hl.tint32}, missing=".")
+    chrom = sites_ht.f0.replace("^chr", "")
+    if rg.contigs[0].startswith("chr"):
+        chrom = "chr" + hl.if_else(chrom == "MT", "M", chrom)
+    sites_ht = sites_ht.annotate(contig=chrom)
+    valid = hl.is_defined(sites_ht.f1) & hl.is_valid_locus(sites_ht.contig, sites_ht.f1, rg)
+    by_locus = sites_ht.filter(valid)
+    by_locus = by_locus.key_by(locus=hl.locus(by_locus.contig, by_locus.f1, rg))
+    by_locus = by_locus.select().distinct()
+    by_rsid = sites_ht.filter(hl.is_defined(sites_ht.f2))
+    by_rsid = by_rsid.key_by(rsid=by_rsid.f2).select().distinct()
+    return mt.filter_rows(
+        hl.is_defined(by_locus[mt.locus]) | hl.or_else(hl.is_defined(by_rsid[mt.rsid]), False)
+    )
+
+
 def kept_genotypes(mt: hl.MatrixTable, sites_ht: hl.Table, mode: str) -> hl.MatrixTable:
     """The genotypes of the sites that pass QC, with their QC metrics as row fields.
 

@@ -109,19 +109,27 @@ def _qc_platform(
     members_df: pd.DataFrame,
     ancestry_df: pd.DataFrame | None,
     qc_dir: str,
+    weight_sites: str | None,
 ) -> tuple[dict[str, int], pd.DataFrame | None]:
-    """QC of one platform: sites, dosage cache of its cohort members, PCs without ancestry file."""
+    """QC of one platform: sites, dosage cache of its cohort members, PCs without ancestry file.
+
+    ``weight_sites`` (a glob of weight-site TSVs, or None) restricts the cache to the sites
+    some weight may use; ``qc/variants_<platform>.parquet`` lists every kept site, with the
+    site's row in the cache as ``var_idx`` (null when not cached).
+    """
     log.info("qc: variant QC of platform %s (%s)", platform, source.path)
     mt = _read_platform(source)
     samples = [str(s) for s in mt.s.collect()]
     sites_ht, counts = qc.run_variant_qc(mt, _groups(ancestry_df, samples), _thresholds(config))
-    log.info(
-        "qc: writing the dosage cache of %d sites x %d persons", counts["n_kept"], len(members_df)
-    )
     kept_mt = qc.kept_genotypes(mt, sites_ht, config.qc.multiallelic)
-    kept_mt = kept_mt.choose_cols(cache_column_order(samples, members_df))
-    _, cache_rows = qc.write_dosage_cache(kept_mt, storage.join(qc_dir, f"dosages_{platform}"))
-    variants_ht = qc.flat_sites_ht(cache_rows, ["var_idx", *qc.METRICS])
+    cache_mt = kept_mt if weight_sites is None else qc.at_weight_sites(kept_mt, weight_sites)
+    cache_mt = cache_mt.choose_cols(cache_column_order(samples, members_df))
+    cache, cache_rows = qc.write_dosage_cache(cache_mt, storage.join(qc_dir, f"dosages_{platform}"))
+    counts["n_in_cache"] = cache.n_variants
+    log.info("qc: dosage cache of %d sites x %d persons written", cache.n_variants, cache.n_samples)
+    kept_rows = kept_mt.rows()
+    kept_rows = kept_rows.annotate(var_idx=cache_rows[kept_rows.key].var_idx)
+    variants_ht = qc.flat_sites_ht(kept_rows, ["var_idx", *qc.METRICS])
     variants_ht.to_spark().write.mode("overwrite").parquet(
         storage.join(qc_dir, f"variants_{platform}.parquet")
     )
@@ -129,6 +137,17 @@ def _qc_platform(
         return counts, None
     log.warning("no ancestry file given: computing 16 PCs from the %s genotypes", platform)
     return counts, compute_pcs(mt, sites_ht, config.analysis.n_pcs)
+
+
+def _weight_sites(config: Config, scratch_dir: str) -> str | None:
+    """Write the weight files' sites for the cache restriction; their glob, or None for all."""
+    if config.qc.cache_sites == "all":
+        return None
+    _, files_df = _weight_files(config)
+    folder = storage.join(scratch_dir, "weight_sites")
+    log.info("qc: reading the sites of %d weight files (qc.cache_sites: weights)", len(files_df))
+    pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, config.weights.format), folder)
+    return folder + "/part-*.tsv"
 
 
 def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
@@ -153,9 +172,17 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     cohorts_df, attrition_df = assign_cohorts(persons, ancestry_df, _cohort_specs(config))
     summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}}
     computed_pcs: dict[str, pd.DataFrame] = {}
+    scratch_dir = storage.join(out_dir, "_scratch")
+    weight_sites = _weight_sites(config, scratch_dir)
     for platform, source in config.genotypes.items():
         members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
-        counts, pcs = _qc_platform(config, platform, source, members_df, ancestry_df, qc_dir)
+        same_build = source.reference_genome == config.weights.reference_genome
+        if weight_sites and not same_build:
+            log.info("qc: weights need lift-over to %s; caching every kept site", platform)
+        counts, pcs = _qc_platform(
+            config, platform, source, members_df, ancestry_df, qc_dir,
+            weight_sites if same_build else None,
+        )  # fmt: skip
         summary["platforms"][platform] = counts
         if pcs is not None:
             computed_pcs[platform] = pcs
@@ -164,6 +191,7 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     else:
         cohorts_df = _attach_computed(cohorts_df, computed_pcs, config.analysis.n_pcs)
     _write_qc_tables(qc_dir, cohorts_df, attrition_df, summary)
+    storage.remove(scratch_dir)
     return {
         "variants": {p: c["n_kept"] for p, c in summary["platforms"].items()},
         "cohorts": cohorts_df["cohort"].value_counts().to_dict(),
@@ -284,7 +312,7 @@ def _score_one_platform(
     genotypes = pgs.QCdGenotypes(
         variants_path=storage.join(qc_dir, f"variants_{platform}.parquet"),
         cache_prefix=storage.join(qc_dir, f"dosages_{platform}"),
-        n_variants=int(summary["platforms"][platform]["n_kept"]),
+        n_variants=int(summary["platforms"][platform]["n_in_cache"]),
     )
     cohort_ids = {
         str(c): part["person_id"].to_numpy(dtype=np.int64)

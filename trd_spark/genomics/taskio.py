@@ -47,6 +47,13 @@ def open_text(path: str) -> io.BytesIO:
     return io.BytesIO(read_bytes(path))
 
 
+def write_text(path: str, text: str) -> None:
+    """Write a text file (UTF-8)."""
+    filesystem_, inner = filesystem(path)
+    with filesystem_.open_output_stream(inner) as out:
+        out.write(text.encode())
+
+
 def file_size(path: str) -> int:
     """Size of a file in bytes."""
     filesystem_, inner = filesystem(path)
@@ -61,14 +68,17 @@ def read_range(path: str, offset: int, nbytes: int) -> bytes:
 
 
 def read_site_tables(variants_path: str, chroms: list[str]) -> dict[str, SiteTable]:
-    """The QC'd sites of ``chroms`` from ``qc/variants_<platform>.parquet``, one table each.
+    """The cached QC'd sites of ``chroms`` from ``qc/variants_<platform>.parquet``, one table each.
 
-    A chromosome without QC'd sites gets an empty table.
+    Sites outside the dosage cache (null ``var_idx``) are left out; a chromosome without
+    cached sites gets an empty table.
     """
     filesystem_, inner = filesystem(variants_path)
     dataset = ds.dataset(inner, format="parquet", filesystem=filesystem_)
+    in_cache = pc.field("var_idx").is_valid()
     table = dataset.to_table(
-        columns=_SITE_COLUMNS, filter=pc.field("chrom").isin(pa.array(chroms, pa.string()))
+        columns=_SITE_COLUMNS,
+        filter=pc.field("chrom").isin(pa.array(chroms, pa.string())) & in_cache,
     )
     frame = table.to_pandas()
     frame["chrom"] = frame["chrom"].replace({"M": "MT"})
