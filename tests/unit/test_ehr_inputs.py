@@ -116,10 +116,15 @@ def test_csv_with_its_date_format_given_reads(spark: Any, tmp_path: Path) -> Non
     assert [(r.person_id, r.drug_exposure_start_date) for r in rows] == [(1, D(2015, 2, 1))]
 
 
-def run(spark: Any, tables: dict[str, pd.DataFrame], root: Path) -> Any:
+def run(
+    spark: Any, tables: dict[str, pd.DataFrame], root: Path, definitions: Definitions | None = None
+) -> Any:
     write_omop(tables, str(root))
     return compute_phenotypes(
-        spark, read_omop(spark, str(root)), read_code_lists(CODE_LISTS), Definitions()
+        spark,
+        read_omop(spark, str(root)),
+        read_code_lists(CODE_LISTS),
+        definitions or Definitions(),
     )
 
 
@@ -184,3 +189,90 @@ def test_ehr_only_keeps_rows_from_ehr_sites_and_counts_the_rest(spark: Any, tmp_
     kept_df, n_dropped = keep_ehr_rows(table_df, ids_df, "drug_exposure")
     assert sorted(r.drug_exposure_id for r in kept_df.collect()) == [10, 12]
     assert n_dropped == 1
+
+
+def visit(pid: int, start: dt.date | None, end: dt.date | None, vid: int) -> dict[str, Any]:
+    return {"person_id": pid, "visit_occurrence_id": vid, "visit_concept_id": 9202,
+            "visit_start_date": start, "visit_end_date": end}  # fmt: skip
+
+
+def test_missing_visit_occurrence_names_it(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    del tables["visit_occurrence"]
+    write_omop(tables, str(tmp_path))
+    with pytest.raises(InputError, match="OMOP table 'visit_occurrence' not found"):
+        read_omop(spark, str(tmp_path))
+
+
+def test_visit_occurrence_without_start_date_names_the_column(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    write_omop(tables, str(tmp_path))
+    frame = pd.DataFrame({"person_id": [1], "visit_occurrence_id": [5]})
+    frame.to_parquet(tmp_path / "visit_occurrence" / "part-0.parquet")
+    with pytest.raises(InputError, match="'visit_occurrence' has no column 'visit_start_date'"):
+        read_omop(spark, str(tmp_path))
+
+
+def test_unusable_visits_are_counted_by_reason(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    tables["visit_occurrence"] = pd.DataFrame(
+        [
+            visit(1, D(2015, 1, 1), D(2015, 1, 1), 1),
+            visit(1, D(2015, 1, 5), D(2015, 1, 2), 2),  # ends before it starts
+            visit(2, None, D(2015, 1, 2), 3),
+            visit(2, D(1850, 1, 1), None, 4),
+            visit(99, D(2015, 1, 1), D(2015, 1, 1), 5),
+        ]
+    )
+    result = run(spark, tables, tmp_path, Definitions(latest_date=D(2024, 1, 1)))
+    counted = {(a.reason, a.n_persons, a.n_rows_dropped) for a in result.attrition
+               if a.step == "visit_occurrence"}  # fmt: skip
+    assert counted == {
+        ("person_id not in person", 1, 1),
+        ("visit ends before it starts", 1, 1),
+        ("visit_start_date missing or unparseable", 1, 1),
+        ("visit_start_date implausible (before 1900-01-01 or after 2024-01-01)", 1, 1),
+    }
+
+
+def test_implausible_dates_and_birth_years_are_counted_and_not_used(
+    spark: Any, tmp_path: Path
+) -> None:
+    tables = small_study()
+    tables["person"].loc[1, "year_of_birth"] = 1850
+    mdd = tables["condition_occurrence"].iloc[0]
+    tables["condition_occurrence"] = pd.DataFrame([mdd, mdd.copy(), mdd.copy()]).assign(
+        condition_start_date=[D(2015, 1, 1), D(1899, 12, 31), D(2999, 12, 31)]
+    )
+    drug = tables["drug_exposure"].iloc[0]
+    tables["drug_exposure"] = pd.DataFrame([drug, drug.copy()]).assign(
+        drug_exposure_start_date=[D(2015, 2, 1), D(1800, 1, 1)]
+    )
+    period = tables["observation_period"].iloc[0]
+    tables["observation_period"] = pd.DataFrame([period, period.copy()]).assign(
+        observation_period_end_date=[D(2020, 1, 1), D(2999, 12, 31)]
+    )
+    result = run(spark, tables, tmp_path, Definitions(latest_date=D(2024, 1, 1)))
+    after = "(before 1900-01-01 or after 2024-01-01)"
+    counted = {(a.step, a.reason, a.n_persons, a.n_rows_dropped) for a in result.attrition}
+    assert {
+        ("condition_occurrence", f"condition_start_date implausible {after}", 1, 2),
+        ("drug_exposure", f"drug_exposure_start_date implausible {after}", 1, 1),
+        ("observation_period", f"observation_period_end_date implausible {after}", 1, 1),
+        ("person", "kept: year_of_birth implausible (before 1900 or after 2024); set missing "
+         "(1 rows)", 1, 0),
+    } <= counted  # fmt: skip
+    # the 2999 placeholder does not become the cutoff; the bad birth year becomes missing
+    assert result.cutoff_date == D(2020, 1, 1)
+    persons = result.persons_df.toPandas().set_index("person_id")
+    assert persons.loc[1, "n_mdd_dates"] == 1
+    assert persons.loc[1, "end_of_observation"] == D(2020, 1, 1)
+    assert pd.isna(persons.loc[2, "year_of_birth"]) and pd.isna(persons.loc[2, "age"])
+    assert persons.loc[1, "year_of_birth"] == 1970
+
+
+def test_plausible_dates_end_today_by_default() -> None:
+    from trd_spark.ehr.events import PlausibleDates
+
+    assert PlausibleDates().last == dt.datetime.now(dt.UTC).date()
+    assert PlausibleDates(latest=D(2024, 1, 1)).last == D(2024, 1, 1)

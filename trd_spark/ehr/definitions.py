@@ -278,18 +278,23 @@ def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas DataFrame (cohort, trd_def, trmdd_def, n_trd, n_trmdd, n_non_mdd), sorted.
     """
-    cohort = persons["cohort"].astype(object).where(persons["cohort"].notna(), "(none)")
-    parts = []
+    flag = {c: persons[c].fillna(False).astype(bool) for c in ("treated", "non_mdd")}
+    flags = {}
     for trd_def in TRD_DEFS:
         for trmdd_def in TRMDD_DEFS:
-            group = comparison_groups_pandas(persons, trd_def, trmdd_def)
-            flags = {name: group.eq(label) for label, name in GROUP_COLUMNS.items()}
-            counts = pd.DataFrame({"cohort": cohort, **flags}).groupby("cohort").sum()
-            counts.loc["all"] = counts.sum()
-            parts.append(counts.reset_index().assign(trd_def=trd_def, trmdd_def=trmdd_def))
-    columns = ["cohort", "trd_def", "trmdd_def", *GROUP_COLUMNS.values()]
-    sizes = pd.concat(parts)[columns].astype({c: "int64" for c in GROUP_COLUMNS.values()})
-    return sizes.sort_values(columns[:3]).reset_index(drop=True)
+            mdd = persons[_check_combination(trd_def, trmdd_def)].fillna(False).astype(bool)
+            trd = persons[trd_def].fillna(False).astype(bool)
+            flags[(trd_def, trmdd_def, "n_trd")] = mdd & trd
+            flags[(trd_def, trmdd_def, "n_trmdd")] = mdd & flag["treated"] & ~trd
+            flags[(trd_def, trmdd_def, "n_non_mdd")] = flag["non_mdd"]
+    cohort = persons["cohort"].astype(object).where(persons["cohort"].notna(), "(none)")
+    counts = pd.DataFrame(flags).groupby(cohort.to_numpy()).sum()
+    counts.loc["all"] = counts.sum()
+    counts.columns = pd.MultiIndex.from_tuples(counts.columns)
+    long = counts.stack([0, 1], future_stack=True).rename_axis(["cohort", "trd_def", "trmdd_def"])
+    sizes = long.reset_index()[["cohort", "trd_def", "trmdd_def", *GROUP_COLUMNS.values()]]
+    sizes = sizes.astype({c: "int64" for c in GROUP_COLUMNS.values()})
+    return sizes.sort_values(["cohort", "trd_def", "trmdd_def"]).reset_index(drop=True)
 
 
 def group_sizes(persons_df: DataFrame) -> DataFrame:
