@@ -290,7 +290,7 @@ def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
     cohort = persons["cohort"].astype(object).where(persons["cohort"].notna(), "(none)")
     counts = pd.DataFrame(flags).groupby(cohort.to_numpy()).sum()
     counts.loc["all"] = counts.sum()
-    counts.columns = pd.MultiIndex.from_tuples(counts.columns)
+    counts.columns = pd.MultiIndex.from_tuples(list(flags))
     long = counts.stack([0, 1], future_stack=True).rename_axis(["cohort", "trd_def", "trmdd_def"])
     sizes = long.reset_index()[["cohort", "trd_def", "trmdd_def", *GROUP_COLUMNS.values()]]
     sizes = sizes.astype({c: "int64" for c in GROUP_COLUMNS.values()})
