@@ -160,6 +160,8 @@ def run_scorer(
     matched = timed(f"{tag} match", t, match)
     result = timed(f"{tag} score", t, lambda: score(matched, cache.n_variants))
     times[f"scorer prep ({tag})"] = t[f"{tag} prep"]
+    times[f"scorer {tag}: match"] = t[f"{tag} match"]
+    times[f"scorer {tag}: score"] = t[f"{tag} score"]
     times[f"scorer {tag}"] = t[f"{tag} match"] + t[f"{tag} score"]
     return result.set_index("person_id")[traits]
 
@@ -274,12 +276,26 @@ def report(times: dict[str, float], k: int) -> None:
         print(f"    {label:<28} {value:8.2f}")
     ours = times[f"scorer {k} traits"]
     print(f"    scorer {k} / scorer 1 trait      {ours / times['scorer 1 trait']:.2f}x")
+    one_pass = times[f"scorer {k} traits: score"] / times["scorer 1 trait: score"]
+    print(f"    score step alone, {k} / 1 trait   {one_pass:.2f}x")
     print(f"    scorer {k} / plink2              {ours / times['plink2']:.2f}x")
     with_prep = ours + times[f"scorer prep ({k} traits)"]
     print(f"    scorer prep+{k} / plink2         {with_prep / times['plink2']:.2f}x")
     if "hail array_sum" in times:
         print(f"    hail array_sum / scorer {k}      {times['hail array_sum'] / ours:.1f}x")
         print(f"    hail agg.sum (1 trait) / scorer {k} {times['hail agg.sum'] / ours:.1f}x")
+
+
+def report_growth(grown: dict[tuple[int, int], dict[str, float]], k: int) -> None:
+    """Seconds per 10^9 genotypes for each size: flat when the cost grows linearly in N x M."""
+    print(f"\n  growth, {k} traits: seconds per 1e9 genotypes (N x M)")
+    print(f"    {'N x M':>16} {'prep':>8} {'match+score':>12} {'plink2':>8}")
+    for (n, m), times in grown.items():
+        per = 1e9 / (n * m)
+        print(
+            f"    {f'{n}x{m}':>16} {times[f'scorer prep ({k} traits)'] * per:8.1f} "
+            f"{times[f'scorer {k} traits'] * per:12.1f} {times['plink2'] * per:8.1f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -302,9 +318,11 @@ def main(argv: list[str] | None = None) -> None:
     spark = start_session(str(work / "session"), master="local[2]", driver_memory="6g")
     try:
         if args.sizes:
+            grown = {}
             for size in args.sizes.split(","):
                 n, m = (int(x) for x in size.lower().split("x"))
-                bench_size(spark, work, n, m, args.k, with_hail=False)
+                grown[(n, m)] = bench_size(spark, work, n, m, args.k, with_hail=False)
+            report_growth(grown, args.k)
         else:
             bench_size(spark, work, args.n, args.m, args.k, with_hail=True)
     finally:
