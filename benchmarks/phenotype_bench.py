@@ -5,16 +5,22 @@ Usage:
     .venv/bin/python benchmarks/phenotype_bench.py --study out/bench-aou [--scale aou] [--seed 1]
 
 Simulates the EHR part of a study into ``--study`` when it is not there yet
-(``simulate_study(..., parts=("ehr",))``), then, in one run and one warm session,
-times the phenotype stage on Spark and the same definitions written as DuckDB
-SQL over the same Parquet files, checks that both give the same per-person
-statuses, and prints both times and the ratio.
+(``simulate_study(..., parts=("ehr",))``), then, in one process and one Spark
+session, times the phenotype stage on Spark and the same definitions written as
+DuckDB SQL over the same Parquet files, checks that both give the same
+per-person statuses, and prints both times and the ratio.
+
+Each engine runs ``--repeat`` times, alternating.  The first Spark run pays for
+the JVM's just-in-time compilation of Spark SQL (the session is started before
+timing, but no query has run in it); later runs show the warm engine, as in a
+pipeline where earlier stages have run queries.  Both are printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -240,6 +246,7 @@ def main() -> None:
     parser.add_argument("--scale", default="aou", choices=["tiny", "demo", "aou"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each engine (first: cold)")
     args = parser.parse_args()
     from trd_spark.session import start_session, stop_session
 
@@ -253,19 +260,35 @@ def main() -> None:
             started = time.perf_counter()
             simulate_study(str(study), scale=args.scale, seed=args.seed, parts=("ehr",))
             print(f"simulated {args.scale} EHR in {time.perf_counter() - started:.1f} s")
-        out = tempfile.mkdtemp(prefix="phenotype-bench-", dir=str(study))
-        spark_s, summary = run_spark(study, out)
-        duck_s = run_duckdb(
-            str(study / "data" / "omop"), str(study_code_lists()), out, args.threads
-        )
+        spark_s, duck_s = [], []
+        out = ""
+        for _ in range(args.repeat):
+            if out:  # keep only the last run's outputs
+                shutil.rmtree(out, ignore_errors=True)
+            out = tempfile.mkdtemp(prefix="phenotype-bench-", dir=str(study))
+            seconds, summary = run_spark(study, out)
+            spark_s.append(seconds)
+            omop = str(study / "data" / "omop")
+            duck_s.append(run_duckdb(omop, str(study_code_lists()), out, args.threads))
         n_differ = compare(out)
     finally:
         stop_session()
     print(f"persons: {summary['n_persons']}")
-    print(f"spark phenotype stage: {spark_s:.1f} s")
-    print(f"duckdb same definitions: {duck_s:.1f} s")
-    print(f"ratio spark/duckdb: {spark_s / duck_s:.2f} (target <= 3)")
+    print_times("spark phenotype stage", spark_s)
+    print_times("duckdb same definitions", duck_s)
+    print(f"ratio spark/duckdb, first run: {spark_s[0] / duck_s[0]:.2f} (target <= 3)")
+    if len(spark_s) > 1:
+        print(f"ratio spark/duckdb, warm (best of runs 2..): "
+              f"{min(spark_s[1:]) / min(duck_s[1:]):.2f} (target <= 3)")  # fmt: skip
     print(f"persons whose statuses differ between the two: {n_differ}")
+
+
+def print_times(label: str, seconds: list[float]) -> None:
+    """The first run's time and, when repeated, the best warm time."""
+    line = f"{label}: {seconds[0]:.1f} s first run"
+    if len(seconds) > 1:
+        line += f", {min(seconds[1:]):.1f} s warm (best of {len(seconds) - 1})"
+    print(line)
 
 
 def study_code_lists() -> Path:
