@@ -101,3 +101,17 @@ def test_file_groups_keep_chromosomes_together():
     assert [task for task, _ in groups] == [0, 1]
     assert [{f.split("_chr")[1] for _, f in g} for _, g in groups] == [{"1.txt"}, {"2.txt"}]
     assert sorted(f for _, g in groups for _, f in g) == sorted(files["file"])
+
+
+def test_low_overlap_stops_naming_the_trait():
+    import pytest
+
+    from trd_spark.errors import InputError
+    from trd_spark.genomics.matching import check_overlap
+
+    report = pd.DataFrame(
+        {"trait": ["ok", "thin"], "n_matched": [90, 60], "n_in_file": [100, 100]}
+    ).assign(overlap=lambda r: r.n_matched / r.n_in_file)
+    check_overlap(report, 0.6, "wgs")  # 60% is enough at 0.6
+    with pytest.raises(InputError, match=r"trait 'thin' on platform wgs: only 60 of 100"):
+        check_overlap(report, 0.75, "wgs")
