@@ -137,8 +137,9 @@ def run_scorer(
 
     def prep() -> Any:
         # what the qc stage adds to its site QC: the dosage cache and the site index
-        cache, rows = qc.write_dosage_cache(mt, prefix)
-        flat_sites_ht(rows, ["var_idx"]).to_spark().write.mode("overwrite").parquet(variants_path)
+        cache = qc.write_dosage_cache(mt, prefix)
+        variants_df = qc.index_variants(flat_sites_ht(mt.rows()).to_spark(), prefix)
+        variants_df.write.mode("overwrite").parquet(variants_path)
         return cache
 
     def match() -> Any:

@@ -163,9 +163,10 @@ def our_scores(
     from trd_spark.genomics.readers import read_genotypes
 
     mt = read_genotypes(genotype_path, fmt)
-    cache, rows = qc.write_dosage_cache(mt, str(work / "cache"))
+    cache = qc.write_dosage_cache(mt, str(work / "cache"))
     variants_path = str(work / "variants.parquet")
-    flat_sites_ht(rows, ["var_idx"]).to_spark().write.parquet(variants_path)
+    variants_df = qc.index_variants(flat_sites_ht(mt.rows()).to_spark(), cache.prefix)
+    variants_df.write.parquet(variants_path)
     if weight_files is None:
         files_df = weights.list_weight_files(str(weights_dir), "prscs", TRAITS)
         weight_files = pgs.WeightFiles(files_df, "prscs")

@@ -107,6 +107,14 @@ def as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(table, schema=WEIGHT_ARROW_SCHEMA, preserve_index=False)
 
 
+def parse_checked(trait: str, file: str, fmt: str) -> tuple[pa.Table, str | None]:
+    """A weight file as Arrow, and the message naming its first bad line (None when good)."""
+    table = as_arrow(parse_file(trait, file, fmt))
+    if table["error"].null_count < table.num_rows:
+        return table, str(table["error"].drop_null()[0].as_py())
+    return table, None
+
+
 def _match_task(
     variants_path: str, traits: list[str], fmt: str, keep_ambiguous: bool, folder: str
 ) -> Callable[[Iterable[FileGroup]], Iterator[dict[str, Any]]]:
@@ -123,9 +131,8 @@ def _match_task(
         for task, files in groups:
             used: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
             for trait, file in files:
-                table = as_arrow(parse_file(trait, file, fmt))
-                if table["error"].null_count < table.num_rows:
-                    error = table["error"].drop_null()[0].as_py()
+                table, error = parse_checked(trait, file, fmt)
+                if error:
                     yield {"trait": trait, "error": error}
                     continue
                 layout = table.select(LAYOUT_COLUMNS)
@@ -157,9 +164,9 @@ def _sites_task(fmt: str, folder: str) -> Callable[[Iterable[FileGroup]], Iterat
         for task, files in groups:
             frames = []
             for trait, file in files:
-                table = as_arrow(parse_file(trait, file, fmt))
-                if table["error"].null_count < table.num_rows:
-                    yield str(table["error"].drop_null()[0].as_py())
+                table, error = parse_checked(trait, file, fmt)
+                if error:
+                    yield error
                     continue
                 frames.append(table.select(["chrom", "pos", "rsid"]).to_pandas())
             if frames:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import hail as hl
+from pyspark.sql import DataFrame
 
 from trd_spark.genomics.scoring import DosageCache
 
@@ -168,20 +169,24 @@ def run_variant_qc(
     return sites_ht, counts
 
 
-def at_weight_sites(mt: hl.MatrixTable, sites_glob: str) -> hl.MatrixTable:
-    """Rows at a position or rsID that some weight file names.
+@dataclass(frozen=True)
+class WeightSites:
+    """Where some weight file names a site: by locus, and by rsID (Hail tables, checkpointed)."""
+
+    by_locus: hl.Table  # key: locus
+    by_rsid: hl.Table  # key: rsid
+
+
+def read_weight_sites(sites_glob: str, reference_genome: str) -> WeightSites:
+    """Read the weight files' sites once, as tables to filter each platform's genotypes with.
 
     Parameters
     ----------
-    mt : genotypes keyed by locus, alleles, with ``rsid``.
     sites_glob : TSV files of ``chrom, pos, rsid`` (``.`` for none) as
         :func:`trd_spark.genomics.pgs.write_weight_sites` writes them.
-
-    Returns
-    -------
-    ``mt`` without the rows no weight can match (matching itself decides the alleles).
+    reference_genome : the genotypes' build (the weights are on it too).
     """
-    rg = mt.locus.dtype.reference_genome
+    rg = hl.get_reference(reference_genome)
     sites_ht = hl.import_table(sites_glob, no_header=True, types={"f1": hl.tint32}, missing=".")
     chrom = sites_ht.f0.replace("^chr", "")
     if rg.contigs[0].startswith("chr"):
@@ -190,12 +195,18 @@ def at_weight_sites(mt: hl.MatrixTable, sites_glob: str) -> hl.MatrixTable:
     valid = hl.is_defined(sites_ht.f1) & hl.is_valid_locus(sites_ht.contig, sites_ht.f1, rg)
     by_locus = sites_ht.filter(valid)
     by_locus = by_locus.key_by(locus=hl.locus(by_locus.contig, by_locus.f1, rg))
-    by_locus = by_locus.select().distinct()
     by_rsid = sites_ht.filter(hl.is_defined(sites_ht.f2))
-    by_rsid = by_rsid.key_by(rsid=by_rsid.f2).select().distinct()
-    return mt.filter_rows(
-        hl.is_defined(by_locus[mt.locus]) | hl.or_else(hl.is_defined(by_rsid[mt.rsid]), False)
+    by_rsid = by_rsid.key_by(rsid=by_rsid.f2)
+    return WeightSites(
+        by_locus=by_locus.select().distinct().checkpoint(hl.utils.new_temp_file("sites", "ht")),
+        by_rsid=by_rsid.select().distinct().checkpoint(hl.utils.new_temp_file("rsids", "ht")),
     )
+
+
+def at_weight_sites(mt: hl.MatrixTable, sites: WeightSites) -> hl.MatrixTable:
+    """Rows at a position or rsID that some weight file names (matching decides the alleles)."""
+    by_locus = hl.is_defined(sites.by_locus[mt.locus])
+    return mt.filter_rows(by_locus | hl.or_else(hl.is_defined(sites.by_rsid[mt.rsid]), False))
 
 
 def kept_genotypes(mt: hl.MatrixTable, sites_ht: hl.Table, mode: str) -> hl.MatrixTable:
@@ -209,13 +220,11 @@ def kept_genotypes(mt: hl.MatrixTable, sites_ht: hl.Table, mode: str) -> hl.Matr
 
     Returns
     -------
-    MatrixTable of the kept sites (row order unchanged) with ``rsid`` and ``METRICS``.
+    MatrixTable of the kept sites (row order unchanged).
     """
     if mode == "split":
         mt = split_multiallelic(mt)
-    kept_ht = sites_ht.filter(hl.is_missing(sites_ht.failed_rule)).select(*METRICS)
-    mt = mt.semi_join_rows(kept_ht)
-    return mt.annotate_rows(**kept_ht[mt.row_key])
+    return mt.semi_join_rows(sites_ht.filter(hl.is_missing(sites_ht.failed_rule)))
 
 
 def flat_sites_ht(sites_ht: hl.Table, extra: list[str] | None = None) -> hl.Table:
@@ -242,19 +251,46 @@ def flat_sites_ht(sites_ht: hl.Table, extra: list[str] | None = None) -> hl.Tabl
     )
 
 
-def write_dosage_cache(mt: hl.MatrixTable, prefix: str) -> tuple[DosageCache, hl.Table]:
+def write_dosage_cache(mt: hl.MatrixTable, prefix: str) -> DosageCache:
     """Write genotypes as a PLINK 1 fileset whose site ``i`` is ``var_idx`` ``i``.
 
     Parameters
     ----------
-    mt : bi-allelic genotypes (common shape), restricted to the sites to keep.
+    mt : bi-allelic genotypes (common shape), restricted to the sites and persons to keep.
     prefix : output prefix (local or remote path).
 
     Returns
     -------
-    (the cache, its rows with ``var_idx``: the index of the site in the ``.bed``).
+    The cache; :func:`cache_index_df` reads its sites back with their ``var_idx``.
     """
     mt = mt.add_row_index("var_idx")
     hl.export_plink(mt, prefix, ind_id=mt.s, varid=hl.str(mt.var_idx))
-    n_variants, n_samples = mt.count()
-    return DosageCache(prefix, n_samples, n_variants), mt.rows()
+    n_variants = cache_index_df(prefix).count()
+    return DosageCache(prefix, mt.count_cols(), n_variants)
+
+
+def cache_index_df(prefix: str) -> DataFrame:
+    """The cache's sites from its ``.bim``: ``contig, position, ref, alt, var_idx`` (Spark)."""
+    from hail.utils.java import Env
+
+    return (
+        Env.spark_session()
+        .read.csv(
+            prefix + ".bim",
+            sep="\t",
+            schema="contig string, var_idx long, cm double, position int, alt string, ref string",
+        )
+        .drop("cm")
+    )
+
+
+def index_variants(variants_df: DataFrame, prefix: str) -> DataFrame:
+    """``variants_df`` (``contig, position, ref, alt``, ...) with each site's ``var_idx`` in the
+    cache at ``prefix``; null for a site the cache does not hold."""
+    return variants_df.join(cache_index_df(prefix), ["contig", "position", "ref", "alt"], "left")
+
+
+def kept_sites_ht(sites_ht: hl.Table) -> hl.Table:
+    """The sites that pass QC, flat (``flat_sites_ht``) with their QC metrics."""
+    kept_ht = sites_ht.filter(hl.is_missing(sites_ht.failed_rule))
+    return flat_sites_ht(kept_ht, list(METRICS))

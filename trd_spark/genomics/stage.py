@@ -105,32 +105,30 @@ def cache_column_order(samples: list[str], members_df: pd.DataFrame) -> list[int
 def _qc_platform(
     config: Config,
     platform: str,
-    source: GenotypeSource,
+    mt: hl.MatrixTable,
+    samples: list[str],
     members_df: pd.DataFrame,
     ancestry_df: pd.DataFrame | None,
     qc_dir: str,
-    weight_sites: str | None,
+    weight_sites: qc.WeightSites | None,
 ) -> tuple[dict[str, int], pd.DataFrame | None]:
     """QC of one platform: sites, dosage cache of its cohort members, PCs without ancestry file.
 
-    ``weight_sites`` (a glob of weight-site TSVs, or None) restricts the cache to the sites
+    ``weight_sites`` (or None for every kept site) restricts the cache to the sites
     some weight may use; ``qc/variants_<platform>.parquet`` lists every kept site, with the
     site's row in the cache as ``var_idx`` (null when not cached).
     """
-    log.info("qc: variant QC of platform %s (%s)", platform, source.path)
-    mt = _read_platform(source)
-    samples = [str(s) for s in mt.s.collect()]
+    log.info("qc: variant QC of platform %s", platform)
     sites_ht, counts = qc.run_variant_qc(mt, _groups(ancestry_df, samples), _thresholds(config))
     kept_mt = qc.kept_genotypes(mt, sites_ht, config.qc.multiallelic)
     cache_mt = kept_mt if weight_sites is None else qc.at_weight_sites(kept_mt, weight_sites)
     cache_mt = cache_mt.choose_cols(cache_column_order(samples, members_df))
-    cache, cache_rows = qc.write_dosage_cache(cache_mt, storage.join(qc_dir, f"dosages_{platform}"))
+    cache_prefix = storage.join(qc_dir, f"dosages_{platform}")
+    cache = qc.write_dosage_cache(cache_mt, cache_prefix)
     counts["n_in_cache"] = cache.n_variants
     log.info("qc: dosage cache of %d sites x %d persons written", cache.n_variants, cache.n_samples)
-    kept_rows = kept_mt.rows()
-    kept_rows = kept_rows.annotate(var_idx=cache_rows[kept_rows.key].var_idx)
-    variants_ht = qc.flat_sites_ht(kept_rows, ["var_idx", *qc.METRICS])
-    variants_ht.to_spark().write.mode("overwrite").parquet(
+    variants_df = qc.index_variants(qc.kept_sites_ht(sites_ht).to_spark(), cache_prefix)
+    variants_df.orderBy("contig", "position").write.mode("overwrite").parquet(
         storage.join(qc_dir, f"variants_{platform}.parquet")
     )
     if ancestry_df is not None:
@@ -139,15 +137,19 @@ def _qc_platform(
     return counts, compute_pcs(mt, sites_ht, config.analysis.n_pcs)
 
 
-def _weight_sites(config: Config, scratch_dir: str) -> str | None:
-    """Write the weight files' sites for the cache restriction; their glob, or None for all."""
-    if config.qc.cache_sites == "all":
+def _weight_sites(config: Config, scratch_dir: str) -> qc.WeightSites | None:
+    """The weight files' sites for the cache restriction (None: cache every kept site).
+
+    Only for weights on the genotypes' build; other platforms cache every kept site.
+    """
+    builds = {source.reference_genome for source in config.genotypes.values()}
+    if config.qc.cache_sites == "all" or config.weights.reference_genome not in builds:
         return None
     _, files_df = _weight_files(config)
     folder = storage.join(scratch_dir, "weight_sites")
     log.info("qc: reading the sites of %d weight files (qc.cache_sites: weights)", len(files_df))
     pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, config.weights.format), folder)
-    return folder + "/part-*.tsv"
+    return qc.read_weight_sites(folder + "/part-*.tsv", config.weights.reference_genome)
 
 
 def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
@@ -165,10 +167,9 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     qc_dir = storage.join(out_dir, "qc")
     storage.makedirs(qc_dir)
     ancestry_df = read_ancestry(config.ancestry, config.analysis.n_pcs) if config.ancestry else None
-    persons = {
-        platform: person_ids_of([str(s) for s in _read_platform(source).s.collect()], platform)
-        for platform, source in config.genotypes.items()
-    }
+    genotypes = {platform: _read_platform(source) for platform, source in config.genotypes.items()}
+    samples = {platform: [str(s) for s in mt.s.collect()] for platform, mt in genotypes.items()}
+    persons = {platform: person_ids_of(ids, platform) for platform, ids in samples.items()}
     cohorts_df, attrition_df = assign_cohorts(persons, ancestry_df, _cohort_specs(config))
     summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}}
     computed_pcs: dict[str, pd.DataFrame] = {}
@@ -180,8 +181,8 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
         if weight_sites and not same_build:
             log.info("qc: weights need lift-over to %s; caching every kept site", platform)
         counts, pcs = _qc_platform(
-            config, platform, source, members_df, ancestry_df, qc_dir,
-            weight_sites if same_build else None,
+            config, platform, genotypes[platform], samples[platform], members_df, ancestry_df,
+            qc_dir, weight_sites if same_build else None,
         )  # fmt: skip
         summary["platforms"][platform] = counts
         if pcs is not None:
