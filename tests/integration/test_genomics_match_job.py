@@ -53,7 +53,7 @@ def test_job_equals_the_numpy_matcher(spark, tmp_path):
     sites = taskio.read_site_tables(variants, ["1"])["1"]
     for k, trait in enumerate(ROWS):
         table = weights.parse_file(trait, files.loc[files.trait == trait, "file"].iloc[0], "prscs")
-        direct = match_weights(pgs.as_arrow(table).to_pandas(), sites, False)
+        direct = match_weights(table.to_pandas(), sites, False)
         mine = trait_idx == k
         got = dict(zip(var_idx[mine].tolist(), w[mine].tolist(), strict=True))
         assert got == dict(zip(direct.var_idx.tolist(), direct.weight.tolist(), strict=True))

@@ -35,7 +35,7 @@ from trd_spark.genomics.matching import (
     plan_match,
     site_table,
 )
-from trd_spark.genomics.weights import WEIGHT_ARROW_SCHEMA, parse_file
+from trd_spark.genomics.weights import parse_file
 
 _CHROM_IN_NAME = re.compile(r"_chr([0-9XYMT]+)\.")
 _NO_SITES = site_table(*(np.zeros(0, t) for t in (np.int64, object, object, object, np.int64)))
@@ -100,16 +100,9 @@ def plan_file(layout: pa.Table, sites: dict[str, SiteTable], keep_ambiguous: boo
     ]
 
 
-def as_arrow(table: pa.Table | pd.DataFrame) -> pa.Table:
-    """A parser's output as Arrow (the checked parsers return pandas)."""
-    if isinstance(table, pa.Table):
-        return table
-    return pa.Table.from_pandas(table, schema=WEIGHT_ARROW_SCHEMA, preserve_index=False)
-
-
 def parse_checked(trait: str, file: str, fmt: str) -> tuple[pa.Table, str | None]:
     """A weight file as Arrow, and the message naming its first bad line (None when good)."""
-    table = as_arrow(parse_file(trait, file, fmt))
+    table = parse_file(trait, file, fmt)
     if table["error"].null_count < table.num_rows:
         return table, str(table["error"].drop_null()[0].as_py())
     return table, None

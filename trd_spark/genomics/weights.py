@@ -122,12 +122,7 @@ def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataF
             for trait, file in zip(
                 batch["trait"].to_pylist(), batch["file"].to_pylist(), strict=True
             ):
-                table = parse_file(trait, file, fmt)
-                if isinstance(table, pd.DataFrame):
-                    table = pa.Table.from_pandas(
-                        table, schema=WEIGHT_ARROW_SCHEMA, preserve_index=False
-                    )
-                yield from table.to_batches()
+                yield from parse_file(trait, file, fmt).to_batches()
 
     n_slices = max(1, min(len(files_df), spark.sparkContext.defaultParallelism * 4))
     list_df = spark.createDataFrame(files_df).repartition(n_slices)
@@ -139,7 +134,7 @@ def read_weights(spark: SparkSession, files_df: pd.DataFrame, fmt: str) -> DataF
     return weights_df.drop("error")
 
 
-def parse_file(trait: str, file: str, fmt: str) -> pa.Table | pd.DataFrame:
+def parse_file(trait: str, file: str, fmt: str) -> pa.Table:
     """Parse one weight file into the columns of ``WEIGHT_SCHEMA``.
 
     Parameters
@@ -150,15 +145,16 @@ def parse_file(trait: str, file: str, fmt: str) -> pa.Table | pd.DataFrame:
 
     Returns
     -------
-    The weights; a file that cannot be used gives one row whose ``error`` names file and line.
+    The weights as Arrow (``WEIGHT_ARROW_SCHEMA``); a file that cannot be used gives one row
+    whose ``error`` names file and line.
     """
-    if fmt == "prscs":
-        return _parse_prscs_fast(trait, file)
-    if fmt == "pgscatalog":
-        return _parse_pgscatalog(trait, file)
-    if fmt == "lifted":
-        return _read_lifted(trait, file)
-    raise ValueError(f"weights format '{fmt}' unknown; use prscs or pgscatalog")
+    parsers = {"prscs": _parse_prscs_fast, "pgscatalog": _parse_pgscatalog, "lifted": _read_lifted}
+    if fmt not in parsers:
+        raise ValueError(f"weights format '{fmt}' unknown; use prscs or pgscatalog")
+    table = parsers[fmt](trait, file)
+    if isinstance(table, pd.DataFrame):  # the checked pandas parsers
+        return pa.Table.from_pandas(table, schema=WEIGHT_ARROW_SCHEMA, preserve_index=False)
+    return table
 
 
 def write_lifted(weights_df: DataFrame, folder: str) -> pd.DataFrame:
