@@ -125,27 +125,28 @@ def ingredient_map_df(
 ) -> DataFrame:
     """Every drug concept that counts as a listed ingredient: the ingredient or a descendant.
 
+    The descendants of the listed ingredients (a few thousand concepts even in a full
+    vocabulary) are collected once, and the map is handed back as a small local table,
+    so the queries that join it do not recompute it.
+
     Returns
     -------
     DataFrame (drug_concept_id long, ingredient_id long, group string), one row per
     concept and listed ingredient it contains.
     """
-    listed_df = spark.createDataFrame(
-        [(int(c), str(g)) for c, g in zip(drugs["concept_id"], drugs["group"], strict=True)],
-        "ingredient_id long, group string",
-    ).distinct()
-    descendants_df = concept_ancestor_df.select(
+    listed = drugs[["concept_id", "group"]].astype({"concept_id": "int64"}).drop_duplicates()
+    listed = listed.rename(columns={"concept_id": "ingredient_id"})
+    ids = [int(i) for i in listed["ingredient_id"].unique()]
+    descendants = concept_ancestor_df.where(F.col("ancestor_concept_id").isin(ids)).select(
         F.col("ancestor_concept_id").alias("ingredient_id"),
         F.col("descendant_concept_id").alias("drug_concept_id"),
-    ).join(F.broadcast(listed_df), "ingredient_id")
-    itself_df = listed_df.select(
-        F.col("ingredient_id").alias("drug_concept_id"), "ingredient_id", "group"
     )
-    return (
-        descendants_df.select("drug_concept_id", "ingredient_id", "group")
-        .unionByName(itself_df)
-        .distinct()
-    )
+    pairs = descendants.toPandas().astype("int64") if ids else pd.DataFrame()
+    itself = listed.assign(drug_concept_id=listed["ingredient_id"])
+    mapped = pd.concat([itself, pairs.merge(listed, on="ingredient_id")], ignore_index=True)
+    mapped = mapped[["drug_concept_id", "ingredient_id", "group"]].drop_duplicates()
+    rows = [(int(d), int(i), str(g)) for d, i, g in mapped.itertuples(index=False)]
+    return spark.createDataFrame(rows, "drug_concept_id long, ingredient_id long, group string")
 
 
 def diagnosis_match_expr(
