@@ -108,7 +108,6 @@ def stack_person_rows(
     last_line_df: DataFrame,
     observation_df: DataFrame,
     period_persons_df: DataFrame,
-    cohorts_df: DataFrame | None,
 ) -> DataFrame:
     """Every per-person input in one table (columns a part lacks are null), so one
     grouping by person (one shuffle) summarises them all; see :func:`summarise_person_rows`.
@@ -120,7 +119,6 @@ def stack_person_rows(
     last_line_df : (person_id, ect_esk_date, antipsychotic_date) last-line events.
     observation_df : usable ``observation_period`` rows.
     period_persons_df : (person_id, treated, <name>_switch_onset ...) from the periods.
-    cohorts_df : (person_id, cohort) or None.
     """
     parts = [
         person_df.select(
@@ -129,15 +127,12 @@ def stack_person_rows(
             "gender_concept_id",
             "sex_at_birth_concept_id",
             F.lit(True).alias("_in_person"),
-            F.lit(None).cast("string").alias("cohort"),
         ),
         diagnosis_df.select("person_id", F.col("date").alias("dx_date"), "is_mdd", "is_scz_bip"),
         last_line_df,
         observation_df.select("person_id", "observation_period_end_date"),
         period_persons_df,
     ]
-    if cohorts_df is not None:
-        parts.append(cohorts_df.select("person_id", "cohort"))
     stacked_df = parts[0]
     for part_df in parts[1:]:
         stacked_df = stacked_df.unionByName(part_df, allowMissingColumns=True)
@@ -145,18 +140,18 @@ def stack_person_rows(
 
 
 def last_line_events_df(ect_df: DataFrame, drug_events_df: DataFrame) -> DataFrame:
-    """(person_id, ect_esk_date, antipsychotic_date): ECT, esketamine, antipsychotic starts."""
-    group = F.col("group")
-    esketamine_df = drug_events_df.where(group == "esketamine").select(
-        "person_id", F.col("start").alias("ect_esk_date")
-    )
-    antipsychotic_df = drug_events_df.where(group == "antipsychotic").select(
-        "person_id", F.col("start").alias("antipsychotic_date")
+    """(person_id, ect_esk_date, antipsychotic_date): ECT, esketamine, antipsychotic starts.
+
+    Esketamine and antipsychotic rows come from one pass over the drug events.
+    """
+    group, start = F.col("group"), F.col("start")
+    drug_dates_df = drug_events_df.where(group.isin("esketamine", "antipsychotic")).select(
+        "person_id",
+        F.when(group == "esketamine", start).alias("ect_esk_date"),
+        F.when(group == "antipsychotic", start).alias("antipsychotic_date"),
     )
     ect_dates_df = ect_df.select("person_id", F.col("date").alias("ect_esk_date"))
-    return ect_dates_df.unionByName(esketamine_df).unionByName(
-        antipsychotic_df, allowMissingColumns=True
-    )
+    return ect_dates_df.unionByName(drug_dates_df, allowMissingColumns=True)
 
 
 def capped_expr(date: Column, cutoff: dt.date | None) -> Column:
@@ -164,12 +159,22 @@ def capped_expr(date: Column, cutoff: dt.date | None) -> Column:
     return date if cutoff is None else F.when(date.isNotNull(), F.least(date, F.lit(cutoff)))
 
 
-def add_first_mdd_date(stacked_df: DataFrame) -> DataFrame:
-    """``first_mdd_date`` on every row of the person (a window: the rows stay in place, so
-    last-line events can be compared with it in the same grouping)."""
-    dx_date = F.when(F.col("is_mdd"), F.col("dx_date"))
-    return stacked_df.withColumn(
-        "first_mdd_date", F.min(dx_date).over(Window.partitionBy("person_id"))
+def add_mdd_date_columns(stacked_df: DataFrame) -> DataFrame:
+    """``first_mdd_date`` on every row of the person, and ``_new_mdd_date`` on the first row
+    of each distinct MDD date (windows: the rows stay in place, so last-line events can be
+    compared with the first MDD date, and MDD dates counted, in the same grouping)."""
+    mdd_date = F.when(F.col("is_mdd"), F.col("dx_date"))
+    by_person = Window.partitionBy("person_id")
+    in_date_order = by_person.orderBy(mdd_date.asc_nulls_first())
+    new_date = mdd_date.isNotNull() & ~F.coalesce(
+        F.lag(mdd_date).over(in_date_order) == mdd_date, F.lit(False)
+    )
+    return stacked_df.select(
+        "*",
+        F.min(mdd_date)
+        .over(in_date_order.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing))
+        .alias("first_mdd_date"),
+        new_date.alias("_new_mdd_date"),
     )
 
 
@@ -178,16 +183,16 @@ def summarise_person_rows(
 ) -> DataFrame:
     """One row per person of ``person``: the summaries the definitions start from.
 
-    Only fixed-size aggregates (min, max, count distinct) are used, and the rows are
-    grouped by person once: the window of :func:`add_first_mdd_date` partitions them,
-    and the grouping (and its distinct count) reuses that partitioning.
+    Only fixed-size aggregates (min, max, sum) are used, and the rows are sorted and
+    grouped by person once: the windows of :func:`add_mdd_date_columns` partition them,
+    and the grouping reuses that partitioning (a distinct count would double the rows).
 
     Returns
     -------
     DataFrame (person_id, year_of_birth, gender_concept_id, sex_at_birth_concept_id,
     first_mdd_date, n_mdd_dates, first_scz_bip_date, first_ect_esk_date,
-    first_antipsychotic_date, end_of_observation, treated, <name>_switch_onset ...,
-    cohort).  A person listed twice in ``person`` gets the smallest of each value.
+    first_antipsychotic_date, end_of_observation, treated, <name>_switch_onset ...).
+    A person listed twice in ``person`` gets the smallest of each value.
     """
     dx_date, first_mdd = F.col("dx_date"), F.col("first_mdd_date")
 
@@ -195,36 +200,52 @@ def summarise_person_rows(
         return F.min(F.when(F.col(column) >= first_mdd, F.col(column))).alias(f"first_{column}")
 
     summary_df = (
-        stacked_df.transform(add_first_mdd_date)
+        stacked_df.transform(add_mdd_date_columns)
         .groupBy("person_id")
         .agg(
             F.max("_in_person").alias("_in_person"),
             *[F.min(c).alias(c) for c in ("year_of_birth", "gender_concept_id")],
             F.min("sex_at_birth_concept_id").alias("sex_at_birth_concept_id"),
             F.min(first_mdd).alias("first_mdd_date"),
-            F.count_distinct(F.when(F.col("is_mdd"), dx_date)).alias("n_mdd_dates"),
+            F.count(F.when(F.col("_new_mdd_date"), 1)).alias("n_mdd_dates"),
             F.min(F.when(F.col("is_scz_bip"), dx_date)).alias("first_scz_bip_date"),
             on_or_after_mdd("ect_esk_date"),
             on_or_after_mdd("antipsychotic_date"),
             capped_expr(F.max("observation_period_end_date"), cutoff).alias("end_of_observation"),
             F.coalesce(F.max("treated"), F.lit(False)).alias("treated"),
             *[F.min(f"{n}_switch_onset").alias(f"{n}_switch_onset") for n in switching_names],
-            F.min("cohort").alias("cohort"),
         )
     )
     return summary_df.where(F.col("_in_person")).drop("_in_person")
 
 
-def build_persons(summary_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
+def attach_cohorts(summary_df: DataFrame, cohorts_df: DataFrame | None) -> DataFrame:
+    """``summary_df`` with each person's ``cohort`` (null without one, or without cohorts).
+
+    Joined after the grouping by person: a string aggregate in that grouping would make
+    Spark sort every row instead of hashing it.
+    """
+    if cohorts_df is None:
+        return summary_df.withColumn("cohort", F.lit(None).cast("string"))
+    return summary_df.join(
+        F.broadcast(cohorts_df.select("person_id", "cohort")), "person_id", "left"
+    )
+
+
+def build_persons(
+    summary_df: DataFrame, cutoff: dt.date | None, cohorts_df: DataFrame | None = None
+) -> DataFrame:
     """Every definition column from the per-person summaries (``PERSON_COLUMNS``).
 
     Parameters
     ----------
     summary_df : as :func:`summarise_person_rows` returns it.
     cutoff : the data cutoff (age is its year minus year of birth).
+    cohorts_df : (person_id, cohort), one row per person, or None.
     """
     return (
-        summary_df.transform(add_mdd_columns)
+        summary_df.transform(lambda df: attach_cohorts(df, cohorts_df))
+        .transform(add_mdd_columns)
         .transform(add_trd_columns)
         .transform(lambda df: add_covariates(df, cutoff))
         .select(*PERSON_COLUMNS)

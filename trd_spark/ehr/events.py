@@ -63,55 +63,87 @@ class PlausibleDates:
         return f"{column} implausible (before {self.earliest} or after {self.last})"
 
 
+def first_broken_rule_expr(rules: list[tuple[Column, str]]) -> Column:
+    """The reason text of the first rule a row breaks, else null."""
+    reason = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        reason = F.when(condition, F.lit(text)).otherwise(reason)
+    return reason
+
+
+def known_person_flags_df(person_ids_df: DataFrame) -> DataFrame:
+    """(person_id, _known) to join to event tables; build it once and pass the same
+    DataFrame to every :func:`flag_unusable_rows` of a query, so Spark broadcasts it once."""
+    return F.broadcast(person_ids_df.select("person_id", F.lit(True).alias("_known")))
+
+
 def flag_unusable_rows(
-    table_df: DataFrame, person_ids_df: DataFrame, rules: list[tuple[Column, str]]
+    table_df: DataFrame, known_df: DataFrame, rules: list[tuple[Column, str]]
 ) -> DataFrame:
     """Add ``_reason``: the first rule a row breaks (unknown person first), else null.
 
     Parameters
     ----------
     table_df : an OMOP table with ``person_id``.
-    person_ids_df : the distinct ``person_id`` values of ``person`` (small: broadcast).
+    known_df : :func:`known_person_flags_df` of the distinct person ids of ``person``.
     rules : (condition, reason) pairs, checked in order; a reason starting with
         ``KEPT`` marks a row that stays in but is counted.
     """
-    known_df = person_ids_df.select("person_id", F.lit(True).alias("_known"))
-    flagged_df = table_df.join(F.broadcast(known_df), "person_id", "left")
-    reason = F.when(F.col("_known").isNull(), F.lit("person_id not in person"))
-    for condition, text in rules:
-        reason = reason.when(condition, F.lit(text))
+    flagged_df = table_df.join(known_df, "person_id", "left")
+    reason = F.when(F.col("_known").isNull(), F.lit("person_id not in person")).otherwise(
+        first_broken_rule_expr(rules)
+    )
     return flagged_df.withColumn("_reason", reason).drop("_known")
 
 
-def count_reasons(flagged: dict[str, DataFrame]) -> list[AttritionRow]:
+def count_reasons(
+    flagged: dict[str, DataFrame], latest_of: tuple[str, str] | None = None
+) -> tuple[list[AttritionRow], dt.date | None]:
     """Count rows and persons per ``_reason`` of every flagged table, in one Spark job.
 
     Parameters
     ----------
     flagged : table name -> the table with ``_reason`` (see :func:`flag_unusable_rows`).
+    latest_of : (table, date column) whose latest date over the usable rows to find in
+        the same job (the data cutoff), or None.
 
     Returns
     -------
-    One AttritionRow per (table, reason), tables in the order given, reasons sorted.
+    One AttritionRow per (table, reason), tables in the order given, reasons sorted; and
+    the latest date asked for (None when not asked or no usable row has one).
     """
+    reason = F.col("_reason")
+    usable = reason.isNull() | reason.startswith(KEPT)
     reasons_df = None
     for table, flagged_df in flagged.items():
-        table_reasons_df = flagged_df.where(F.col("_reason").isNotNull()).select(
-            F.lit(table).alias("step"), "_reason", "person_id"
+        latest = F.lit(None).cast("date")
+        wanted = reason.isNotNull()
+        if latest_of is not None and latest_of[0] == table:
+            latest = F.when(usable, F.col(latest_of[1]))
+            wanted = wanted | usable
+        table_reasons_df = flagged_df.where(wanted).select(
+            F.lit(table).alias("step"), "_reason", "person_id", latest.alias("_latest")
         )
         reasons_df = table_reasons_df if reasons_df is None else reasons_df.union(table_reasons_df)
     if reasons_df is None:
-        return []
+        return [], None
     counts = (
         reasons_df.groupBy("step", "_reason")
-        .agg(F.count("*").alias("n_rows"), F.countDistinct("person_id").alias("n_persons"))
+        .agg(
+            F.count("*").alias("n_rows"),
+            F.countDistinct(F.when(reason.isNotNull(), F.col("person_id"))).alias("n_persons"),
+            F.max("_latest").alias("latest"),
+        )
         .collect()
     )
     order = {table: i for i, table in enumerate(flagged)}
-    return [
+    rows = [
         attrition_row(str(r["step"]), str(r["_reason"]), int(r["n_rows"]), int(r["n_persons"]))
         for r in sorted(counts, key=lambda r: (order[r["step"]], str(r["_reason"])))
+        if r["_reason"] is not None
     ]
+    latest_dates = [r["latest"] for r in counts if r["latest"] is not None]
+    return rows, max(latest_dates, default=None)
 
 
 def attrition_row(table: str, reason: str, n_rows: int, n_persons: int) -> AttritionRow:
@@ -121,10 +153,14 @@ def attrition_row(table: str, reason: str, n_rows: int, n_persons: int) -> Attri
     return AttritionRow(table, n_persons, n_rows, reason)
 
 
-def keep_usable_rows(flagged_df: DataFrame) -> DataFrame:
-    """Rows without a dropping reason, ``_reason`` removed."""
-    reason = F.col("_reason")
-    return flagged_df.where(reason.isNull() | reason.startswith(KEPT)).drop("_reason")
+def keep_usable_rows(table_df: DataFrame, rules: list[tuple[Column, str]]) -> DataFrame:
+    """Rows that break no dropping rule (rules flagged ``KEPT`` keep their rows).
+
+    Rows of persons absent from ``person`` are not removed here (that needs a join);
+    they drop out where events meet persons, see :mod:`trd_spark.ehr.phenotypes`.
+    """
+    reason = first_broken_rule_expr(rules)
+    return table_df.where(reason.isNull() | reason.startswith(KEPT))
 
 
 def event_date_rules(column: str, dates: PlausibleDates) -> list[tuple[Column, str]]:

@@ -50,8 +50,9 @@ def assign_periods(exposures_df: DataFrame, settings: Sequence[Setting]) -> Data
 
     Returns
     -------
-    DataFrame (person_id, ingredient_id, start, end, gap_basis, gap_days, period_id),
-    one row per exposure and setting.
+    DataFrame (person_id, ingredient_id, start, end, setting, period_id), one row per
+    exposure and setting; ``setting`` is the setting's index in ``settings`` (a small
+    integer groups faster than the basis name, see :func:`setting_columns`).
     """
     bases = sorted({basis for basis, _ in settings})
     gapped_df = exposures_df.select(
@@ -73,23 +74,28 @@ def assign_periods(exposures_df: DataFrame, settings: Sequence[Setting]) -> Data
         ],
     )
     labels = [
-        F.struct(
-            F.lit(basis).alias("gap_basis"),
-            F.lit(gap_days).alias("gap_days"),
-            F.col(name).alias("period_id"),
-        )
-        for (basis, gap_days), name in zip(settings, names, strict=True)
+        F.struct(F.lit(index).alias("setting"), F.col(name).alias("period_id"))
+        for index, name in enumerate(names)
     ]
     return numbered_df.select(
         "person_id", "ingredient_id", "start", "end", F.explode(F.array(*labels)).alias("_p")
     ).select("person_id", "ingredient_id", "start", "end", "_p.*")
 
 
+def setting_columns(settings: Sequence[Setting]) -> list[Column]:
+    """``gap_basis`` and ``gap_days`` of the ``setting`` index (see :func:`assign_periods`)."""
+    index = F.col("setting") + 1
+    bases = F.array(*[F.lit(basis) for basis, _ in settings])
+    gaps = F.array(*[F.lit(gap_days) for _, gap_days in settings])
+    return [
+        F.element_at(bases, index).alias("gap_basis"),
+        F.element_at(gaps, index).alias("gap_days"),
+    ]
+
+
 def summarise_ingredients(labelled_df: DataFrame) -> DataFrame:
     """One row per period and ingredient: its first start, latest end and exposure count."""
-    return labelled_df.groupBy(
-        "person_id", "gap_basis", "gap_days", "period_id", "ingredient_id"
-    ).agg(
+    return labelled_df.groupBy("person_id", "setting", "period_id", "ingredient_id").agg(
         F.min("start").alias("first_start"),
         F.max("end").alias("end"),
         F.count("*").alias("n_exposures"),
@@ -106,13 +112,13 @@ def summarise_periods(labelled_df: DataFrame, min_switch_drugs: int) -> DataFram
     first started within it.  The rows stay partitioned by person, as the window
     functions left them, so neither this nor :func:`summarise_persons` shuffles.
     """
-    period = Window.partitionBy("person_id", "gap_basis", "gap_days", "period_id")
+    period = Window.partitionBy("person_id", "setting", "period_id")
     rank = F.row_number().over(period.orderBy("first_start", "ingredient_id"))
     first_start = F.col("first_start")
     return (
         summarise_ingredients(labelled_df)
         .withColumn("_rank", rank)
-        .groupBy("person_id", "gap_basis", "gap_days", "period_id")
+        .groupBy("person_id", "setting", "period_id")
         .agg(
             F.min(first_start).alias("start"),
             F.max("end").alias("end"),
@@ -125,6 +131,7 @@ def summarise_periods(labelled_df: DataFrame, min_switch_drugs: int) -> DataFram
 
 def summarise_persons(
     summary_df: DataFrame,
+    settings: Sequence[Setting],
     gap_basis: str,
     default_gap_days: int,
     switching: dict[str, tuple[int, int]],
@@ -134,6 +141,7 @@ def summarise_persons(
     Parameters
     ----------
     summary_df : periods as :func:`summarise_periods` returns them.
+    settings : the settings :func:`assign_periods` labelled the periods with.
     gap_basis : the basis the definitions use.
     default_gap_days : the gap of the periods that decide ``treated``.
     switching : name -> (gap_days, window_days) of each switching definition.
@@ -144,19 +152,24 @@ def summarise_persons(
     period under the default gap holds >= 2 exposures; an onset is the earliest
     qualifying switch date, or null.
     """
-    gap_days = F.col("gap_days")
-    treated = F.max(F.when(gap_days == default_gap_days, F.col("n_exposures") >= 2))
+    setting, indices = F.col("setting"), {s: i for i, s in enumerate(settings)}
+
+    def under(gap_days: int) -> Column:
+        return setting == indices[(gap_basis, gap_days)]
+
+    treated = F.max(F.when(under(default_gap_days), F.col("n_exposures") >= 2))
     onsets = [
         F.min(
             F.when(
-                (gap_days == gap) & (F.col("switch_date") <= F.date_add(F.col("start"), window)),
+                under(gap) & (F.col("switch_date") <= F.date_add(F.col("start"), window)),
                 F.col("switch_date"),
             )
         ).alias(f"{name}_switch_onset")
         for name, (gap, window) in switching.items()
     ]
+    wanted = [i for (basis, _), i in indices.items() if basis == gap_basis]
     return (
-        summary_df.where(F.col("gap_basis") == gap_basis)
+        summary_df.where(setting.isin(wanted))
         .groupBy("person_id")
         .agg(treated.alias("treated"), *onsets)
     )

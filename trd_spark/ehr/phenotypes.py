@@ -18,7 +18,12 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from trd_spark.ehr import definitions as defs
 from trd_spark.ehr import events as ev
 from trd_spark.ehr.codes import CodeLists, resolve_ingredient_ids
-from trd_spark.ehr.periods import assign_periods, summarise_periods, summarise_persons
+from trd_spark.ehr.periods import (
+    assign_periods,
+    setting_columns,
+    summarise_periods,
+    summarise_persons,
+)
 from trd_spark.ehr.survival import build_time_to_event
 
 PERIOD_COLUMNS = (
@@ -53,31 +58,48 @@ class PhenotypeResult:
             kept_df.unpersist()
 
 
+@dataclass(frozen=True)
+class CleanTables:
+    """The OMOP tables without their unusable rows (see :func:`clean_tables`)."""
+
+    tables: dict[str, DataFrame]
+    person_ids_df: DataFrame  # person ids of ``person``, for :func:`known_persons_only`
+    latest_observation: dt.date | None  # latest usable observation_period_end_date
+
+
 def clean_tables(
     tables: dict[str, DataFrame], dates: ev.PlausibleDates, attrition: list[ev.AttritionRow]
-) -> dict[str, DataFrame]:
+) -> CleanTables:
     """Drop unusable rows of the event tables, appending their counts (one job) to ``attrition``.
 
     ``person`` keeps every row with a person_id; an implausible year of birth is made missing.
+    Rows of persons absent from ``person`` are counted here but left in the event tables:
+    joining every table with the person ids again in every query costs more than
+    dropping those rows where events meet persons (the per-person grouping keeps persons
+    of ``person`` only; periods use :func:`known_persons_only`).  The same job finds the
+    latest usable observation period end (the default data cutoff).
     """
     person_df = tables["person"].where(F.col("person_id").isNotNull())
-    person_ids_df = person_df.select("person_id").distinct()
+    person_ids_df = person_df.select("person_id")
     flagged = {"person": ev.person_flags_df(person_df, dates)}
+    # one DataFrame for every table's join: Spark then broadcasts the ids once per query
+    known_df = ev.known_person_flags_df(person_ids_df.distinct())
     for table, rules in EVENT_RULES.items():
-        flagged[table] = ev.flag_unusable_rows(tables[table], person_ids_df, rules(dates))
-    attrition.extend(ev.count_reasons(flagged))
+        flagged[table] = ev.flag_unusable_rows(tables[table], known_df, rules(dates))
+    counts, latest = ev.count_reasons(
+        flagged, latest_of=("observation_period", "observation_period_end_date")
+    )
+    attrition.extend(counts)
     cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
-    for table in EVENT_RULES:
-        cleaned[table] = ev.keep_usable_rows(flagged[table])
-    return cleaned
+    for table, rules in EVENT_RULES.items():
+        cleaned[table] = ev.keep_usable_rows(tables[table], rules(dates))
+    return CleanTables(cleaned, person_ids_df, latest)
 
 
-def find_cutoff(observation_df: DataFrame, cutoff: dt.date | None) -> dt.date | None:
-    """The data cutoff: the configured date, else the latest observation period end."""
-    if cutoff is not None:
-        return cutoff
-    latest = observation_df.agg(F.max("observation_period_end_date")).first()
-    return None if latest is None else latest[0]
+def known_persons_only(table_df: DataFrame, person_ids_df: DataFrame) -> DataFrame:
+    """Rows of ``table_df`` whose person is in ``person`` (a semi join: ids listed twice
+    need no distinct first)."""
+    return table_df.join(F.broadcast(person_ids_df), "person_id", "left_semi")
 
 
 def resolve_code_lists(
@@ -116,19 +138,27 @@ def compute_phenotypes(
     """
     attrition: list[ev.AttritionRow] = []
     dates = ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
-    t = clean_tables(tables, dates, attrition)
+    clean = clean_tables(tables, dates, attrition)
+    t, person_ids_df = clean.tables, clean.person_ids_df
     lists = resolve_code_lists(code_lists, t["concept"], attrition)
-    cutoff = find_cutoff(t["observation_period"], definitions.cutoff_date)
+    cutoff = definitions.cutoff_date or clean.latest_observation
     drug_df = ev.drug_events_df(
         spark, t["drug_exposure"], t["concept_ancestor"], lists, definitions.default_exposure_days
     )
-    antidepressant_df = drug_df.where(F.col("group") == "antidepressant")
-    labelled_df = assign_periods(antidepressant_df, definitions.gap_settings)
+    antidepressant_df = known_persons_only(
+        drug_df.where(F.col("group") == "antidepressant"), person_ids_df
+    )
+    settings = definitions.gap_settings
+    labelled_df = assign_periods(antidepressant_df, settings)
     summary_df = summarise_periods(labelled_df, definitions.min_switch_drugs).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     period_persons_df = summarise_persons(
-        summary_df, definitions.gap_basis, definitions.default_gap_days, definitions.switching
+        summary_df,
+        settings,
+        definitions.gap_basis,
+        definitions.default_gap_days,
+        definitions.switching,
     )
     diagnosis_df = ev.diagnosis_events_df(t["condition_occurrence"], t["concept"], lists.diagnoses)
     ect_df = ev.ect_events_df(t["procedure_occurrence"], t["concept"], lists.procedures)
@@ -138,10 +168,9 @@ def compute_phenotypes(
         defs.last_line_events_df(ect_df, drug_df),
         t["observation_period"],
         period_persons_df,
-        cohorts_df,
     )
     person_summary_df = defs.summarise_person_rows(stacked_df, list(definitions.switching), cutoff)
-    persons_df = defs.build_persons(person_summary_df, cutoff)
+    persons_df = defs.build_persons(person_summary_df, cutoff, cohorts_df)
     time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
-    periods_df = summary_df.select(*PERIOD_COLUMNS)
+    periods_df = summary_df.select("*", *setting_columns(settings)).select(*PERIOD_COLUMNS)
     return PhenotypeResult(persons_df, periods_df, time_df, attrition, cutoff, [summary_df])
