@@ -159,6 +159,25 @@ def test_rows_of_unknown_persons_are_dropped_and_counted(spark: Any, tmp_path: P
     ]
 
 
+def test_unknown_persons_leave_no_periods_and_do_not_set_the_cutoff(
+    spark: Any, tmp_path: Path
+) -> None:
+    tables = small_study()
+    drugs = tables["drug_exposure"]
+    tables["drug_exposure"] = pd.concat([drugs, drugs.assign(person_id=99)])
+    observation = tables["observation_period"]
+    later = observation.assign(person_id=99, observation_period_end_date=D(2022, 6, 1))
+    tables["observation_period"] = pd.concat([observation, later])
+    result = run(spark, tables, tmp_path)
+    assert result.cutoff_date == D(2020, 1, 1)  # person 1's end, not the unknown person's
+    periods = result.periods_df.toPandas()
+    assert set(periods.person_id) == {1}
+    assert sorted(result.persons_df.toPandas().person_id) == [1, 2]
+    counted = {(a.step, a.n_persons, a.n_rows_dropped) for a in result.attrition
+               if a.reason == "person_id not in person"}  # fmt: skip
+    assert counted == {("drug_exposure", 1, 1), ("observation_period", 1, 1)}
+
+
 def test_empty_condition_table_gives_no_mdd(spark: Any, tmp_path: Path) -> None:
     tables = small_study()
     tables["condition_occurrence"] = tables["condition_occurrence"].iloc[0:0]
@@ -276,3 +295,15 @@ def test_plausible_dates_end_today_by_default() -> None:
 
     assert PlausibleDates().last == dt.datetime.now(dt.UTC).date()
     assert PlausibleDates(latest=D(2024, 1, 1)).last == D(2024, 1, 1)
+
+
+def test_ingredient_map_without_listed_ingredients_is_empty(spark: Any) -> None:
+    from trd_spark.ehr.codes import ingredient_map_df
+
+    drugs = read_code_lists(CODE_LISTS).drugs.iloc[0:0]
+    ancestors = spark.createDataFrame(
+        [(1, 2)], "ancestor_concept_id long, descendant_concept_id long"
+    )
+    map_df = ingredient_map_df(spark, drugs, ancestors)
+    assert map_df.count() == 0
+    assert map_df.columns == ["drug_concept_id", "ingredient_id", "group"]

@@ -141,7 +141,10 @@ def ingredient_map_df(
         F.col("ancestor_concept_id").alias("ingredient_id"),
         F.col("descendant_concept_id").alias("drug_concept_id"),
     )
-    pairs = descendants.toPandas().astype("int64") if ids else pd.DataFrame()
+    if ids:
+        pairs = descendants.toPandas().astype("int64")
+    else:  # no ingredient resolved: nothing to look up
+        pairs = pd.DataFrame({"ingredient_id": [], "drug_concept_id": []}, dtype="int64")
     itself = listed.assign(drug_concept_id=listed["ingredient_id"])
     mapped = pd.concat([itself, pairs.merge(listed, on="ingredient_id")], ignore_index=True)
     mapped = mapped[["drug_concept_id", "ingredient_id", "group"]].drop_duplicates()
