@@ -116,12 +116,12 @@ def count_reasons(
     usable = reason.isNull() | reason.startswith(KEPT)
     reasons_df = None
     for table, flagged_df in flagged.items():
-        latest = F.lit(None).cast("date")
-        wanted = reason.isNotNull()
         if latest_of is not None and latest_of[0] == table:
-            latest = F.when(usable, F.col(latest_of[1]))
-            wanted = wanted | usable
-        table_reasons_df = flagged_df.where(wanted).select(
+            # every row: the counted ones and the usable ones whose date may be the latest
+            rows_df, latest = flagged_df, F.when(usable, F.col(latest_of[1]))
+        else:
+            rows_df, latest = flagged_df.where(reason.isNotNull()), F.lit(None).cast("date")
+        table_reasons_df = rows_df.select(
             F.lit(table).alias("step"), "_reason", "person_id", latest.alias("_latest")
         )
         reasons_df = table_reasons_df if reasons_df is None else reasons_df.union(table_reasons_df)

@@ -84,15 +84,16 @@ def clean_tables(
     flagged = {"person": ev.person_flags_df(person_df, dates)}
     # one DataFrame for every table's join: Spark then broadcasts the ids once per query
     known_df = ev.known_person_flags_df(person_ids_df.distinct())
-    for table, rules in EVENT_RULES.items():
-        flagged[table] = ev.flag_unusable_rows(tables[table], known_df, rules(dates))
+    rules = {table: table_rules(dates) for table, table_rules in EVENT_RULES.items()}
+    for table in EVENT_RULES:
+        flagged[table] = ev.flag_unusable_rows(tables[table], known_df, rules[table])
     counts, latest = ev.count_reasons(
         flagged, latest_of=("observation_period", "observation_period_end_date")
     )
     attrition.extend(counts)
     cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
-    for table, rules in EVENT_RULES.items():
-        cleaned[table] = ev.keep_usable_rows(tables[table], rules(dates))
+    for table in EVENT_RULES:
+        cleaned[table] = ev.keep_usable_rows(tables[table], rules[table])
     return CleanTables(cleaned, person_ids_df, latest)
 
 
