@@ -48,7 +48,7 @@ def normalise_code(code: str) -> str:
 
 def normalise_code_expr(code: Column) -> Column:
     """Spark version of :func:`normalise_code`."""
-    return F.upper(F.regexp_replace(F.trim(code), r"\.", ""))
+    return F.upper(F.translate(F.trim(code), ".", ""))
 
 
 def read_code_list(folder: str, name: str, groups: tuple[str, ...]) -> pd.DataFrame:
@@ -163,11 +163,37 @@ def diagnosis_match_expr(
     match = F.lit(False)
     listed = diagnoses.loc[diagnoses["group"] == group]
     for vocabulary, codes in listed.groupby("vocabulary")["code"]:
-        prefixes = "|".join(re.escape(str(c)) for c in sorted(set(codes)))
-        match = match | ((vocab == str(vocabulary)) & code.rlike(f"^(?:{prefixes})"))
+        match = match | ((vocab == str(vocabulary)) & code.rlike("^" + prefix_alternatives(codes)))
     return match
 
 
-def source_value_vocabulary_expr(code: Column) -> Column:
-    """ICD-10-CM when a normalised source value starts with a letter other than E or V."""
-    return F.when(code.rlike("^[A-DF-UW-Z]"), F.lit("ICD10CM")).otherwise(F.lit("ICD9CM"))
+ICD10_FIRST_CHARACTER = "[A-DF-UW-Z]"  # a source value starting so is ICD-10-CM, else ICD-9-CM
+
+
+def prefix_alternatives(codes: pd.Series) -> str:
+    """``(?:F32|F33|...)``: a regular expression group matching any of the codes."""
+    return "(?:" + "|".join(re.escape(str(c)) for c in sorted(set(codes))) + ")"
+
+
+def source_value_match_expr(
+    diagnoses: pd.DataFrame, groups: tuple[str, ...], code: Column
+) -> Column:
+    """True when a normalised source value matches a prefix of one of ``groups`` in its
+    vocabulary (ICD-10-CM when it starts with a letter other than E or V, else ICD-9-CM).
+
+    One regular expression: the vocabulary is a look-ahead on the first character.
+    """
+    listed = diagnoses.loc[diagnoses["group"].isin(groups)]
+    by_vocabulary = dict(tuple(listed.groupby("vocabulary")["code"]))
+    branches = []
+    if "ICD10CM" in by_vocabulary:
+        branches.append(
+            f"(?={ICD10_FIRST_CHARACTER})" + prefix_alternatives(by_vocabulary["ICD10CM"])
+        )
+    if "ICD9CM" in by_vocabulary:
+        branches.append(
+            f"(?!{ICD10_FIRST_CHARACTER})" + prefix_alternatives(by_vocabulary["ICD9CM"])
+        )
+    if not branches:
+        return F.lit(False)
+    return code.rlike("^(?:" + "|".join(branches) + ")")

@@ -19,7 +19,7 @@ from trd_spark.ehr.codes import (
     diagnosis_match_expr,
     ingredient_map_df,
     normalise_code_expr,
-    source_value_vocabulary_expr,
+    source_value_match_expr,
 )
 
 KEPT = "kept: "  # reasons starting with this flag rows that stay in
@@ -241,12 +241,15 @@ def person_flags_df(person_df: DataFrame, dates: PlausibleDates) -> DataFrame:
     return person_df.select("person_id", reason.alias("_reason"))
 
 
-def diagnosis_flags(diagnoses: pd.DataFrame, code: Column, vocab: Column) -> tuple[Column, Column]:
-    """(is_mdd, is_scz_bip) of a normalised code in its vocabulary."""
-    is_mdd = diagnosis_match_expr(diagnoses, "mdd", code, vocab)
-    is_other = diagnosis_match_expr(diagnoses, "schizophrenia", code, vocab)
-    is_other = is_other | diagnosis_match_expr(diagnoses, "bipolar", code, vocab)
-    return is_mdd, is_other
+MDD_BIT, SCZ_BIP_BIT = 1, 2  # bits of a diagnosis kind: MDD, schizophrenia or bipolar
+SCZ_BIP = ("schizophrenia", "bipolar")
+
+
+def kind_expr(is_mdd: Column, is_scz_bip: Column) -> Column:
+    """The diagnosis kind: ``MDD_BIT`` when MDD plus ``SCZ_BIP_BIT`` when schizophrenia
+    or bipolar (0: neither; a null match counts as no match)."""
+    mdd = F.when(F.coalesce(is_mdd, F.lit(False)), MDD_BIT).otherwise(0)
+    return mdd + F.when(F.coalesce(is_scz_bip, F.lit(False)), SCZ_BIP_BIT).otherwise(0)
 
 
 def diagnosis_events_df(
@@ -257,35 +260,55 @@ def diagnosis_events_df(
     The code is the ICD concept code of ``condition_source_concept_id``; when that
     id is 0, null or absent from ``concept``, ``condition_source_value`` is used
     and its vocabulary read from its first character.  Concept codes are matched
-    once per concept (in ``concept``), source values only on the rows that need them.
+    once per concept (in ``concept``).  Source values are matched only on the rows
+    that need them, first by one expression for every listed code (the filter), then
+    per group on the rows that passed: Spark evaluates a filter's expressions again
+    in the projection above it.
     """
-    concept_mdd, concept_other = diagnosis_flags(
-        diagnoses, normalise_code_expr(F.col("concept_code")), F.col("vocabulary_id")
-    )
+    concept_code = normalise_code_expr(F.col("concept_code"))
+    vocabulary = F.col("vocabulary_id")
     lookup_df = concept_df.select(
         F.col("concept_id").alias("condition_source_concept_id"),
-        F.col("vocabulary_id").isNotNull().alias("_found"),
-        F.coalesce(concept_mdd, F.lit(False)).alias("_concept_mdd"),
-        F.coalesce(concept_other, F.lit(False)).alias("_concept_other"),
+        F.lit(True).alias("_found"),
+        kind_expr(
+            diagnosis_match_expr(diagnoses, "mdd", concept_code, vocabulary),
+            diagnosis_match_expr(diagnoses, "schizophrenia", concept_code, vocabulary)
+            | diagnosis_match_expr(diagnoses, "bipolar", concept_code, vocabulary),
+        ).alias("_concept_kind"),
     )
-    source = normalise_code_expr(F.col("condition_source_value"))
-    source_mdd, source_other = diagnosis_flags(
-        diagnoses, source, source_value_vocabulary_expr(source)
+    use_concept = F.coalesce(F.col("_found"), F.lit(False)) & (
+        F.col("condition_source_concept_id") != 0
     )
-    found = F.col("_found") & (F.col("condition_source_concept_id") != 0)
-    is_mdd = F.when(found, F.col("_concept_mdd")).otherwise(F.coalesce(source_mdd, F.lit(False)))
-    is_other = F.when(found, F.col("_concept_other")).otherwise(
-        F.coalesce(source_other, F.lit(False))
+    source_code, concept_kind = F.col("_source_code"), F.col("_concept_kind")
+    source_listed = source_value_match_expr(diagnoses, ("mdd", *SCZ_BIP), source_code)
+    source_kind = kind_expr(
+        source_value_match_expr(diagnoses, ("mdd",), source_code),
+        source_value_match_expr(diagnoses, SCZ_BIP, source_code),
     )
+    kind = F.when(F.col("_use_concept"), concept_kind).otherwise(source_kind)
     return (
         condition_df.join(lookup_df, "condition_source_concept_id", "left")
         .select(
             "person_id",
             F.col("condition_start_date").alias("date"),
-            is_mdd.alias("is_mdd"),
-            is_other.alias("is_scz_bip"),
+            concept_kind,
+            use_concept.alias("_use_concept"),
+            F.when(~use_concept, normalise_code_expr(F.col("condition_source_value"))).alias(
+                "_source_code"
+            ),
         )
-        .where(F.col("is_mdd") | F.col("is_scz_bip"))
+        .where(
+            F.when(F.col("_use_concept"), concept_kind > 0).otherwise(
+                F.coalesce(source_listed, F.lit(False))
+            )
+        )
+        .select("person_id", "date", kind.alias("_kind"))
+        .select(
+            "person_id",
+            "date",
+            (F.col("_kind").bitwiseAND(MDD_BIT) > 0).alias("is_mdd"),
+            (F.col("_kind").bitwiseAND(SCZ_BIP_BIT) > 0).alias("is_scz_bip"),
+        )
     )
 
 
