@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 
 from tests.reference.ehr_histories import (
+    CITALOPRAM,
     FLUOXETINE,
+    FLUOXETINE_CAP,
+    SERTRALINE,
     assemble,
     write_omop,
 )
@@ -145,6 +148,27 @@ def test_null_end_dates_and_supply_use_the_default_30_days(spark: Any, tmp_path:
     ]
     persons = result.persons_df.toPandas().set_index("person_id")
     assert bool(persons.loc[1, "treated"]) and not bool(persons.loc[2, "treated"])
+
+
+def test_switch_date_is_the_third_distinct_ingredient_start(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    exposures = [  # fluoxetine twice (the capsule is fluoxetine too), then two more ingredients
+        (FLUOXETINE, D(2015, 2, 1)), (FLUOXETINE_CAP, D(2015, 3, 1)),
+        (CITALOPRAM, D(2015, 4, 1)), (SERTRALINE, D(2015, 6, 1)),
+        (FLUOXETINE, D(2017, 1, 1)),  # 580 days later: a period of its own
+    ]  # fmt: skip
+    tables["drug_exposure"] = pd.DataFrame(
+        [{"person_id": 1, "drug_concept_id": c, "drug_exposure_start_date": s,
+          "drug_exposure_end_date": None, "days_supply": 30} for c, s in exposures]
+    )  # fmt: skip
+    result = run(spark, tables, tmp_path)
+    periods = result.periods_df.where("gap_basis = 'start_to_start' and gap_days = 182")
+    got = sorted(
+        (r.start, r.n_exposures, r.n_distinct_ingredients, r.switch_date) for r in periods.collect()
+    )
+    assert got == [(D(2015, 2, 1), 4, 3, D(2015, 6, 1)), (D(2017, 1, 1), 1, 1, None)]
+    persons = result.persons_df.toPandas().set_index("person_id")
+    assert persons.loc[1, "trd_1_onset"] == D(2015, 6, 1)
 
 
 def test_rows_of_unknown_persons_are_dropped_and_counted(spark: Any, tmp_path: Path) -> None:

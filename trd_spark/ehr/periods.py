@@ -110,7 +110,7 @@ def summarise_periods(labelled_df: DataFrame, min_switch_drugs: int) -> DataFram
     switching rule under window w exactly when ``switch_date <= start + w``: the
     n-th smallest first start is within the window if and only if n ingredients
     first started within it.  The rows stay partitioned by person, as the window
-    functions left them, so neither this nor :func:`summarise_persons` shuffles.
+    functions left them, so this does not shuffle.
     """
     period = Window.partitionBy("person_id", "setting", "period_id")
     rank = F.row_number().over(period.orderBy("first_start", "ingredient_id"))
@@ -130,8 +130,7 @@ def summarise_periods(labelled_df: DataFrame, min_switch_drugs: int) -> DataFram
 
 
 def summarise_persons(
-    summary_df: DataFrame,
-    settings: Sequence[Setting],
+    periods_df: DataFrame,
     gap_basis: str,
     default_gap_days: int,
     switching: dict[str, tuple[int, int]],
@@ -140,8 +139,8 @@ def summarise_persons(
 
     Parameters
     ----------
-    summary_df : periods as :func:`summarise_periods` returns them.
-    settings : the settings :func:`assign_periods` labelled the periods with.
+    periods_df : periods with gap_basis, gap_days, start, n_exposures and switch_date
+        (the ``phenotypes/periods.parquet`` columns).
     gap_basis : the basis the definitions use.
     default_gap_days : the gap of the periods that decide ``treated``.
     switching : name -> (gap_days, window_days) of each switching definition.
@@ -152,24 +151,19 @@ def summarise_persons(
     period under the default gap holds >= 2 exposures; an onset is the earliest
     qualifying switch date, or null.
     """
-    setting, indices = F.col("setting"), {s: i for i, s in enumerate(settings)}
-
-    def under(gap_days: int) -> Column:
-        return setting == indices[(gap_basis, gap_days)]
-
-    treated = F.max(F.when(under(default_gap_days), F.col("n_exposures") >= 2))
+    gap_days = F.col("gap_days")
+    treated = F.max(F.when(gap_days == default_gap_days, F.col("n_exposures") >= 2))
     onsets = [
         F.min(
             F.when(
-                under(gap) & (F.col("switch_date") <= F.date_add(F.col("start"), window)),
+                (gap_days == gap) & (F.col("switch_date") <= F.date_add(F.col("start"), window)),
                 F.col("switch_date"),
             )
         ).alias(f"{name}_switch_onset")
         for name, (gap, window) in switching.items()
     ]
-    wanted = [i for (basis, _), i in indices.items() if basis == gap_basis]
     return (
-        summary_df.where(setting.isin(wanted))
+        periods_df.where(F.col("gap_basis") == gap_basis)
         .groupBy("person_id")
         .agg(treated.alias("treated"), *onsets)
     )

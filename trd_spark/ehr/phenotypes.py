@@ -1,17 +1,16 @@
 """The phenotype job: typed OMOP tables in, persons / periods / time to event / attrition out.
 
 The plan is shaped for few Spark jobs: the unusable rows of every table are counted
-in one job; the drug trial periods are summarised once (kept in memory, as both the
-periods output and the persons use them); every per-person summary comes from one
-grouping of a stacked table instead of one join per summary.
+in one job; the drug trial periods are summarised in one; every per-person summary
+(the periods' among them) comes from one grouping of a stacked table instead of one
+join per summary.  The count and the periods are independent jobs; the persons need both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
@@ -28,7 +27,7 @@ from trd_spark.ehr.survival import build_time_to_event
 
 PERIOD_COLUMNS = (
     "person_id", "gap_basis", "gap_days", "period_id", "start", "end", "n_exposures",
-    "n_distinct_ingredients",
+    "n_distinct_ingredients", "switch_date",
 )  # fmt: skip
 # every table whose unusable rows are counted, with its rules, in attrition order
 EVENT_RULES = {
@@ -38,24 +37,7 @@ EVENT_RULES = {
     "drug_exposure": ev.drug_rules,
     "procedure_occurrence": ev.procedure_rules,
 }
-
-
-@dataclass
-class PhenotypeResult:
-    """What the phenotype job produces (DataFrames are lazy)."""
-
-    persons_df: DataFrame
-    periods_df: DataFrame
-    time_to_event_df: DataFrame
-    attrition: list[ev.AttritionRow]
-    cutoff_date: dt.date | None
-
-    kept: list[DataFrame] = field(default_factory=list)
-
-    def unpersist(self) -> None:
-        """Free the intermediate tables kept in memory while the outputs were written."""
-        for kept_df in self.kept:
-            kept_df.unpersist()
+CUTOFF_SOURCE = ("observation_period", "observation_period_end_date")
 
 
 @dataclass(frozen=True)
@@ -64,20 +46,17 @@ class CleanTables:
 
     tables: dict[str, DataFrame]
     person_ids_df: DataFrame  # person ids of ``person``, for :func:`known_persons_only`
-    latest_observation: dt.date | None  # latest usable observation_period_end_date
+    flagged: dict[str, DataFrame]  # every table with ``_reason``, for the attrition count
 
 
-def clean_tables(
-    tables: dict[str, DataFrame], dates: ev.PlausibleDates, attrition: list[ev.AttritionRow]
-) -> CleanTables:
-    """Drop unusable rows of the event tables, appending their counts (one job) to ``attrition``.
+def clean_tables(tables: dict[str, DataFrame], dates: ev.PlausibleDates) -> CleanTables:
+    """Drop unusable rows of the event tables, and flag them by reason for the count.
 
     ``person`` keeps every row with a person_id; an implausible year of birth is made missing.
-    Rows of persons absent from ``person`` are counted here but left in the event tables:
+    Rows of persons absent from ``person`` are counted but left in the event tables:
     joining every table with the person ids again in every query costs more than
     dropping those rows where events meet persons (the per-person grouping keeps persons
-    of ``person`` only; periods use :func:`known_persons_only`).  The same job finds the
-    latest usable observation period end (the default data cutoff).
+    of ``person`` only; periods use :func:`known_persons_only`).
     """
     person_df = tables["person"].where(F.col("person_id").isNotNull())
     person_ids_df = person_df.select("person_id")
@@ -85,16 +64,11 @@ def clean_tables(
     # one DataFrame for every table's join: Spark then broadcasts the ids once per query
     known_df = ev.known_person_flags_df(person_ids_df.distinct())
     rules = {table: table_rules(dates) for table, table_rules in EVENT_RULES.items()}
-    for table in EVENT_RULES:
-        flagged[table] = ev.flag_unusable_rows(tables[table], known_df, rules[table])
-    counts, latest = ev.count_reasons(
-        flagged, latest_of=("observation_period", "observation_period_end_date")
-    )
-    attrition.extend(counts)
     cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
     for table in EVENT_RULES:
+        flagged[table] = ev.flag_unusable_rows(tables[table], known_df, rules[table])
         cleaned[table] = ev.keep_usable_rows(tables[table], rules[table])
-    return CleanTables(cleaned, person_ids_df, latest)
+    return CleanTables(cleaned, person_ids_df, flagged)
 
 
 def known_persons_only(table_df: DataFrame, person_ids_df: DataFrame) -> DataFrame:
@@ -115,14 +89,69 @@ def resolve_code_lists(
     return CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
 
 
-def compute_phenotypes(
+@dataclass(frozen=True)
+class PersonInputs:
+    """The per-person inputs of the persons table other than the periods (lazy)."""
+
+    person_df: DataFrame
+    diagnosis_df: DataFrame
+    last_line_df: DataFrame
+    observation_df: DataFrame
+
+
+@dataclass(frozen=True)
+class PhenotypePlan:
+    """The phenotype job planned: lazy DataFrames and the two jobs still to run.
+
+    The periods do not depend on the attrition count, nor the count on the periods, so
+    the stage runs them side by side; the persons need both (the periods' switching
+    onsets, and the data cutoff the count finds).
+    """
+
+    periods_df: DataFrame
+    inputs: PersonInputs
+    flagged: dict[str, DataFrame]
+    code_list_attrition: list[ev.AttritionRow]
+    definitions: defs.Definitions
+    cohorts_df: DataFrame | None
+
+    def count_attrition(self) -> tuple[list[ev.AttritionRow], dt.date | None]:
+        """One Spark job: unusable rows counted by table and reason, then the code-list
+        names not found; and the cutoff (``cutoff_date``, else the latest usable
+        ``observation_period_end_date``)."""
+        counts, latest = ev.count_reasons(self.flagged, latest_of=CUTOFF_SOURCE)
+        return counts + self.code_list_attrition, self.definitions.cutoff_date or latest
+
+    def persons_df(self, periods_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
+        """The persons table (``defs.PERSON_COLUMNS``) from ``periods_df`` (the periods
+        as :attr:`periods_df` gives them, or read back from where they were written)."""
+        d = self.definitions
+        period_persons_df = summarise_persons(
+            periods_df, d.gap_basis, d.default_gap_days, d.switching
+        )
+        stacked_df = defs.stack_person_rows(
+            self.inputs.person_df,
+            self.inputs.diagnosis_df,
+            self.inputs.last_line_df,
+            self.inputs.observation_df,
+            period_persons_df,
+        )
+        summary_df = defs.summarise_person_rows(stacked_df, list(d.switching), cutoff)
+        return defs.build_persons(summary_df, cutoff, self.cohorts_df)
+
+
+def plan_phenotypes(
     spark: SparkSession,
     tables: dict[str, DataFrame],
     code_lists: CodeLists,
     definitions: defs.Definitions,
     cohorts_df: DataFrame | None = None,
-) -> PhenotypeResult:
-    """Run every definition of ``phenotypes.md`` on typed OMOP tables.
+) -> PhenotypePlan:
+    """Plan every definition of ``phenotypes.md`` on typed OMOP tables.
+
+    Only small lookups run here (ingredient names and descendants, ECT concept ids);
+    the attrition count, the periods and the persons are left to the caller, see
+    :class:`PhenotypePlan` and :func:`compute_phenotypes`.
 
     Parameters
     ----------
@@ -131,47 +160,64 @@ def compute_phenotypes(
     code_lists : the code lists (drug concept ids may still be empty).
     definitions : gaps, windows, cutoff and other numbers of the definitions.
     cohorts_df : (person_id, cohort) to attach, or None.
-
-    Returns
-    -------
-    PhenotypeResult with lazy DataFrames and the attrition counted so far.  The period
-    summary is marked to be kept in memory once computed: call ``unpersist`` when done.
     """
-    attrition: list[ev.AttritionRow] = []
     dates = ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
-    clean = clean_tables(tables, dates, attrition)
-    t, person_ids_df = clean.tables, clean.person_ids_df
-    lists = resolve_code_lists(code_lists, t["concept"], attrition)
-    cutoff = definitions.cutoff_date or clean.latest_observation
+    clean = clean_tables(tables, dates)
+    t = clean.tables
+    code_list_attrition: list[ev.AttritionRow] = []
+    lists = resolve_code_lists(code_lists, t["concept"], code_list_attrition)
     drug_df = ev.drug_events_df(
         spark, t["drug_exposure"], t["concept_ancestor"], lists, definitions.default_exposure_days
     )
     antidepressant_df = known_persons_only(
-        drug_df.where(F.col("group") == "antidepressant"), person_ids_df
+        drug_df.where(F.col("group") == "antidepressant"), clean.person_ids_df
     )
     settings = definitions.gap_settings
-    labelled_df = assign_periods(antidepressant_df, settings)
-    summary_df = summarise_periods(labelled_df, definitions.min_switch_drugs).persist(
-        StorageLevel.MEMORY_AND_DISK
+    summary_df = summarise_periods(
+        assign_periods(antidepressant_df, settings), definitions.min_switch_drugs
     )
-    period_persons_df = summarise_persons(
-        summary_df,
-        settings,
-        definitions.gap_basis,
-        definitions.default_gap_days,
-        definitions.switching,
-    )
-    diagnosis_df = ev.diagnosis_events_df(t["condition_occurrence"], t["concept"], lists.diagnoses)
-    ect_df = ev.ect_events_df(t["procedure_occurrence"], t["concept"], lists.procedures)
-    stacked_df = defs.stack_person_rows(
-        t["person"],
-        diagnosis_df,
-        defs.last_line_events_df(ect_df, drug_df),
-        t["observation_period"],
-        period_persons_df,
-    )
-    person_summary_df = defs.summarise_person_rows(stacked_df, list(definitions.switching), cutoff)
-    persons_df = defs.build_persons(person_summary_df, cutoff, cohorts_df)
-    time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
     periods_df = summary_df.select("*", *setting_columns(settings)).select(*PERIOD_COLUMNS)
-    return PhenotypeResult(persons_df, periods_df, time_df, attrition, cutoff, [summary_df])
+    ect_df = ev.ect_events_df(t["procedure_occurrence"], t["concept"], lists.procedures)
+    inputs = PersonInputs(
+        person_df=t["person"],
+        diagnosis_df=ev.diagnosis_events_df(
+            t["condition_occurrence"], t["concept"], lists.diagnoses
+        ),
+        last_line_df=defs.last_line_events_df(ect_df, drug_df),
+        observation_df=t["observation_period"],
+    )
+    return PhenotypePlan(
+        periods_df, inputs, clean.flagged, code_list_attrition, definitions, cohorts_df
+    )
+
+
+@dataclass
+class PhenotypeResult:
+    """What the phenotype job produces (DataFrames are lazy)."""
+
+    persons_df: DataFrame
+    periods_df: DataFrame
+    time_to_event_df: DataFrame
+    attrition: list[ev.AttritionRow]
+    cutoff_date: dt.date | None
+
+
+def compute_phenotypes(
+    spark: SparkSession,
+    tables: dict[str, DataFrame],
+    code_lists: CodeLists,
+    definitions: defs.Definitions,
+    cohorts_df: DataFrame | None = None,
+) -> PhenotypeResult:
+    """Every definition of ``phenotypes.md`` as lazy DataFrames, the attrition counted.
+
+    For interactive use and tests: the persons are computed from the lazy periods, so
+    reading both recomputes the periods.  The stage writes the periods first and builds
+    the persons from the written ones (:func:`trd_spark.ehr.stage.run_phenotype`).
+    Parameters as :func:`plan_phenotypes`.
+    """
+    plan = plan_phenotypes(spark, tables, code_lists, definitions, cohorts_df)
+    attrition, cutoff = plan.count_attrition()
+    persons_df = plan.persons_df(plan.periods_df, cutoff)
+    time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
+    return PhenotypeResult(persons_df, plan.periods_df, time_df, attrition, cutoff)

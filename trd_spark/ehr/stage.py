@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -19,7 +22,7 @@ from trd_spark.ehr import omop
 from trd_spark.ehr.codes import read_code_lists
 from trd_spark.ehr.definitions import Definitions, group_sizes_pandas
 from trd_spark.ehr.events import AttritionRow
-from trd_spark.ehr.phenotypes import PhenotypeResult, compute_phenotypes
+from trd_spark.ehr.phenotypes import PhenotypePlan, plan_phenotypes
 from trd_spark.ehr.survival import build_time_to_event
 
 log = logging.getLogger(__name__)
@@ -90,20 +93,41 @@ def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
     return out
 
 
-def write_spark_outputs(result: PhenotypeResult, folder: str, min_mdd_dates: int) -> None:
-    """Write periods and persons, then time to event from the persons just written.
+@dataclass(frozen=True)
+class SparkOutputs:
+    """What the Spark part of the stage found besides the files it wrote."""
 
-    Each output is computed once: the period summary is kept in memory by the
-    phenotype job, and time to event reads the small persons table back.
+    attrition: list[AttritionRow]
+    cutoff_date: dt.date | None
+
+
+def write_spark_outputs(plan: PhenotypePlan, folder: str) -> SparkOutputs:
+    """Count the attrition and write the periods side by side, then write the persons
+    (from the periods just written) and time to event (from the persons just written).
+
+    The count runs in a second thread: Spark runs both jobs at once, so one fills the
+    cores the other leaves idle (while the driver plans, and at the end of each stage).
+    Every output is computed once.
     """
-    with logged_step("periods written"):
-        result.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
-    persons_path = f"{folder}/persons.parquet"
+    spark = plan.periods_df.sparkSession
+    periods_path, persons_path = f"{folder}/periods.parquet", f"{folder}/persons.parquet"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counted = pool.submit(plan.count_attrition)
+        with logged_step("periods written"):
+            plan.periods_df.write.mode("overwrite").parquet(periods_path)
+        with logged_step("unusable rows counted"):
+            attrition, cutoff = counted.result()
+    # read back with the schema known: no job to infer it
+    periods_df = spark.read.schema(plan.periods_df.schema).parquet(periods_path)
+    persons_df = plan.persons_df(periods_df, cutoff)
     with logged_step("persons written"):
-        result.persons_df.write.mode("overwrite").parquet(persons_path)
-    persons_df = result.persons_df.sparkSession.read.parquet(persons_path)
-    time_df = build_time_to_event(persons_df, min_mdd_dates)
+        persons_df.write.mode("overwrite").parquet(persons_path)
+    time_df = build_time_to_event(
+        spark.read.schema(persons_df.schema).parquet(persons_path),
+        plan.definitions.min_mdd_dates_survival,
+    )
     time_df.write.mode("overwrite").parquet(f"{folder}/time_to_event.parquet")
+    return SparkOutputs(attrition, cutoff)
 
 
 def write_small_outputs(folder: str, sizes: pd.DataFrame, attrition: list[AttritionRow]) -> None:
@@ -134,22 +158,19 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     spark = Env.spark_session()
     attrition: list[AttritionRow] = []
     definitions = definitions_from_config(config.phenotypes)
-    with logged_step("OMOP tables read, unusable rows counted, definitions planned"):
+    with logged_step("OMOP tables read, definitions planned"):
         tables = read_tables(spark, config, attrition)
         code_lists = read_code_lists(config.phenotypes.code_lists)
         cohorts_df = read_cohorts(spark, config.output_dir)
-        result = compute_phenotypes(spark, tables, code_lists, definitions, cohorts_df)
+        plan = plan_phenotypes(spark, tables, code_lists, definitions, cohorts_df)
     folder = f"{out_dir.rstrip('/')}/phenotypes"
-    with logged_step("periods, persons and time to event written"):
-        try:
-            write_spark_outputs(result, folder, definitions.min_mdd_dates_survival)
-        finally:
-            result.unpersist()
+    with logged_step("attrition counted; periods, persons and time to event written"):
+        outputs = write_spark_outputs(plan, folder)
     with logged_step("group sizes and attrition written"):
         persons = storage.read_parquet(f"{folder}/persons.parquet")
         time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
         sizes = group_sizes_pandas(persons)
-        attrition = attrition + result.attrition + survival_attrition(time_to_event)
+        attrition = attrition + outputs.attrition + survival_attrition(time_to_event)
         write_small_outputs(folder, sizes, attrition)
     n_persons = len(persons)
     log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
@@ -159,7 +180,7 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     ]
     return {
         "n_persons": int(n_persons),
-        "cutoff_date": str(result.cutoff_date),
+        "cutoff_date": str(outputs.cutoff_date),
         "primary_all": primary.drop(columns=["cohort", "trd_def", "trmdd_def"]).to_dict("records"),
         "outputs": [
             "persons.parquet",
