@@ -8,7 +8,13 @@ Simulates the EHR part of a study into ``--study`` when it is not there yet
 (``simulate_study(..., parts=("ehr",))``), then, in one process and one Spark
 session, times the phenotype stage on Spark and the same definitions written as
 DuckDB SQL over the same Parquet files, checks that both give the same
-per-person statuses, and prints both times and the ratio.
+per-person statuses, time-to-event rows and dropped rows per table, and prints
+both times and the ratio.
+
+DuckDB does the same work as the Spark stage: the definitions (persons and
+periods written), the count of unusable rows by table and reason (every OMOP
+table the stage reads, ``visit_occurrence`` included) and the time-to-event
+table.  The time of the definitions alone is printed too.
 
 Each engine runs ``--repeat`` times, alternating.  The first Spark run pays for
 the JVM's just-in-time compilation of Spark SQL (the session is started before
@@ -24,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -32,8 +39,9 @@ import pandas as pd
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-DEFAULT_SETTINGS = {"gap_default": 182, "switching": {"trd_1": (182, 365), "trd_2": (91, 365),
-                    "trd_3": (182, 730)}, "n_switch": 3, "default_days": 30}  # fmt: skip
+# the study's numbers (phenotypes.md), as the Spark stage's defaults
+GAP_DEFAULT, N_SWITCH, DEFAULT_DAYS, MIN_MDD_DATES = 182, 3, 30, 3
+SWITCHING = {"trd_1": (182, 365), "trd_2": (91, 365), "trd_3": (182, 730)}
 
 
 def ingredient_sql(code_lists: str, omop: str) -> str:
@@ -57,7 +65,7 @@ def setup_sql(omop: str, code_lists: str) -> str:
     """Views over the Parquet tables plus the code lists."""
     views = "".join(
         f"create or replace view {t} as select * from read_parquet('{omop}/{t}/*.parquet');\n"
-        for t in ("person", "observation_period", "condition_occurrence", "drug_exposure",
+        for t in ("person", "observation_period", "visit_occurrence", "condition_occurrence", "drug_exposure",
                   "procedure_occurrence", "concept", "concept_ancestor")
     )  # fmt: skip
     lists = f"""
@@ -180,11 +188,61 @@ create or replace temp table persons as
 """
 
 
+def attrition_sql(earliest: str = "1900-01-01") -> str:
+    """Unusable rows by table and reason, as the Spark stage counts them (same rules, same
+    order: unknown person first); ``visit_occurrence`` is read only for this count."""
+    late = "current_date"
+
+    def flagged(table: str, cases: str) -> str:
+        return (
+            f"select '{table}' as step, t.person_id, case when k.person_id is null then 'unknown person' "
+            f"{cases} end as reason from {table} t left join known k using (person_id)"
+        )
+
+    def date_cases(column: str) -> str:
+        return (
+            f"when t.{column} is null then '{column} missing' "
+            f"when t.{column} < date '{earliest}' or t.{column} > {late} then '{column} implausible' "
+        )
+
+    parts = [
+        f"select 'person' as step, person_id, case when year_of_birth < year(date '{earliest}') or year_of_birth > year({late}) "
+        "then 'kept: year_of_birth implausible' end as reason from person where person_id is not null",
+        flagged("observation_period", date_cases("observation_period_end_date")
+                + f"when t.observation_period_start_date < date '{earliest}' or t.observation_period_start_date > {late} then 'start implausible' "
+                "when t.observation_period_end_date < t.observation_period_start_date then 'ends before start'"),
+        flagged("visit_occurrence", date_cases("visit_start_date") + "when t.visit_end_date < t.visit_start_date then 'ends before start'"),
+        flagged("condition_occurrence", date_cases("condition_start_date")),
+        flagged("drug_exposure", date_cases("drug_exposure_start_date")
+                + "when coalesce(t.drug_concept_id, 0) = 0 then 'concept 0' "
+                "when t.drug_exposure_end_date < t.drug_exposure_start_date then 'kept: end before start' "
+                "when t.days_supply < 0 then 'kept: negative days_supply'"),
+        flagged("procedure_occurrence", date_cases("procedure_date")),
+    ]  # fmt: skip
+    return ("create or replace temp table attrition as with flags as ("
+            + " union all ".join(parts)
+            + ") select step, reason, count(*) as n_rows, count(distinct person_id) as n_persons "
+            "from flags where reason is not null group by all")  # fmt: skip
+
+
+TIME_TO_EVENT_SQL = """
+create or replace temp table time_to_event as
+  with s as (
+    select person_id, first_mdd_date as origin_date, trd_1_onset as onset_date, end_of_observation, age_at_diagnosis,
+      trd_1_onset is not null and trd_1_onset > first_mdd_date and end_of_observation is not null
+        and trd_1_onset <= end_of_observation as event
+    from persons where mdd_1 and n_mdd_dates >= {min_mdd_dates}),
+  t as (select *, (case when event then onset_date else end_of_observation end) - origin_date as time_days from s)
+  select *, case when onset_date is not null and onset_date <= origin_date then 'prevalent'
+                 when end_of_observation is null then 'no_observation_period'
+                 when time_days <= 0 then 'no_follow_up' end as exclusion
+  from t;
+"""
+
+
 def phenotype_sql(basis: str = "start_to_start") -> str:
     """The definitions of phenotypes.md as one DuckDB script (default numbers)."""
-    gaps = sorted(
-        {DEFAULT_SETTINGS["gap_default"], *(g for g, _ in DEFAULT_SETTINGS["switching"].values())}
-    )
+    gaps = sorted({GAP_DEFAULT, *(g for g, _ in SWITCHING.values())})
     union = " union all ".join(
         f"select person_id, ingredient_id, s, e, '{b}' as gap_basis, {g} as gap_days, "
         f"sum(case when {col} is null or {col} > {g} then 1 else 0 end) over "
@@ -194,16 +252,29 @@ def phenotype_sql(basis: str = "start_to_start") -> str:
     )
     aggs = ", ".join(
         f"min(switch_date) filter (where gap_days = {g} and switch_date <= start + {w}) as {name}_s"
-        for name, (g, w) in DEFAULT_SETTINGS["switching"].items()
+        for name, (g, w) in SWITCHING.items()
     )
     return PHENOTYPE_SQL.format(
-        default_last=DEFAULT_SETTINGS["default_days"] - 1, labelled_union=union, basis=basis,
-        n_switch=DEFAULT_SETTINGS["n_switch"], switch_aggs=aggs, gap_default=DEFAULT_SETTINGS["gap_default"],
+        default_last=DEFAULT_DAYS - 1, labelled_union=union, basis=basis,
+        n_switch=N_SWITCH, switch_aggs=aggs, gap_default=GAP_DEFAULT,
     )  # fmt: skip
 
 
-def run_duckdb(omop: str, code_lists: str, out: str, threads: int) -> float:
-    """Run the SQL and write persons + periods as Parquet; returns wall seconds."""
+@dataclass
+class DuckTimes:
+    """Wall seconds of one DuckDB run: the definitions (with persons and periods written),
+    and the rest of what the Spark stage also does (attrition, time to event)."""
+
+    definitions: float
+    rest: float
+
+    @property
+    def total(self) -> float:
+        return self.definitions + self.rest
+
+
+def run_duckdb(omop: str, code_lists: str, out: str, threads: int) -> DuckTimes:
+    """Run the SQL and write persons, periods and time to event as Parquet."""
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute(f"set threads = {threads}")
@@ -211,8 +282,13 @@ def run_duckdb(omop: str, code_lists: str, out: str, threads: int) -> float:
     con.execute(phenotype_sql())
     con.execute(f"copy persons to '{out}/persons_duckdb.parquet' (format parquet)")
     con.execute(f"copy periods to '{out}/periods_duckdb.parquet' (format parquet)")
+    definitions = time.perf_counter() - started
+    con.execute(attrition_sql())
+    con.execute(f"copy attrition to '{out}/attrition_duckdb.parquet' (format parquet)")
+    con.execute(TIME_TO_EVENT_SQL.format(min_mdd_dates=MIN_MDD_DATES))
+    con.execute(f"copy time_to_event to '{out}/time_to_event_duckdb.parquet' (format parquet)")
     con.close()
-    return time.perf_counter() - started
+    return DuckTimes(definitions, time.perf_counter() - started - definitions)
 
 
 def run_spark(study: Path, out: str) -> tuple[float, dict]:
@@ -271,16 +347,50 @@ def main() -> None:
             omop = str(study / "data" / "omop")
             duck_s.append(run_duckdb(omop, str(study_code_lists()), out, args.threads))
         n_differ = compare(out)
+        tte_differ = compare_time_to_event(out)
+        attrition_same = same_dropped_rows(out)
     finally:
         stop_session()
     print(f"persons: {summary['n_persons']}")
     print_times("spark phenotype stage", spark_s)
-    print_times("duckdb same definitions", duck_s)
-    print(f"ratio spark/duckdb, first run: {spark_s[0] / duck_s[0]:.2f} (target <= 3)")
-    if len(spark_s) > 1:
-        print(f"ratio spark/duckdb, warm (best of runs 2..): "
-              f"{min(spark_s[1:]) / min(duck_s[1:]):.2f} (target <= 3)")  # fmt: skip
+    print_times(
+        "duckdb, the same work (definitions, attrition, time to event)", [d.total for d in duck_s]
+    )
+    print_times("duckdb, definitions only (persons and periods)", [d.definitions for d in duck_s])
+    for label, duck in (
+        ("same work", [d.total for d in duck_s]),
+        ("definitions only", [d.definitions for d in duck_s]),
+    ):
+        line = f"ratio spark/duckdb ({label}): first run {spark_s[0] / duck[0]:.2f}"
+        if len(spark_s) > 1:
+            line += f", warm (best of runs 2..) {min(spark_s[1:]) / min(duck[1:]):.2f}"
+        print(line + " (target <= 3)")
     print(f"persons whose statuses differ between the two: {n_differ}")
+    print(f"time-to-event rows that differ: {tte_differ}")
+    print(f"dropped rows per table equal in both attrition counts: {attrition_same}")
+
+
+def compare_time_to_event(out: str) -> int:
+    """Rows of the time-to-event table that differ (or exist in one engine only)."""
+    spark = pd.read_parquet(f"{out}/phenotypes/time_to_event.parquet").set_index("person_id")
+    duck = pd.read_parquet(f"{out}/time_to_event_duckdb.parquet").set_index("person_id")
+    columns = ["origin_date", "onset_date", "end_of_observation", "event", "time_days", "exclusion"]
+    both = spark.index.intersection(duck.index)
+    differ = len(spark.index.symmetric_difference(duck.index))
+    for column in columns:
+        a, b = spark.loc[both, column].astype(object), duck.loc[both, column].astype(object)
+        differ += int((~((a == b) | (a.isna() & b.isna()))).sum())
+    return differ
+
+
+def same_dropped_rows(out: str) -> bool:
+    """True when both engines drop the same number of rows from each OMOP table."""
+    spark = pd.read_parquet(f"{out}/phenotypes/attrition.parquet")
+    duck = pd.read_parquet(f"{out}/attrition_duckdb.parquet")
+    duck = duck[~duck["reason"].str.startswith("kept:")]
+    spark_rows = spark.groupby("step")["n_rows_dropped"].sum()
+    duck_rows = duck.groupby("step")["n_rows"].sum()
+    return all(int(spark_rows.get(step, 0)) == int(n) for step, n in duck_rows.items())
 
 
 def print_times(label: str, seconds: list[float]) -> None:
