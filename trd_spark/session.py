@@ -89,6 +89,9 @@ def local_spark_conf(driver_memory: str, progress: bool = False) -> dict[str, st
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "8",
         "spark.sql.adaptive.enabled": "true",
+        # Spark keeps 100 compiled query classes; one phenotype stage makes more, so
+        # rerunning it in the same session (a notebook) compiled every class again
+        "spark.sql.codegen.cache.maxEntries": "1000",
     }
 
 
