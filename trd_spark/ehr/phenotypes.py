@@ -99,28 +99,33 @@ class PersonInputs:
     observation_df: DataFrame
 
 
+def plausible_dates(definitions: defs.Definitions) -> ev.PlausibleDates:
+    """The dates a record can hold under ``definitions``."""
+    return ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
+
+
+def count_attrition(
+    clean: CleanTables, definitions: defs.Definitions
+) -> tuple[list[ev.AttritionRow], dt.date | None]:
+    """One Spark job: the unusable rows counted by table and reason; and the cutoff
+    (``cutoff_date``, else the latest usable ``observation_period_end_date``).
+
+    It needs nothing the periods need, so the stage runs it while the rest is planned
+    and the periods are written; the persons need the cutoff.
+    """
+    counts, latest = ev.count_reasons(clean.flagged, latest_of=CUTOFF_SOURCE)
+    return counts, definitions.cutoff_date or latest
+
+
 @dataclass(frozen=True)
 class PhenotypePlan:
-    """The phenotype job planned: lazy DataFrames and the two jobs still to run.
-
-    The periods do not depend on the attrition count, nor the count on the periods, so
-    the stage runs them side by side; the persons need both (the periods' switching
-    onsets, and the data cutoff the count finds).
-    """
+    """The phenotype job planned: the lazy periods, and the persons still to build."""
 
     periods_df: DataFrame
     inputs: PersonInputs
-    flagged: dict[str, DataFrame]
-    code_list_attrition: list[ev.AttritionRow]
+    code_list_attrition: list[ev.AttritionRow]  # listed drug names not found in concept
     definitions: defs.Definitions
     cohorts_df: DataFrame | None
-
-    def count_attrition(self) -> tuple[list[ev.AttritionRow], dt.date | None]:
-        """One Spark job: unusable rows counted by table and reason, then the code-list
-        names not found; and the cutoff (``cutoff_date``, else the latest usable
-        ``observation_period_end_date``)."""
-        counts, latest = ev.count_reasons(self.flagged, latest_of=CUTOFF_SOURCE)
-        return counts + self.code_list_attrition, self.definitions.cutoff_date or latest
 
     def persons_df(self, periods_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
         """The persons table (``defs.PERSON_COLUMNS``) from ``periods_df`` (the periods
@@ -142,27 +147,25 @@ class PhenotypePlan:
 
 def plan_phenotypes(
     spark: SparkSession,
-    tables: dict[str, DataFrame],
+    clean: CleanTables,
     code_lists: CodeLists,
     definitions: defs.Definitions,
     cohorts_df: DataFrame | None = None,
 ) -> PhenotypePlan:
-    """Plan every definition of ``phenotypes.md`` on typed OMOP tables.
+    """Plan every definition of ``phenotypes.md`` on the cleaned OMOP tables.
 
     Only small lookups run here (ingredient names and descendants, ECT concept ids);
-    the attrition count, the periods and the persons are left to the caller, see
-    :class:`PhenotypePlan` and :func:`compute_phenotypes`.
+    the periods and the persons are left to the caller, see :class:`PhenotypePlan`,
+    :func:`count_attrition` and :func:`compute_phenotypes`.
 
     Parameters
     ----------
     spark : the session.
-    tables : typed OMOP tables as :func:`trd_spark.ehr.omop.read_omop` returns them.
+    clean : :func:`clean_tables` of the typed OMOP tables (:func:`trd_spark.ehr.omop.read_omop`).
     code_lists : the code lists (drug concept ids may still be empty).
     definitions : gaps, windows, cutoff and other numbers of the definitions.
     cohorts_df : (person_id, cohort) to attach, or None.
     """
-    dates = ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
-    clean = clean_tables(tables, dates)
     t = clean.tables
     code_list_attrition: list[ev.AttritionRow] = []
     lists = resolve_code_lists(code_lists, t["concept"], code_list_attrition)
@@ -186,9 +189,7 @@ def plan_phenotypes(
         last_line_df=defs.last_line_events_df(ect_df, drug_df),
         observation_df=t["observation_period"],
     )
-    return PhenotypePlan(
-        periods_df, inputs, clean.flagged, code_list_attrition, definitions, cohorts_df
-    )
+    return PhenotypePlan(periods_df, inputs, code_list_attrition, definitions, cohorts_df)
 
 
 @dataclass
@@ -214,10 +215,13 @@ def compute_phenotypes(
     For interactive use and tests: the persons are computed from the lazy periods, so
     reading both recomputes the periods.  The stage writes the periods first and builds
     the persons from the written ones (:func:`trd_spark.ehr.stage.run_phenotype`).
-    Parameters as :func:`plan_phenotypes`.
+    Parameters as :func:`plan_phenotypes`, with the typed OMOP ``tables`` instead of
+    their cleaned version.
     """
-    plan = plan_phenotypes(spark, tables, code_lists, definitions, cohorts_df)
-    attrition, cutoff = plan.count_attrition()
+    clean = clean_tables(tables, plausible_dates(definitions))
+    counts, cutoff = count_attrition(clean, definitions)
+    plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
     persons_df = plan.persons_df(plan.periods_df, cutoff)
     time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
+    attrition = counts + plan.code_list_attrition
     return PhenotypeResult(persons_df, plan.periods_df, time_df, attrition, cutoff)

@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -22,7 +21,13 @@ from trd_spark.ehr import omop
 from trd_spark.ehr.codes import read_code_lists
 from trd_spark.ehr.definitions import Definitions, group_sizes_pandas
 from trd_spark.ehr.events import AttritionRow
-from trd_spark.ehr.phenotypes import PhenotypePlan, plan_phenotypes
+from trd_spark.ehr.phenotypes import (
+    PhenotypePlan,
+    clean_tables,
+    count_attrition,
+    plan_phenotypes,
+    plausible_dates,
+)
 from trd_spark.ehr.survival import build_time_to_event
 
 log = logging.getLogger(__name__)
@@ -93,30 +98,11 @@ def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
     return out
 
 
-@dataclass(frozen=True)
-class SparkOutputs:
-    """What the Spark part of the stage found besides the files it wrote."""
-
-    attrition: list[AttritionRow]
-    cutoff_date: dt.date | None
-
-
-def write_spark_outputs(plan: PhenotypePlan, folder: str) -> SparkOutputs:
-    """Count the attrition and write the periods side by side, then write the persons
-    (from the periods just written) and time to event (from the persons just written).
-
-    The count runs in a second thread: Spark runs both jobs at once, so one fills the
-    cores the other leaves idle (while the driver plans, and at the end of each stage).
-    Every output is computed once.
-    """
+def write_person_outputs(plan: PhenotypePlan, folder: str, cutoff: dt.date | None) -> None:
+    """Write the persons, built from the periods already written to ``folder``, then time
+    to event from the persons just written: every output is computed once."""
     spark = plan.periods_df.sparkSession
     periods_path, persons_path = f"{folder}/periods.parquet", f"{folder}/persons.parquet"
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        counted = pool.submit(plan.count_attrition)
-        with logged_step("periods written"):
-            plan.periods_df.write.mode("overwrite").parquet(periods_path)
-        with logged_step("unusable rows counted"):
-            attrition, cutoff = counted.result()
     # read back with the schema known: no job to infer it
     periods_df = spark.read.schema(plan.periods_df.schema).parquet(periods_path)
     persons_df = plan.persons_df(periods_df, cutoff)
@@ -127,7 +113,6 @@ def write_spark_outputs(plan: PhenotypePlan, folder: str) -> SparkOutputs:
         plan.definitions.min_mdd_dates_survival,
     )
     time_df.write.mode("overwrite").parquet(f"{folder}/time_to_event.parquet")
-    return SparkOutputs(attrition, cutoff)
 
 
 def write_small_outputs(folder: str, sizes: pd.DataFrame, attrition: list[AttritionRow]) -> None:
@@ -158,19 +143,29 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     spark = Env.spark_session()
     attrition: list[AttritionRow] = []
     definitions = definitions_from_config(config.phenotypes)
-    with logged_step("OMOP tables read, definitions planned"):
+    with logged_step("OMOP tables read"):
         tables = read_tables(spark, config, attrition)
         code_lists = read_code_lists(config.phenotypes.code_lists)
         cohorts_df = read_cohorts(spark, config.output_dir)
-        plan = plan_phenotypes(spark, tables, code_lists, definitions, cohorts_df)
+        clean = clean_tables(tables, plausible_dates(definitions))
     folder = f"{out_dir.rstrip('/')}/phenotypes"
-    with logged_step("attrition counted; periods, persons and time to event written"):
-        outputs = write_spark_outputs(plan, folder)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Spark runs the count's job while this thread plans and writes the periods, so
+        # the cores are busy while the driver plans and at the ends of each other's stages
+        counted = pool.submit(count_attrition, clean, definitions)
+        with logged_step("definitions planned"):
+            plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
+        with logged_step("periods written"):
+            plan.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
+        with logged_step("unusable rows counted (waited for)"):
+            counts, cutoff = counted.result()
+    with logged_step("persons and time to event written"):
+        write_person_outputs(plan, folder, cutoff)
     with logged_step("group sizes and attrition written"):
         persons = storage.read_parquet(f"{folder}/persons.parquet")
         time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
         sizes = group_sizes_pandas(persons)
-        attrition = attrition + outputs.attrition + survival_attrition(time_to_event)
+        attrition += counts + plan.code_list_attrition + survival_attrition(time_to_event)
         write_small_outputs(folder, sizes, attrition)
     n_persons = len(persons)
     log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
@@ -180,7 +175,7 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     ]
     return {
         "n_persons": int(n_persons),
-        "cutoff_date": str(outputs.cutoff_date),
+        "cutoff_date": str(cutoff),
         "primary_all": primary.drop(columns=["cohort", "trd_def", "trmdd_def"]).to_dict("records"),
         "outputs": [
             "persons.parquet",
