@@ -199,16 +199,12 @@ def source_value_match_expr(
     One regular expression: the vocabulary is a look-ahead on the first character.
     """
     listed = diagnoses.loc[diagnoses["group"].isin(groups)]
-    by_vocabulary = dict(tuple(listed.groupby("vocabulary")["code"]))
-    branches = []
-    if "ICD10CM" in by_vocabulary:
-        branches.append(
-            f"(?={ICD10_FIRST_CHARACTER})" + prefix_alternatives(by_vocabulary["ICD10CM"])
-        )
-    if "ICD9CM" in by_vocabulary:
-        branches.append(
-            f"(?!{ICD10_FIRST_CHARACTER})" + prefix_alternatives(by_vocabulary["ICD9CM"])
-        )
+    look_ahead = {"ICD10CM": "?=", "ICD9CM": "?!"}  # first character an ICD-10 one, or not
+    branches = [
+        f"({look_ahead[str(vocabulary)]}{ICD10_FIRST_CHARACTER})" + prefix_alternatives(codes)
+        for vocabulary, codes in listed.groupby("vocabulary")["code"]
+        if str(vocabulary) in look_ahead
+    ]
     if not branches:
         return F.lit(False)
     return code.rlike("^(?:" + "|".join(branches) + ")")
