@@ -49,6 +49,7 @@ def phenotyped(tiny_study: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     summary = run_phenotype(config, str(out))
     read = lambda name: pd.read_parquet(out / "phenotypes" / name)  # noqa: E731
     return {
+        "out": out,
         "summary": summary,
         "persons": read("persons.parquet"),
         "tte": read("time_to_event.parquet"),
@@ -66,6 +67,13 @@ def compare(got: pd.DataFrame, want: pd.DataFrame, columns: list[str]) -> None:
         g = [plain(v) for v in merged[column]]
         bad = [(merged.person_id[i], g[i], w[i]) for i in range(len(w)) if g[i] != w[i]]
         assert not bad, f"{column}: {len(bad)} persons differ, first (id, ours, truth): {bad[:5]}"
+
+
+def test_the_stage_leaves_its_outputs_and_no_scratch(phenotyped: dict[str, Any]) -> None:
+    out = phenotyped["out"]
+    written = sorted(p.name for p in (out / "phenotypes").iterdir())
+    assert written == sorted(phenotyped["summary"]["outputs"])
+    assert not (out / "_scratch").exists()
 
 
 def test_one_row_per_person(phenotyped: dict[str, Any]) -> None:

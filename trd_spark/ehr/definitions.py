@@ -107,10 +107,10 @@ def stack_person_rows(
     diagnosis_df: DataFrame,
     last_line_df: DataFrame,
     observation_df: DataFrame,
-    period_persons_df: DataFrame,
 ) -> DataFrame:
-    """Every per-person input in one table (columns a part lacks are null), so one
-    grouping by person (one shuffle) summarises them all; see :func:`summarise_person_rows`.
+    """Every per-person input but the periods in one table (columns a part lacks are
+    null), so one grouping by person (one shuffle) summarises them all; see
+    :func:`summarise_person_rows`.
 
     Parameters
     ----------
@@ -118,7 +118,6 @@ def stack_person_rows(
     diagnosis_df : (person_id, date, is_mdd, is_scz_bip) diagnosis events.
     last_line_df : (person_id, ect_esk_date, antipsychotic_date) last-line events.
     observation_df : usable ``observation_period`` rows.
-    period_persons_df : (person_id, treated, <name>_switch_onset ...) from the periods.
     """
     parts = [
         person_df.select(
@@ -131,7 +130,6 @@ def stack_person_rows(
         diagnosis_df.select("person_id", F.col("date").alias("dx_date"), "is_mdd", "is_scz_bip"),
         last_line_df,
         observation_df.select("person_id", "observation_period_end_date"),
-        period_persons_df,
     ]
     stacked_df = parts[0]
     for part_df in parts[1:]:
@@ -178,21 +176,22 @@ def add_mdd_date_columns(stacked_df: DataFrame) -> DataFrame:
     )
 
 
-def summarise_person_rows(
-    stacked_df: DataFrame, switching_names: list[str], cutoff: dt.date | None
-) -> DataFrame:
-    """One row per person of ``person``: the summaries the definitions start from.
+def summarise_person_rows(stacked_df: DataFrame) -> DataFrame:
+    """One row per person of ``person``: the summaries the definitions start from, but
+    the periods' (see :func:`attach_periods`).
 
-    Only fixed-size aggregates (min, max, sum) are used, and the rows are sorted and
+    Only fixed-size aggregates (min, max, count) are used, and the rows are sorted and
     grouped by person once: the windows of :func:`add_mdd_date_columns` partition them,
     and the grouping reuses that partitioning (a distinct count would double the rows).
+    Nothing here depends on the periods or on the data cutoff, so the stage computes it
+    while the periods are computed.
 
     Returns
     -------
     DataFrame (person_id, year_of_birth, gender_concept_id, sex_at_birth_concept_id,
     first_mdd_date, n_mdd_dates, first_scz_bip_date, first_ect_esk_date,
-    first_antipsychotic_date, end_of_observation, treated, <name>_switch_onset ...).
-    A person listed twice in ``person`` gets the smallest of each value.
+    first_antipsychotic_date, last_observation_date).  A person listed twice in
+    ``person`` gets the smallest of each value.
     """
     dx_date, first_mdd = F.col("dx_date"), F.col("first_mdd_date")
 
@@ -207,16 +206,36 @@ def summarise_person_rows(
             *[F.min(c).alias(c) for c in ("year_of_birth", "gender_concept_id")],
             F.min("sex_at_birth_concept_id").alias("sex_at_birth_concept_id"),
             F.min(first_mdd).alias("first_mdd_date"),
-            F.count(F.when(F.col("_new_mdd_date"), 1)).alias("n_mdd_dates"),
+            F.count(F.when(F.col("_new_mdd_date"), 1)).cast("int").alias("n_mdd_dates"),
             F.min(F.when(F.col("is_scz_bip"), dx_date)).alias("first_scz_bip_date"),
             on_or_after_mdd("ect_esk_date"),
             on_or_after_mdd("antipsychotic_date"),
-            capped_expr(F.max("observation_period_end_date"), cutoff).alias("end_of_observation"),
-            F.coalesce(F.max("treated"), F.lit(False)).alias("treated"),
-            *[F.min(f"{n}_switch_onset").alias(f"{n}_switch_onset") for n in switching_names],
+            F.max("observation_period_end_date").alias("last_observation_date"),
         )
     )
     return summary_df.where(F.col("_in_person")).drop("_in_person")
+
+
+def attach_periods(
+    summary_df: DataFrame, period_persons_df: DataFrame, cutoff: dt.date | None
+) -> DataFrame:
+    """``summary_df`` with ``treated`` and the switching onsets of the periods (false and
+    null for a person without periods), and ``end_of_observation`` (the last observation
+    date capped at the cutoff).
+
+    Parameters
+    ----------
+    summary_df : as :func:`summarise_person_rows` returns it.
+    period_persons_df : (person_id, treated, <name>_switch_onset ...), one row per person
+        (:func:`trd_spark.ehr.periods.summarise_persons`).
+    cutoff : the data cutoff.
+    """
+    joined_df = summary_df.join(period_persons_df, "person_id", "left")
+    return joined_df.select(
+        *[c for c in joined_df.columns if c not in ("treated", "last_observation_date")],
+        F.coalesce(F.col("treated"), F.lit(False)).alias("treated"),
+        capped_expr(F.col("last_observation_date"), cutoff).alias("end_of_observation"),
+    )
 
 
 def attach_cohorts(summary_df: DataFrame, cohorts_df: DataFrame | None) -> DataFrame:
@@ -239,7 +258,7 @@ def build_persons(
 
     Parameters
     ----------
-    summary_df : as :func:`summarise_person_rows` returns it.
+    summary_df : as :func:`attach_periods` returns it.
     cutoff : the data cutoff (age is its year minus year of birth).
     cohorts_df : (person_id, cohort), one row per person, or None.
     """
@@ -249,7 +268,6 @@ def build_persons(
         .transform(add_trd_columns)
         .transform(lambda df: add_covariates(df, cutoff))
         .select(*PERSON_COLUMNS)
-        .withColumn("n_mdd_dates", F.col("n_mdd_dates").cast("int"))
     )
 
 

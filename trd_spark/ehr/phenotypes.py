@@ -1,9 +1,10 @@
 """The phenotype job: typed OMOP tables in, persons / periods / time to event / attrition out.
 
-The plan is shaped for few Spark jobs: the unusable rows of every table are counted
-in one job; the drug trial periods are summarised in one; every per-person summary
-(the periods' among them) comes from one grouping of a stacked table instead of one
-join per summary.  The count and the periods are independent jobs; the persons need both.
+The plan is shaped for few Spark jobs that can run side by side: the unusable rows of
+every table are counted in one job; the drug trial periods are summarised in one; every
+other per-person summary comes from one grouping of a stacked table (instead of one
+join per summary) in a third.  Those three are independent; the persons join the
+periods' summary per person to the third, and need the count's cutoff.
 """
 
 from __future__ import annotations
@@ -89,16 +90,6 @@ def resolve_code_lists(
     return CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
 
 
-@dataclass(frozen=True)
-class PersonInputs:
-    """The per-person inputs of the persons table other than the periods (lazy)."""
-
-    person_df: DataFrame
-    diagnosis_df: DataFrame
-    last_line_df: DataFrame
-    observation_df: DataFrame
-
-
 def plausible_dates(definitions: defs.Definitions) -> ev.PlausibleDates:
     """The dates a record can hold under ``definitions``."""
     return ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
@@ -119,30 +110,27 @@ def count_attrition(
 
 @dataclass(frozen=True)
 class PhenotypePlan:
-    """The phenotype job planned: the lazy periods, and the persons still to build."""
+    """The phenotype job planned: two independent lazy tables, and the persons built
+    from them (and the cutoff the attrition count finds)."""
 
-    periods_df: DataFrame
-    inputs: PersonInputs
+    periods_df: DataFrame  # ``PERIOD_COLUMNS``
+    summary_df: DataFrame  # every per-person summary but the periods'
     code_list_attrition: list[ev.AttritionRow]  # listed drug names not found in concept
     definitions: defs.Definitions
     cohorts_df: DataFrame | None
 
-    def persons_df(self, periods_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
-        """The persons table (``defs.PERSON_COLUMNS``) from ``periods_df`` (the periods
-        as :attr:`periods_df` gives them, or read back from where they were written)."""
+    def persons_df(
+        self, periods_df: DataFrame, summary_df: DataFrame, cutoff: dt.date | None
+    ) -> DataFrame:
+        """The persons table (``defs.PERSON_COLUMNS``) from ``periods_df`` and
+        ``summary_df`` (as :attr:`periods_df` and :attr:`summary_df` give them, or read
+        back from where they were written)."""
         d = self.definitions
         period_persons_df = summarise_persons(
             periods_df, d.gap_basis, d.default_gap_days, d.switching
         )
-        stacked_df = defs.stack_person_rows(
-            self.inputs.person_df,
-            self.inputs.diagnosis_df,
-            self.inputs.last_line_df,
-            self.inputs.observation_df,
-            period_persons_df,
-        )
-        summary_df = defs.summarise_person_rows(stacked_df, list(d.switching), cutoff)
-        return defs.build_persons(summary_df, cutoff, self.cohorts_df)
+        with_periods_df = defs.attach_periods(summary_df, period_persons_df, cutoff)
+        return defs.build_persons(with_periods_df, cutoff, self.cohorts_df)
 
 
 def plan_phenotypes(
@@ -155,8 +143,8 @@ def plan_phenotypes(
     """Plan every definition of ``phenotypes.md`` on the cleaned OMOP tables.
 
     Only small lookups run here (ingredient names and descendants, ECT concept ids);
-    the periods and the persons are left to the caller, see :class:`PhenotypePlan`,
-    :func:`count_attrition` and :func:`compute_phenotypes`.
+    the periods, the per-person summary and the persons are left to the caller, see
+    :class:`PhenotypePlan`, :func:`count_attrition` and :func:`compute_phenotypes`.
 
     Parameters
     ----------
@@ -176,20 +164,19 @@ def plan_phenotypes(
         drug_df.where(F.col("group") == "antidepressant"), clean.person_ids_df
     )
     settings = definitions.gap_settings
-    summary_df = summarise_periods(
+    period_rows_df = summarise_periods(
         assign_periods(antidepressant_df, settings), definitions.min_switch_drugs
     )
-    periods_df = summary_df.select("*", *setting_columns(settings)).select(*PERIOD_COLUMNS)
+    periods_df = period_rows_df.select("*", *setting_columns(settings)).select(*PERIOD_COLUMNS)
     ect_df = ev.ect_events_df(t["procedure_occurrence"], t["concept"], lists.procedures)
-    inputs = PersonInputs(
-        person_df=t["person"],
-        diagnosis_df=ev.diagnosis_events_df(
-            t["condition_occurrence"], t["concept"], lists.diagnoses
-        ),
-        last_line_df=defs.last_line_events_df(ect_df, drug_df),
-        observation_df=t["observation_period"],
+    stacked_df = defs.stack_person_rows(
+        t["person"],
+        ev.diagnosis_events_df(t["condition_occurrence"], t["concept"], lists.diagnoses),
+        defs.last_line_events_df(ect_df, drug_df),
+        t["observation_period"],
     )
-    return PhenotypePlan(periods_df, inputs, code_list_attrition, definitions, cohorts_df)
+    summary_df = defs.summarise_person_rows(stacked_df)
+    return PhenotypePlan(periods_df, summary_df, code_list_attrition, definitions, cohorts_df)
 
 
 @dataclass
@@ -221,7 +208,7 @@ def compute_phenotypes(
     clean = clean_tables(tables, plausible_dates(definitions))
     counts, cutoff = count_attrition(clean, definitions)
     plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
-    persons_df = plan.persons_df(plan.periods_df, cutoff)
+    persons_df = plan.persons_df(plan.periods_df, plan.summary_df, cutoff)
     time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
     attrition = counts + plan.code_list_attrition
     return PhenotypeResult(persons_df, plan.periods_df, time_df, attrition, cutoff)

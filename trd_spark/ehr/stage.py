@@ -98,14 +98,31 @@ def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
     return out
 
 
-def write_person_outputs(plan: PhenotypePlan, folder: str, cutoff: dt.date | None) -> None:
-    """Write the persons, built from the periods already written to ``folder``, then time
-    to event from the persons just written: every output is computed once."""
+def write_plan_tables(plan: PhenotypePlan, folder: str, scratch: str) -> None:
+    """Write the periods to ``folder`` and the per-person summary to ``scratch``, side by
+    side: two independent Spark jobs whose tasks fill each other's idle cores."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        summary_written = pool.submit(
+            plan.summary_df.write.mode("overwrite").parquet, f"{scratch}/person_summary.parquet"
+        )
+        plan.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
+        summary_written.result()
+
+
+def write_person_outputs(
+    plan: PhenotypePlan, folder: str, scratch: str, cutoff: dt.date | None
+) -> None:
+    """Write the persons, from the periods and the per-person summary already written
+    (:func:`write_plan_tables`), then time to event from the persons just written:
+    every output is computed once."""
     spark = plan.periods_df.sparkSession
-    periods_path, persons_path = f"{folder}/periods.parquet", f"{folder}/persons.parquet"
-    # read back with the schema known: no job to infer it
-    periods_df = spark.read.schema(plan.periods_df.schema).parquet(periods_path)
-    persons_df = plan.persons_df(periods_df, cutoff)
+    persons_path = f"{folder}/persons.parquet"
+    # read back with the schemas known: no job to infer them
+    periods_df = spark.read.schema(plan.periods_df.schema).parquet(f"{folder}/periods.parquet")
+    summary_df = spark.read.schema(plan.summary_df.schema).parquet(
+        f"{scratch}/person_summary.parquet"
+    )
+    persons_df = plan.persons_df(periods_df, summary_df, cutoff)
     with logged_step("persons written"):
         persons_df.write.mode("overwrite").parquet(persons_path)
     time_df = build_time_to_event(
@@ -149,18 +166,20 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
         cohorts_df = read_cohorts(spark, config.output_dir)
         clean = clean_tables(tables, plausible_dates(definitions))
     folder = f"{out_dir.rstrip('/')}/phenotypes"
+    scratch = storage.join(out_dir, "_scratch")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # Spark runs the count's job while this thread plans and writes the periods, so
-        # the cores are busy while the driver plans and at the ends of each other's stages
+        # Spark runs the count's job while this thread plans and writes the rest, so the
+        # cores are busy while the driver plans and at the ends of each other's stages
         counted = pool.submit(count_attrition, clean, definitions)
         with logged_step("definitions planned"):
             plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
-        with logged_step("periods written"):
-            plan.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
+        with logged_step("periods and per-person summary written"):
+            write_plan_tables(plan, folder, scratch)
         with logged_step("unusable rows counted (waited for)"):
             counts, cutoff = counted.result()
     with logged_step("persons and time to event written"):
-        write_person_outputs(plan, folder, cutoff)
+        write_person_outputs(plan, folder, scratch, cutoff)
+    storage.remove(scratch)
     with logged_step("group sizes and attrition written"):
         persons = storage.read_parquet(f"{folder}/persons.parquet")
         time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
