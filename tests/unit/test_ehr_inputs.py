@@ -184,6 +184,22 @@ def test_rows_of_unknown_persons_are_dropped_and_counted(spark: Any, tmp_path: P
     ]
 
 
+def test_a_person_listed_twice_counts_each_event_row_once(spark: Any, tmp_path: Path) -> None:
+    tables = small_study()
+    tables["person"] = pd.DataFrame([person(1), person(1), person(2)])
+    bad = tables["condition_occurrence"].assign(condition_start_date=None)
+    tables["condition_occurrence"] = pd.concat([tables["condition_occurrence"], bad])
+    result = run(spark, tables, tmp_path)
+    persons = result.persons_df.toPandas()
+    assert sorted(persons.person_id) == [1, 2]
+    assert persons.set_index("person_id").loc[1, "n_mdd_dates"] == 1
+    counted = [(a.step, a.n_persons, a.n_rows_dropped, a.reason) for a in result.attrition
+               if a.step == "condition_occurrence"]  # fmt: skip
+    assert counted == [
+        ("condition_occurrence", 1, 1, "condition_start_date missing or unparseable")
+    ]
+
+
 def test_unknown_persons_leave_no_periods_and_do_not_set_the_cutoff(
     spark: Any, tmp_path: Path
 ) -> None:

@@ -71,26 +71,36 @@ def first_broken_rule_expr(rules: list[tuple[Column, str]]) -> Column:
     return reason
 
 
-def known_person_flags_df(person_ids_df: DataFrame) -> DataFrame:
-    """(person_id, _known) to join to event tables; build it once and pass the same
-    DataFrame to every :func:`flag_unusable_rows` of a query, so Spark broadcasts it once."""
-    return F.broadcast(person_ids_df.select("person_id", F.lit(True).alias("_known")))
+def with_known_person_flag(table_df: DataFrame, person_ids_df: DataFrame) -> DataFrame:
+    """``table_df`` with ``_known``: whether its ``person_id`` is in ``person_ids_df``.
+
+    Written as an EXISTS subquery, which Spark plans as an existence join: every row is
+    kept once even when ``person`` lists an id twice, so the ids need no distinct (a
+    shuffle) first.  Pass the same ``person_ids_df`` to every table of a query: Spark then
+    broadcasts the ids once.
+    """
+    return table_df.sparkSession.sql(
+        "SELECT t.*, EXISTS (SELECT 1 FROM {ids} AS i WHERE i.person_id = t.person_id)"
+        " AS _known FROM {rows} AS t",
+        ids=person_ids_df,
+        rows=table_df,
+    )
 
 
 def flag_unusable_rows(
-    table_df: DataFrame, known_df: DataFrame, rules: list[tuple[Column, str]]
+    table_df: DataFrame, person_ids_df: DataFrame, rules: list[tuple[Column, str]]
 ) -> DataFrame:
     """Add ``_reason``: the first rule a row breaks (unknown person first), else null.
 
     Parameters
     ----------
     table_df : an OMOP table with ``person_id``.
-    known_df : :func:`known_person_flags_df` of the distinct person ids of ``person``.
+    person_ids_df : the person ids of ``person`` (see :func:`with_known_person_flag`).
     rules : (condition, reason) pairs, checked in order; a reason starting with
         ``KEPT`` marks a row that stays in but is counted.
     """
-    flagged_df = table_df.join(known_df, "person_id", "left")
-    reason = F.when(F.col("_known").isNull(), F.lit("person_id not in person")).otherwise(
+    flagged_df = with_known_person_flag(table_df, person_ids_df)
+    reason = F.when(~F.col("_known"), F.lit("person_id not in person")).otherwise(
         first_broken_rule_expr(rules)
     )
     return flagged_df.withColumn("_reason", reason).drop("_known")

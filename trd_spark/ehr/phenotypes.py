@@ -62,12 +62,10 @@ def clean_tables(tables: dict[str, DataFrame], dates: ev.PlausibleDates) -> Clea
     person_df = tables["person"].where(F.col("person_id").isNotNull())
     person_ids_df = person_df.select("person_id")
     flagged = {"person": ev.person_flags_df(person_df, dates)}
-    # one DataFrame for every table's join: Spark then broadcasts the ids once per query
-    known_df = ev.known_person_flags_df(person_ids_df.distinct())
     rules = {table: table_rules(dates) for table, table_rules in EVENT_RULES.items()}
     cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
     for table in EVENT_RULES:
-        flagged[table] = ev.flag_unusable_rows(tables[table], known_df, rules[table])
+        flagged[table] = ev.flag_unusable_rows(tables[table], person_ids_df, rules[table])
         cleaned[table] = ev.keep_usable_rows(tables[table], rules[table])
     return CleanTables(cleaned, person_ids_df, flagged)
 
