@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+from pyspark.sql.types import StructType
 
 from trd_spark import storage
 from trd_spark.config import Config, PhenotypeConfig
@@ -109,26 +110,28 @@ def write_plan_tables(plan: PhenotypePlan, folder: str, scratch: str) -> None:
         summary_written.result()
 
 
-def write_person_outputs(
+def write_persons(
     plan: PhenotypePlan, folder: str, scratch: str, cutoff: dt.date | None
-) -> None:
+) -> StructType:
     """Write the persons, from the periods and the per-person summary already written
-    (:func:`write_plan_tables`), then time to event from the persons just written:
-    every output is computed once."""
+    (:func:`write_plan_tables`): every output is computed once.  Returns their schema."""
     spark = plan.periods_df.sparkSession
-    persons_path = f"{folder}/persons.parquet"
     # read back with the schemas known: no job to infer them
     periods_df = spark.read.schema(plan.periods_df.schema).parquet(f"{folder}/periods.parquet")
     summary_df = spark.read.schema(plan.summary_df.schema).parquet(
         f"{scratch}/person_summary.parquet"
     )
     persons_df = plan.persons_df(periods_df, summary_df, cutoff)
-    with logged_step("persons written"):
-        persons_df.write.mode("overwrite").parquet(persons_path)
-    time_df = build_time_to_event(
-        spark.read.schema(persons_df.schema).parquet(persons_path),
-        plan.definitions.min_mdd_dates_survival,
-    )
+    persons_df.write.mode("overwrite").parquet(f"{folder}/persons.parquet")
+    return persons_df.schema
+
+
+def write_time_to_event(
+    spark: SparkSession, folder: str, definitions: Definitions, persons_schema: StructType
+) -> None:
+    """Write time to event from the persons already written (:func:`write_persons`)."""
+    persons_df = spark.read.schema(persons_schema).parquet(f"{folder}/persons.parquet")
+    time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
     time_df.write.mode("overwrite").parquet(f"{folder}/time_to_event.parquet")
 
 
@@ -177,13 +180,19 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
             write_plan_tables(plan, folder, scratch)
         with logged_step("unusable rows counted (waited for)"):
             counts, cutoff = counted.result()
-    with logged_step("persons and time to event written"):
-        write_person_outputs(plan, folder, scratch, cutoff)
+    with logged_step("persons written"):
+        persons_schema = write_persons(plan, folder, scratch, cutoff)
     storage.remove(scratch)
-    with logged_step("group sizes and attrition written"):
+    with (
+        logged_step("time to event, group sizes and attrition written"),
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        # Spark writes time to event while this thread counts the groups in pandas
+        time_written = pool.submit(write_time_to_event, spark, folder, definitions, persons_schema)
         persons = storage.read_parquet(f"{folder}/persons.parquet")
-        time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
         sizes = group_sizes_pandas(persons)
+        time_written.result()
+        time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
         attrition += counts + plan.code_list_attrition + survival_attrition(time_to_event)
         write_small_outputs(folder, sizes, attrition)
     n_persons = len(persons)
