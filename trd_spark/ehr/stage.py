@@ -99,12 +99,15 @@ def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
     return out
 
 
+SUMMARY_FILE = "person_summary.parquet"  # the per-person summary, in the stage's scratch
+
+
 def write_plan_tables(plan: PhenotypePlan, folder: str, scratch: str) -> None:
     """Write the periods to ``folder`` and the per-person summary to ``scratch``, side by
     side: two independent Spark jobs whose tasks fill each other's idle cores."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         summary_written = pool.submit(
-            plan.summary_df.write.mode("overwrite").parquet, f"{scratch}/person_summary.parquet"
+            plan.summary_df.write.mode("overwrite").parquet, f"{scratch}/{SUMMARY_FILE}"
         )
         plan.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
         summary_written.result()
@@ -118,9 +121,7 @@ def write_persons(
     spark = plan.periods_df.sparkSession
     # read back with the schemas known: no job to infer them
     periods_df = spark.read.schema(plan.periods_df.schema).parquet(f"{folder}/periods.parquet")
-    summary_df = spark.read.schema(plan.summary_df.schema).parquet(
-        f"{scratch}/person_summary.parquet"
-    )
+    summary_df = spark.read.schema(plan.summary_df.schema).parquet(f"{scratch}/{SUMMARY_FILE}")
     persons_df = plan.persons_df(periods_df, summary_df, cutoff)
     persons_df.write.mode("overwrite").parquet(f"{folder}/persons.parquet")
     return persons_df.schema
