@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,16 @@ log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 _scratch: list[str] = []  # local scratch folders this process made, removed at stop
+
+# Spark SQL settings the stages' queries are written for.  start_session sets them;
+# a stage run in a session started elsewhere (a Workbench notebook) sets them for its
+# own queries with sql_settings().
+QUERY_SETTINGS = {
+    # a grouping whose rows are already sorted by its keys (after a window over the
+    # same keys, as in the phenotype stage) streams through them instead of hashing
+    # every row again: about 0.8 of the stage's 5-6 CPU seconds
+    "spark.sql.execution.replaceHashWithSortAgg": "true",
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,7 @@ def start_session(
             _scratch.append(paths.tmp_dir)
         Path(paths.local_tmp_dir).mkdir(parents=True, exist_ok=True)
         Path(paths.log_file).parent.mkdir(parents=True, exist_ok=True)
+    conf.update(QUERY_SETTINGS)
     conf.update(extra_conf or {})
     log.info(
         "starting Hail (master=%s, tmp=%s, log=%s)",
@@ -159,6 +172,23 @@ def start_session(
     spark = _spark_from_hail()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def sql_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    """Spark SQL ``settings`` for the queries run in the block; the session's own values
+    come back after it (also on error)."""
+    before = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
 
 
 def stop_session() -> None:

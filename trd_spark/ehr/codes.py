@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.errors import InputError
+from trd_spark.session import sql_settings
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +159,8 @@ def local_table_df(spark: SparkSession, frame: pd.DataFrame, schema: str) -> Dat
     Made from Python rows, the DataFrame would start Python worker processes in every
     query that reads it (about 0.2 s each on 2 cores); Arrow data is decoded in the JVM.
     """
-    arrow = "spark.sql.execution.arrow.pyspark.enabled"
-    before = spark.conf.get(arrow, "false") or "false"
-    spark.conf.set(arrow, "true")
-    try:
+    with sql_settings(spark, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
         return spark.createDataFrame(frame.reset_index(drop=True), schema)
-    finally:
-        spark.conf.set(arrow, before)
 
 
 def diagnosis_match_expr(

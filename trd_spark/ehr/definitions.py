@@ -327,7 +327,8 @@ def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
             flags[(trd_def, trmdd_def, "n_trmdd")] = mdd & flag["treated"] & ~trd
             flags[(trd_def, trmdd_def, "n_non_mdd")] = flag["non_mdd"]
     cohort = persons["cohort"].astype(object).where(persons["cohort"].notna(), "(none)")
-    counts = pd.DataFrame(flags).groupby(cohort.to_numpy()).sum()
+    # summed as integers: pandas sums boolean columns per group four times slower
+    counts = pd.DataFrame(flags).astype("int64").groupby(cohort.to_numpy()).sum()
     counts.loc["all"] = counts.sum()
     counts.columns = pd.MultiIndex.from_tuples(list(flags))
     long = counts.stack([0, 1], future_stack=True).rename_axis(["cohort", "trd_def", "trmdd_def"])
