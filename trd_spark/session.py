@@ -184,11 +184,11 @@ def sql_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[None
     try:
         yield
     finally:
-        for key, value in before.items():
-            if value is None:
+        for key, old in before.items():
+            if old is None:
                 spark.conf.unset(key)
             else:
-                spark.conf.set(key, value)
+                spark.conf.set(key, old)
 
 
 def stop_session() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from trd_spark.config import is_remote
 
@@ -79,18 +80,19 @@ def read_parquet(path: str) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def write_parquet(frame: pd.DataFrame, path: str) -> None:
-    """Write a small table as one Parquet file."""
+def write_parquet(frame: pd.DataFrame, path: str, schema: pa.Schema | None = None) -> None:
+    """Write a small table as one Parquet file, with the Arrow ``schema`` when given (else
+    the types pandas infers)."""
     if is_remote(path):
         import hail as hl
 
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
+        frame.to_parquet(buffer, index=False, schema=schema)
         with hl.hadoop_open(path, "wb") as handle:
             handle.write(buffer.getvalue())
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False)
+    frame.to_parquet(path, index=False, schema=schema)
 
 
 def _hadoop_fs(path: str) -> tuple[Any, Any]:

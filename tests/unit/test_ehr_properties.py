@@ -63,7 +63,7 @@ def run_spark(spark: Any, tables: dict[str, pd.DataFrame], basis: str) -> tuple[
             spark, read_omop(spark, root), read_code_lists(CODE_LISTS), Definitions(gap_basis=basis)
         )
         persons = result.persons_df.toPandas()
-        tte = result.time_to_event_df.toPandas()
+        tte = result.time_to_event()
     return persons, tte
 
 

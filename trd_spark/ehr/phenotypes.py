@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
@@ -24,7 +25,7 @@ from trd_spark.ehr.periods import (
     summarise_periods,
     summarise_persons,
 )
-from trd_spark.ehr.survival import build_time_to_event
+from trd_spark.ehr.survival import time_to_event
 
 PERIOD_COLUMNS = (
     "person_id", "gap_basis", "gap_days", "period_id", "start", "end", "n_exposures",
@@ -183,9 +184,14 @@ class PhenotypeResult:
 
     persons_df: DataFrame
     periods_df: DataFrame
-    time_to_event_df: DataFrame
     attrition: list[ev.AttritionRow]
     cutoff_date: dt.date | None
+    min_mdd_dates_survival: int
+
+    def time_to_event(self) -> pd.DataFrame:
+        """The time-to-event rows (:func:`trd_spark.ehr.survival.time_to_event`), from
+        the persons collected to the driver."""
+        return time_to_event(self.persons_df.toPandas(), self.min_mdd_dates_survival)
 
 
 def compute_phenotypes(
@@ -207,6 +213,7 @@ def compute_phenotypes(
     counts, cutoff = count_attrition(clean, definitions)
     plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
     persons_df = plan.persons_df(plan.periods_df, plan.summary_df, cutoff)
-    time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
     attrition = counts + plan.code_list_attrition
-    return PhenotypeResult(persons_df, plan.periods_df, time_df, attrition, cutoff)
+    return PhenotypeResult(
+        persons_df, plan.periods_df, attrition, cutoff, definitions.min_mdd_dates_survival
+    )

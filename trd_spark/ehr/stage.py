@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
-from pyspark.sql.types import StructType
 
 from trd_spark import session, storage
 from trd_spark.config import Config, PhenotypeConfig
@@ -29,7 +28,7 @@ from trd_spark.ehr.phenotypes import (
     plan_phenotypes,
     plausible_dates,
 )
-from trd_spark.ehr.survival import build_time_to_event
+from trd_spark.ehr.survival import TIME_TO_EVENT_SCHEMA, time_to_event
 
 log = logging.getLogger(__name__)
 
@@ -113,27 +112,15 @@ def write_plan_tables(plan: PhenotypePlan, folder: str, scratch: str) -> None:
         summary_written.result()
 
 
-def write_persons(
-    plan: PhenotypePlan, folder: str, scratch: str, cutoff: dt.date | None
-) -> StructType:
+def write_persons(plan: PhenotypePlan, folder: str, scratch: str, cutoff: dt.date | None) -> None:
     """Write the persons, from the periods and the per-person summary already written
-    (:func:`write_plan_tables`): every output is computed once.  Returns their schema."""
+    (:func:`write_plan_tables`): every output is computed once."""
     spark = plan.periods_df.sparkSession
     # read back with the schemas known: no job to infer them
     periods_df = spark.read.schema(plan.periods_df.schema).parquet(f"{folder}/periods.parquet")
     summary_df = spark.read.schema(plan.summary_df.schema).parquet(f"{scratch}/{SUMMARY_FILE}")
     persons_df = plan.persons_df(periods_df, summary_df, cutoff)
     persons_df.write.mode("overwrite").parquet(f"{folder}/persons.parquet")
-    return persons_df.schema
-
-
-def write_time_to_event(
-    spark: SparkSession, folder: str, definitions: Definitions, persons_schema: StructType
-) -> None:
-    """Write time to event from the persons already written (:func:`write_persons`)."""
-    persons_df = spark.read.schema(persons_schema).parquet(f"{folder}/persons.parquet")
-    time_df = build_time_to_event(persons_df, definitions.min_mdd_dates_survival)
-    time_df.write.mode("overwrite").parquet(f"{folder}/time_to_event.parquet")
 
 
 def write_small_outputs(folder: str, sizes: pd.DataFrame, attrition: list[AttritionRow]) -> None:
@@ -188,19 +175,16 @@ def phenotype_outputs(spark: SparkSession, config: Config, out_dir: str) -> dict
         with logged_step("unusable rows counted (waited for)"):
             counts, cutoff = counted.result()
     with logged_step("persons written"):
-        persons_schema = write_persons(plan, folder, scratch, cutoff)
+        write_persons(plan, folder, scratch, cutoff)
     storage.remove(scratch)
-    with (
-        logged_step("time to event, group sizes and attrition written"),
-        ThreadPoolExecutor(max_workers=1) as pool,
-    ):
-        # Spark writes time to event while this thread counts the groups in pandas
-        time_written = pool.submit(write_time_to_event, spark, folder, definitions, persons_schema)
+    with logged_step("time to event, group sizes and attrition written"):
         persons = storage.read_parquet(f"{folder}/persons.parquet")
+        time_to_event_rows = time_to_event(persons, definitions.min_mdd_dates_survival)
+        storage.write_parquet(
+            time_to_event_rows, f"{folder}/time_to_event.parquet", TIME_TO_EVENT_SCHEMA
+        )
+        attrition += counts + plan.code_list_attrition + survival_attrition(time_to_event_rows)
         sizes = group_sizes_pandas(persons)
-        time_written.result()
-        time_to_event = storage.read_parquet(f"{folder}/time_to_event.parquet")
-        attrition += counts + plan.code_list_attrition + survival_attrition(time_to_event)
         write_small_outputs(folder, sizes, attrition)
     n_persons = len(persons)
     log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
