@@ -11,13 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.ehr.codes import (
-    CodeLists,
     diagnosis_match_expr,
-    ingredient_map_df,
     normalise_code_expr,
     source_value_match_expr,
 )
@@ -335,15 +333,13 @@ def exposure_end_expr(default_exposure_days: int) -> Column:
 
 
 def drug_events_df(
-    spark: SparkSession,
-    drug_df: DataFrame,
-    concept_ancestor_df: DataFrame,
-    code_lists: CodeLists,
-    default_exposure_days: int,
+    drug_df: DataFrame, ingredient_map_df: DataFrame, default_exposure_days: int
 ) -> DataFrame:
-    """Listed-drug exposures: (person_id, group, ingredient_id, start, end), one per ingredient."""
-    map_df = ingredient_map_df(spark, code_lists.drugs, concept_ancestor_df)
-    return drug_df.join(F.broadcast(map_df), "drug_concept_id").select(
+    """Listed-drug exposures: (person_id, group, ingredient_id, start, end), one per ingredient.
+
+    ``ingredient_map_df`` is :func:`trd_spark.ehr.codes.ingredient_map_df`'s small table.
+    """
+    return drug_df.join(F.broadcast(ingredient_map_df), "drug_concept_id").select(
         "person_id",
         "group",
         "ingredient_id",
@@ -362,12 +358,9 @@ def ect_concept_ids(concept_df: DataFrame, procedures: pd.DataFrame) -> list[int
     return [int(r["concept_id"]) for r in concept_df.where(match).select("concept_id").collect()]
 
 
-def ect_events_df(
-    procedure_df: DataFrame, concept_df: DataFrame, procedures: pd.DataFrame
-) -> DataFrame:
-    """ECT procedures: (person_id, date), matched by concept id or, without a source
-    concept, by ``procedure_source_value``."""
-    ids = ect_concept_ids(concept_df, procedures)
+def ect_events_df(procedure_df: DataFrame, ids: list[int], procedures: pd.DataFrame) -> DataFrame:
+    """ECT procedures: (person_id, date), matched by concept id (``ids``, from
+    :func:`ect_concept_ids`) or, without a source concept, by ``procedure_source_value``."""
     codes = sorted({str(c) for c in procedures.loc[procedures["group"] == "ect", "code"]})
     no_source = F.coalesce(F.col("procedure_source_concept_id"), F.lit(0)) == 0
     by_value = no_source & normalise_code_expr(F.col("procedure_source_value")).isin(codes)

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.ehr import definitions as defs
 from trd_spark.ehr import events as ev
-from trd_spark.ehr.codes import CodeLists, resolve_ingredient_ids
+from trd_spark.ehr.codes import CodeLists, ingredient_map_df, resolve_ingredient_ids
 from trd_spark.ehr.periods import (
     assign_periods,
     setting_columns,
@@ -77,16 +77,35 @@ def known_persons_only(table_df: DataFrame, person_ids_df: DataFrame) -> DataFra
     return table_df.join(F.broadcast(person_ids_df), "person_id", "left_semi")
 
 
-def resolve_code_lists(
-    code_lists: CodeLists, concept_df: DataFrame, attrition: list[ev.AttritionRow]
-) -> CodeLists:
-    """The code lists with drug ingredient ids looked up by name; names not found are counted."""
-    drugs, missing = resolve_ingredient_ids(code_lists.drugs, concept_df)
-    for name in missing:
-        attrition.append(
-            ev.AttritionRow("code_lists", 0, 0, f"drugs.tsv ingredient '{name}' not in concept")
-        )
-    return CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
+@dataclass(frozen=True)
+class CodeLookups:
+    """The code lists looked up in the vocabulary: the stage's only small jobs, run before
+    the large ones so that they need not wait for free cores."""
+
+    lists: CodeLists  # drug ingredient ids filled in by name
+    ingredient_map_df: DataFrame  # drug concept -> listed ingredient, a small local table
+    ect_concept_ids: list[int]
+    attrition: list[ev.AttritionRow]  # listed drug names not found in concept
+
+
+def look_up_codes(
+    spark: SparkSession, tables: dict[str, DataFrame], code_lists: CodeLists
+) -> CodeLookups:
+    """Look the code lists up in ``concept`` and ``concept_ancestor`` (three small jobs):
+    drug ingredient ids by name (names not found are counted), the drug concepts of each
+    listed ingredient, and the ECT concept ids."""
+    drugs, missing = resolve_ingredient_ids(code_lists.drugs, tables["concept"])
+    lists = CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
+    attrition = [
+        ev.AttritionRow("code_lists", 0, 0, f"drugs.tsv ingredient '{name}' not in concept")
+        for name in missing
+    ]
+    return CodeLookups(
+        lists,
+        ingredient_map_df(spark, drugs, tables["concept_ancestor"]),
+        ev.ect_concept_ids(tables["concept"], lists.procedures),
+        attrition,
+    )
 
 
 def plausible_dates(definitions: defs.Definitions) -> ev.PlausibleDates:
@@ -114,7 +133,6 @@ class PhenotypePlan:
 
     periods_df: DataFrame  # ``PERIOD_COLUMNS``
     summary_df: DataFrame  # every per-person summary but the periods'
-    code_list_attrition: list[ev.AttritionRow]  # listed drug names not found in concept
     definitions: defs.Definitions
     cohorts_df: DataFrame | None
 
@@ -133,31 +151,27 @@ class PhenotypePlan:
 
 
 def plan_phenotypes(
-    spark: SparkSession,
     clean: CleanTables,
-    code_lists: CodeLists,
+    lookups: CodeLookups,
     definitions: defs.Definitions,
     cohorts_df: DataFrame | None = None,
 ) -> PhenotypePlan:
-    """Plan every definition of ``phenotypes.md`` on the cleaned OMOP tables.
+    """Plan every definition of ``phenotypes.md`` on the cleaned OMOP tables (no Spark job
+    runs here).
 
-    Only small lookups run here (ingredient names and descendants, ECT concept ids);
-    the periods, the per-person summary and the persons are left to the caller, see
+    The periods, the per-person summary and the persons are left to the caller, see
     :class:`PhenotypePlan`, :func:`count_attrition` and :func:`compute_phenotypes`.
 
     Parameters
     ----------
-    spark : the session.
     clean : :func:`clean_tables` of the typed OMOP tables (:func:`trd_spark.ehr.omop.read_omop`).
-    code_lists : the code lists (drug concept ids may still be empty).
+    lookups : :func:`look_up_codes` of the code lists.
     definitions : gaps, windows, cutoff and other numbers of the definitions.
     cohorts_df : (person_id, cohort) to attach, or None.
     """
-    t = clean.tables
-    code_list_attrition: list[ev.AttritionRow] = []
-    lists = resolve_code_lists(code_lists, t["concept"], code_list_attrition)
+    t, lists = clean.tables, lookups.lists
     drug_df = ev.drug_events_df(
-        spark, t["drug_exposure"], t["concept_ancestor"], lists, definitions.default_exposure_days
+        t["drug_exposure"], lookups.ingredient_map_df, definitions.default_exposure_days
     )
     antidepressant_df = known_persons_only(
         drug_df.where(F.col("group") == "antidepressant"), clean.person_ids_df
@@ -167,7 +181,7 @@ def plan_phenotypes(
         assign_periods(antidepressant_df, settings), definitions.min_switch_drugs
     )
     periods_df = period_rows_df.select("*", *setting_columns(settings)).select(*PERIOD_COLUMNS)
-    ect_df = ev.ect_events_df(t["procedure_occurrence"], t["concept"], lists.procedures)
+    ect_df = ev.ect_events_df(t["procedure_occurrence"], lookups.ect_concept_ids, lists.procedures)
     stacked_df = defs.stack_person_rows(
         t["person"],
         ev.diagnosis_events_df(t["condition_occurrence"], t["concept"], lists.diagnoses),
@@ -175,7 +189,7 @@ def plan_phenotypes(
         t["observation_period"],
     )
     summary_df = defs.summarise_person_rows(stacked_df)
-    return PhenotypePlan(periods_df, summary_df, code_list_attrition, definitions, cohorts_df)
+    return PhenotypePlan(periods_df, summary_df, definitions, cohorts_df)
 
 
 @dataclass
@@ -206,14 +220,15 @@ def compute_phenotypes(
     For interactive use and tests: the persons are computed from the lazy periods, so
     reading both recomputes the periods.  The stage writes the periods first and builds
     the persons from the written ones (:func:`trd_spark.ehr.stage.run_phenotype`).
-    Parameters as :func:`plan_phenotypes`, with the typed OMOP ``tables`` instead of
-    their cleaned version.
+    Parameters as :func:`plan_phenotypes`, with the typed OMOP ``tables`` and the
+    ``code_lists`` as read (:func:`trd_spark.ehr.codes.read_code_lists`) instead.
     """
+    lookups = look_up_codes(spark, tables, code_lists)
     clean = clean_tables(tables, plausible_dates(definitions))
     counts, cutoff = count_attrition(clean, definitions)
-    plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
+    plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
     persons_df = plan.persons_df(plan.periods_df, plan.summary_df, cutoff)
-    attrition = counts + plan.code_list_attrition
+    attrition = counts + lookups.attrition
     return PhenotypeResult(
         persons_df, plan.periods_df, attrition, cutoff, definitions.min_mdd_dates_survival
     )

@@ -25,6 +25,7 @@ from trd_spark.ehr.phenotypes import (
     PhenotypePlan,
     clean_tables,
     count_attrition,
+    look_up_codes,
     plan_phenotypes,
     plausible_dates,
 )
@@ -162,6 +163,9 @@ def phenotype_outputs(spark: SparkSession, config: Config, out_dir: str) -> dict
         code_lists = read_code_lists(config.phenotypes.code_lists)
         cohorts_df = read_cohorts(spark, config.output_dir)
         clean = clean_tables(tables, plausible_dates(definitions))
+    with logged_step("code lists looked up"):
+        # before the count starts: a lookup's one task would wait for all of the count's
+        lookups = look_up_codes(spark, tables, code_lists)
     folder = f"{out_dir.rstrip('/')}/phenotypes"
     scratch = storage.join(out_dir, "_scratch")
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -169,7 +173,7 @@ def phenotype_outputs(spark: SparkSession, config: Config, out_dir: str) -> dict
         # cores are busy while the driver plans and at the ends of each other's stages
         counted = pool.submit(count_attrition, clean, definitions)
         with logged_step("definitions planned"):
-            plan = plan_phenotypes(spark, clean, code_lists, definitions, cohorts_df)
+            plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
         with logged_step("periods and per-person summary written"):
             write_plan_tables(plan, folder, scratch)
         with logged_step("unusable rows counted (waited for)"):
@@ -183,7 +187,7 @@ def phenotype_outputs(spark: SparkSession, config: Config, out_dir: str) -> dict
         storage.write_parquet(
             time_to_event_rows, f"{folder}/time_to_event.parquet", TIME_TO_EVENT_SCHEMA
         )
-        attrition += counts + plan.code_list_attrition + survival_attrition(time_to_event_rows)
+        attrition += counts + lookups.attrition + survival_attrition(time_to_event_rows)
         sizes = group_sizes_pandas(persons)
         write_small_outputs(folder, sizes, attrition)
     n_persons = len(persons)
