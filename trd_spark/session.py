@@ -29,16 +29,6 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 _scratch: list[str] = []  # local scratch folders this process made, removed at stop
 
-# Spark SQL settings the stages' queries are written for.  start_session sets them;
-# a stage run in a session started elsewhere (a Workbench notebook) sets them for its
-# own queries with sql_settings().
-QUERY_SETTINGS = {
-    # a grouping whose rows are already sorted by its keys (after a window over the
-    # same keys, as in the phenotype stage) streams through them instead of hashing
-    # every row again: about 0.8 of the stage's 5-6 CPU seconds
-    "spark.sql.execution.replaceHashWithSortAgg": "true",
-}
-
 
 @dataclass(frozen=True)
 class SessionPaths:
@@ -148,7 +138,6 @@ def start_session(
             _scratch.append(paths.tmp_dir)
         Path(paths.local_tmp_dir).mkdir(parents=True, exist_ok=True)
         Path(paths.log_file).parent.mkdir(parents=True, exist_ok=True)
-    conf.update(QUERY_SETTINGS)
     conf.update(extra_conf or {})
     log.info(
         "starting Hail (master=%s, tmp=%s, log=%s)",

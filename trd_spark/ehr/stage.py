@@ -15,7 +15,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
-from trd_spark import session, storage
+from trd_spark import storage
 from trd_spark.config import Config, PhenotypeConfig
 from trd_spark.ehr import omop
 from trd_spark.ehr.codes import read_code_lists
@@ -150,12 +150,6 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     from hail.utils.java import Env
 
     spark = Env.spark_session()
-    with session.sql_settings(spark, session.QUERY_SETTINGS):
-        return phenotype_outputs(spark, config, out_dir)
-
-
-def phenotype_outputs(spark: SparkSession, config: Config, out_dir: str) -> dict[str, Any]:
-    """:func:`run_phenotype` in a session with the settings its queries are written for."""
     attrition: list[AttritionRow] = []
     definitions = definitions_from_config(config.phenotypes)
     with logged_step("OMOP tables read"):
