@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from trd_spark.config import is_remote
 
@@ -81,18 +82,25 @@ def read_parquet(path: str) -> pd.DataFrame:
 
 
 def write_parquet(frame: pd.DataFrame, path: str, schema: pa.Schema | None = None) -> None:
-    """Write a small table as one Parquet file, with the Arrow ``schema`` when given (else
-    the types pandas infers)."""
+    """Write a small table as one Parquet file.
+
+    With an Arrow ``schema``, the columns get its types and the file keeps no pandas
+    metadata, so pandas reads it back as it reads a table Spark wrote (a nullable integer
+    column with missing values as float); without, the types pandas infers.
+    """
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    if schema is not None:
+        table = table.replace_schema_metadata(None)
     if is_remote(path):
         import hail as hl
 
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False, schema=schema)
+        pq.write_table(table, buffer)
         with hl.hadoop_open(path, "wb") as handle:
             handle.write(buffer.getvalue())
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(path, index=False, schema=schema)
+    pq.write_table(table, path)
 
 
 def _hadoop_fs(path: str) -> tuple[Any, Any]:

@@ -29,11 +29,9 @@ TIME_TO_EVENT_COLUMNS = tuple(TIME_TO_EVENT_SCHEMA.names)
 
 def as_dates(stamps: pd.Series) -> pd.Series:
     """Timestamps as ``datetime.date`` objects, None where missing (as pandas reads dates)."""
-    return pd.Series(
-        [None if pd.isna(stamp) else stamp.date() for stamp in stamps],
-        index=stamps.index,
-        dtype=object,
-    )
+    dates = pa.array(stamps, from_pandas=True).cast(pa.date32())
+    values = dates.to_pandas(date_as_object=True).to_numpy()
+    return pd.Series(values, index=stamps.index, dtype=object)
 
 
 def exclusion(
