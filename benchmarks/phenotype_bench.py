@@ -327,8 +327,7 @@ def main() -> None:
     from trd_spark.session import start_session, stop_session
 
     study = Path(args.study).resolve()
-    start_session(str(study), master=f"local[{args.threads}]", driver_memory="6g",
-                  extra_conf={"spark.sql.shuffle.partitions": "8"})  # fmt: skip
+    start_session(str(study), master=f"local[{args.threads}]", driver_memory="6g")
     try:
         if not (study / "config.yaml").is_file():
             from trd_spark.simulate.study import simulate_study

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from trd_spark.session import cluster_master, local_spark_conf, session_paths
+from trd_spark.session import cluster_master, local_cores, local_spark_conf, session_paths
 
 
 def test_scratch_and_log_live_under_the_output_dir(tmp_path: Path) -> None:
@@ -31,6 +32,12 @@ def test_local_mode_is_loopback_only_without_ui() -> None:
     assert conf["spark.driver.memory"] == "4g"
     assert conf["spark.ui.showConsoleProgress"] == "false"
     assert local_spark_conf("4g", progress=True)["spark.ui.showConsoleProgress"] == "true"
+
+
+def test_local_shuffles_get_two_partitions_per_core() -> None:
+    assert [local_cores(m) for m in ("local", "local[3]", "local[4, 2]")] == [1, 3, 4]
+    assert local_cores("local[*]") == (os.cpu_count() or 1)
+    assert local_spark_conf("4g", cores=3)["spark.sql.shuffle.partitions"] == "6"
 
 
 @pytest.fixture
