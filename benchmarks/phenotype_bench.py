@@ -3,6 +3,7 @@
 
 Usage:
     .venv/bin/python benchmarks/phenotype_bench.py --study out/bench-aou [--scale aou] [--seed 1]
+        [--repeat N] [--keep]
 
 Simulates the EHR part of a study into ``--study`` when it is not there yet
 (``simulate_study(..., parts=("ehr",))``), then, in one process and one Spark
@@ -323,6 +324,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each engine (first: cold)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the last run's outputs (the folder is printed)"
+    )
     args = parser.parse_args()
     from trd_spark.session import start_session, stop_session
 
@@ -338,7 +342,7 @@ def main() -> None:
         spark_s, duck_s = [], []
         out = ""
         for _ in range(args.repeat):
-            if out:  # keep only the last run's outputs
+            if out:  # only the last run's outputs are compared
                 shutil.rmtree(out, ignore_errors=True)
             out = tempfile.mkdtemp(prefix="phenotype-bench-", dir=str(study))
             seconds, summary = run_spark(study, out)
@@ -350,6 +354,10 @@ def main() -> None:
         attrition_same = same_dropped_rows(out)
     finally:
         stop_session()
+        if out and not args.keep:
+            shutil.rmtree(out, ignore_errors=True)
+    if args.keep:
+        print(f"outputs of the last run of both engines: {out}")
     print(f"persons: {summary['n_persons']}")
     print_times("spark phenotype stage", spark_s)
     print_times(
