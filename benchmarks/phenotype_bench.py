@@ -2,8 +2,8 @@
 """Phenotype stage on simulated OMOP tables: Spark (trd-spark) vs the same definitions in DuckDB.
 
 Usage:
-    .venv/bin/python benchmarks/phenotype_bench.py --study out/bench-aou [--scale aou] [--seed 1]
-        [--repeat N] [--keep]
+    .venv/bin/python benchmarks/phenotype_bench.py [--study out/bench-aou] [--scale aou]
+        [--seed 1] [--repeat 8] [--keep]
 
 Simulates the EHR part of a study into ``--study`` when it is not there yet
 (``simulate_study(..., parts=("ehr",))``), then, in one process and one Spark
@@ -322,7 +322,9 @@ def compare(out: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--study", required=True, help="study folder (simulated when absent)")
+    parser.add_argument(
+        "--study", default="out/bench-aou", help="study folder (simulated when absent)"
+    )
     parser.add_argument("--scale", default="aou", choices=["tiny", "demo", "aou"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
