@@ -328,13 +328,13 @@ def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
     def per_cohort(mask: np.ndarray) -> np.ndarray:
         return np.bincount(codes[mask], minlength=len(names))
 
-    treated, non_mdd = flag("treated"), per_cohort(flag("non_mdd"))
+    treated, n_non_mdd = flag("treated"), per_cohort(flag("non_mdd"))
     rows = []
     for trd_def in TRD_DEFS:
         trd = flag(trd_def)
         for trmdd_def in TRMDD_DEFS:
             mdd = flag(_check_combination(trd_def, trmdd_def))
-            counts = np.stack([per_cohort(mdd & trd), per_cohort(mdd & treated & ~trd), non_mdd])
+            counts = np.stack([per_cohort(mdd & trd), per_cohort(mdd & treated & ~trd), n_non_mdd])
             rows += [(name, trd_def, trmdd_def, *counts[:, i]) for i, name in enumerate(names)]
             rows.append(("all", trd_def, trmdd_def, *counts.sum(axis=1)))
     sizes = pd.DataFrame(rows, columns=["cohort", "trd_def", "trmdd_def", *GROUP_COLUMNS.values()])
