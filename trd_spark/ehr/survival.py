@@ -24,7 +24,6 @@ TIME_TO_EVENT_SCHEMA = pa.schema(
         ("exclusion", pa.string()),
     ]
 )
-TIME_TO_EVENT_COLUMNS = tuple(TIME_TO_EVENT_SCHEMA.names)
 
 
 def as_dates(stamps: pd.Series) -> pd.Series:
@@ -62,9 +61,9 @@ def time_to_event(persons: pd.DataFrame, min_mdd_dates: int) -> pd.DataFrame:
 
     Returns
     -------
-    pandas DataFrame with ``TIME_TO_EVENT_COLUMNS``, in the order of ``persons``, typed as
-    pandas reads ``time_to_event.parquet`` (write it with ``TIME_TO_EVENT_SCHEMA``, which
-    keeps its types also when no person is in the subset).
+    pandas DataFrame with the columns of ``TIME_TO_EVENT_SCHEMA``, in the order of
+    ``persons``, typed as pandas reads ``time_to_event.parquet`` (write it with that schema,
+    which keeps its types also when no person is in the subset).
     """
     in_subset = persons["mdd_1"].fillna(False).astype(bool) & (
         pd.to_numeric(persons["n_mdd_dates"]) >= min_mdd_dates
