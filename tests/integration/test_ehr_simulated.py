@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from trd_spark.config import load_config
+from trd_spark.ehr import stage
 from trd_spark.ehr.definitions import TRD_DEFS, TRMDD_DEFS, comparison_groups_pandas
 from trd_spark.ehr.stage import run_phenotype
 
@@ -74,6 +75,19 @@ def test_the_stage_leaves_its_outputs_and_no_scratch(phenotyped: dict[str, Any])
     written = sorted(p.name for p in (out / "phenotypes").iterdir())
     assert written == sorted(phenotyped["summary"]["outputs"])
     assert not (out / "_scratch").exists()
+
+
+def test_a_stage_that_fails_after_writing_its_scratch_removes_it(
+    tiny_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(stage, "write_persons", fail)
+    with pytest.raises(OSError, match="no space left"):
+        run_phenotype(load_config(tiny_study / "config.yaml"), str(tmp_path))
+    assert (tmp_path / "phenotypes" / "periods.parquet").is_dir()  # it got past the scratch
+    assert not (tmp_path / "_scratch").exists()
 
 
 def test_one_row_per_person(phenotyped: dict[str, Any]) -> None:

@@ -162,19 +162,21 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
         lookups = look_up_codes(spark, tables, code_lists)
     folder = f"{out_dir.rstrip('/')}/phenotypes"
     scratch = storage.join(out_dir, "_scratch")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # Spark runs the count's job while this thread plans and writes the rest, so the
-        # cores are busy while the driver plans and at the ends of each other's stages
-        counted = pool.submit(count_attrition, clean, definitions)
-        with logged_step("definitions planned"):
-            plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
-        with logged_step("periods and per-person summary written"):
-            write_plan_tables(plan, folder, scratch)
-        with logged_step("unusable rows counted (waited for)"):
-            counts, cutoff = counted.result()
-    with logged_step("persons written"):
-        write_persons(plan, folder, scratch, cutoff)
-    storage.remove(scratch)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Spark runs the count's job while this thread plans and writes the rest, so
+            # the cores are busy while the driver plans and at the ends of each other's stages
+            counted = pool.submit(count_attrition, clean, definitions)
+            with logged_step("definitions planned"):
+                plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
+            with logged_step("periods and per-person summary written"):
+                write_plan_tables(plan, folder, scratch)
+            with logged_step("unusable rows counted (waited for)"):
+                counts, cutoff = counted.result()
+        with logged_step("persons written"):
+            write_persons(plan, folder, scratch, cutoff)
+    finally:  # also when a write fails: the scratch is never an output
+        storage.remove(scratch)
     with logged_step("time to event, group sizes and attrition written"):
         persons = storage.read_parquet(f"{folder}/persons.parquet")
         time_to_event_rows = time_to_event(persons, definitions.min_mdd_dates_survival)
