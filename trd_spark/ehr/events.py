@@ -86,21 +86,19 @@ def with_known_person_flag(table_df: DataFrame, person_ids_df: DataFrame) -> Dat
 
 
 def flag_unusable_rows(
-    table_df: DataFrame, person_ids_df: DataFrame, rules: list[tuple[Column, str]]
+    table_df: DataFrame, person_ids_df: DataFrame, broken_rule: Column
 ) -> DataFrame:
-    """Add ``_reason``: the first rule a row breaks (unknown person first), else null.
+    """Add ``_reason``: ``person_id not in person``, else the rule the row breaks, else null.
 
     Parameters
     ----------
     table_df : an OMOP table with ``person_id``.
     person_ids_df : the person ids of ``person`` (see :func:`with_known_person_flag`).
-    rules : (condition, reason) pairs, checked in order; a reason starting with
-        ``KEPT`` marks a row that stays in but is counted.
+    broken_rule : :func:`first_broken_rule_expr` of the table's rules; a reason starting
+        with ``KEPT`` marks a row that stays in but is counted.
     """
     flagged_df = with_known_person_flag(table_df, person_ids_df)
-    reason = F.when(~F.col("_known"), F.lit("person_id not in person")).otherwise(
-        first_broken_rule_expr(rules)
-    )
+    reason = F.when(~F.col("_known"), F.lit("person_id not in person")).otherwise(broken_rule)
     return flagged_df.withColumn("_reason", reason).drop("_known")
 
 
@@ -161,14 +159,14 @@ def attrition_row(table: str, reason: str, n_rows: int, n_persons: int) -> Attri
     return AttritionRow(table, n_persons, n_rows, reason)
 
 
-def keep_usable_rows(table_df: DataFrame, rules: list[tuple[Column, str]]) -> DataFrame:
-    """Rows that break no dropping rule (rules flagged ``KEPT`` keep their rows).
+def keep_usable_rows(table_df: DataFrame, broken_rule: Column) -> DataFrame:
+    """Rows that break no dropping rule (``broken_rule``, :func:`first_broken_rule_expr` of
+    the table's rules, null or a ``KEPT`` reason).
 
     Rows of persons absent from ``person`` are not removed here (that needs a join);
     they drop out where events meet persons, see :mod:`trd_spark.ehr.phenotypes`.
     """
-    reason = first_broken_rule_expr(rules)
-    return table_df.where(reason.isNull() | reason.startswith(KEPT))
+    return table_df.where(broken_rule.isNull() | broken_rule.startswith(KEPT))
 
 
 def event_date_rules(column: str, dates: PlausibleDates) -> list[tuple[Column, str]]:

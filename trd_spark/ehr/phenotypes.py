@@ -63,11 +63,11 @@ def clean_tables(tables: dict[str, DataFrame], dates: ev.PlausibleDates) -> Clea
     person_df = tables["person"].where(F.col("person_id").isNotNull())
     person_ids_df = person_df.select("person_id")
     flagged = {"person": ev.person_flags_df(person_df, dates)}
-    rules = {table: table_rules(dates) for table, table_rules in EVENT_RULES.items()}
     cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
-    for table in EVENT_RULES:
-        flagged[table] = ev.flag_unusable_rows(tables[table], person_ids_df, rules[table])
-        cleaned[table] = ev.keep_usable_rows(tables[table], rules[table])
+    for table, table_rules in EVENT_RULES.items():
+        broken_rule = ev.first_broken_rule_expr(table_rules(dates))  # built once: JVM calls
+        flagged[table] = ev.flag_unusable_rows(tables[table], person_ids_df, broken_rule)
+        cleaned[table] = ev.keep_usable_rows(tables[table], broken_rule)
     return CleanTables(cleaned, person_ids_df, flagged)
 
 
