@@ -23,7 +23,8 @@ started before timing, but no query has run in it); later runs show the warm
 engine, as in a pipeline where earlier stages have run queries.  The JVM keeps
 compiling for about sixteen runs (its compiler threads' CPU time falls from about
 40 core-seconds in the first run to 4 in the ninth and about 2 from the sixteenth on), so
-the warm time is the best of runs 2 to ``--repeat``.  Both are printed.
+the warm time is the best of runs 2 to ``--repeat``.  Both are printed, with the median of
+the later half of the runs: warm runs spread (see ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -381,6 +383,7 @@ def main() -> None:
         line = f"ratio spark/duckdb ({label}): first run {spark_s[0] / duck[0]:.2f}"
         if len(spark_s) > 1:
             line += f", warm (best of runs 2..) {min(spark_s[1:]) / min(duck[1:]):.2f}"
+            line += f", median of the last half {last_half_median(spark_s) / last_half_median(duck):.2f}"
         print(line + " (target <= 3)")
     print(f"persons whose statuses differ between the two: {n_differ}")
     print(f"time-to-event rows that differ: {tte_differ}")
@@ -410,11 +413,20 @@ def same_dropped_rows(out: str) -> bool:
     return all(int(spark_rows.get(step, 0)) == int(n) for step, n in duck_rows.items())
 
 
+def last_half_median(seconds: list[float]) -> float:
+    """The median of the later half of the runs (the first excluded): the spread of warm
+    runs, which the best one hides."""
+    later = seconds[1:]
+    return statistics.median(later[len(later) // 2 :])
+
+
 def print_times(label: str, seconds: list[float]) -> None:
-    """The first run's time and, when repeated, the best warm time."""
+    """The first run's time and, when repeated, the best warm time and the median of the
+    later half of the runs."""
     line = f"{label}: {seconds[0]:.1f} s first run"
     if len(seconds) > 1:
         line += f", {min(seconds[1:]):.1f} s warm (best of {len(seconds) - 1})"
+        line += f", median of the last half {last_half_median(seconds):.1f} s"
     print(line)
 
 
