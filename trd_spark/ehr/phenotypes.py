@@ -65,7 +65,7 @@ def clean_tables(tables: dict[str, DataFrame], dates: ev.PlausibleDates) -> Clea
     flagged = {"person": ev.person_flags_df(person_df, dates)}
     cleaned = dict(tables, person=ev.clean_person_df(person_df, dates))
     for table, table_rules in EVENT_RULES.items():
-        broken_rule = ev.first_broken_rule_expr(table_rules(dates))  # built once: JVM calls
+        broken_rule = ev.first_broken_rule_expr(table_rules(dates))  # one expression for both
         flagged[table] = ev.flag_unusable_rows(tables[table], person_ids_df, broken_rule)
         cleaned[table] = ev.keep_usable_rows(tables[table], broken_rule)
     return CleanTables(cleaned, person_ids_df, flagged)
