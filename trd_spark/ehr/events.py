@@ -160,8 +160,8 @@ def attrition_row(table: str, reason: str, n_rows: int, n_persons: int) -> Attri
 
 
 def keep_usable_rows(table_df: DataFrame, broken_rule: Column) -> DataFrame:
-    """Rows that break no dropping rule (``broken_rule``, :func:`first_broken_rule_expr` of
-    the table's rules, null or a ``KEPT`` reason).
+    """Rows that break no dropping rule: ``broken_rule`` (:func:`first_broken_rule_expr` of
+    the table's rules) is null or a ``KEPT`` reason.
 
     Rows of persons absent from ``person`` are not removed here (that needs a join);
     they drop out where events meet persons, see :mod:`trd_spark.ehr.phenotypes`.
