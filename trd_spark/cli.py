@@ -10,7 +10,7 @@ from pathlib import Path
 
 from trd_spark import __version__
 from trd_spark.errors import TrdSparkError
-from trd_spark.pipeline import STAGES
+from trd_spark.study import STAGES, parse_stages
 
 log = logging.getLogger("trd_spark")
 
@@ -50,8 +50,6 @@ def _parts(text: str) -> list[str]:
 
 
 def _stage_list(text: str) -> list[str]:
-    from trd_spark.pipeline import parse_stages
-
     try:
         return parse_stages(text)
     except ValueError as err:

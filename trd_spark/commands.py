@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trd_spark.config import Config, load_config
-from trd_spark.pipeline import STAGES, run_stages
 from trd_spark.session import start_session, stop_session
+from trd_spark.study import STAGES
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,14 @@ def simulate(
     return config_path
 
 
-def run(config_file: str, stages: Sequence[str], force: bool, skip_unbuilt: bool = False) -> None:
+def run(config_file: str, stages: Sequence[str], force: bool) -> None:
     """Run ``stages`` of the pipeline for the study a config file describes."""
+    from trd_spark.pipeline import run_stages
+
     config = load_config(config_file)
     session_for(config)
     try:
-        run_stages(stages, config, force=force, skip_unbuilt=skip_unbuilt)
+        run_stages(stages, config, force=force)
     finally:
         stop_session()
     print(f"outputs are in {config.output_dir}")
@@ -72,7 +74,7 @@ def run(config_file: str, stages: Sequence[str], force: bool, skip_unbuilt: bool
 def demo(out: str, scale: str, seed: int, export: Sequence[str]) -> None:
     """Simulate a study (replacing an earlier demo in ``out``) and run every stage there is."""
     config_path = simulate(out, scale, seed, export, overwrite=True)
-    run(str(config_path), list(STAGES), force=True, skip_unbuilt=True)
+    run(str(config_path), list(STAGES), force=True)
     report = Path(out).resolve() / "report" / "index.html"
     if report.is_file():
         print(f"report: {report}")

@@ -28,6 +28,7 @@ import yaml
 
 from trd_spark.errors import TrdSparkError
 from trd_spark.resources import conf_path
+from trd_spark.uri import is_remote
 
 DEFAULT_TRAITS = "traits.tsv"
 DEFAULT_CODE_LISTS = "code_lists"
@@ -345,11 +346,6 @@ def _coerce_scalar(hint: Any, value: Any, file: Path, key: str) -> Any:
         except ValueError:
             raise wrong() from None
     raise wrong()
-
-
-def is_remote(path: str) -> bool:
-    """True for URLs such as gs://, s3://, hdfs:// (left unresolved)."""
-    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path) is not None
 
 
 def _resolve(path: str, base: Path) -> str:

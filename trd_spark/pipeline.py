@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import importlib
 import json
 import logging
 import platform
@@ -28,28 +27,25 @@ from pathlib import Path
 from typing import Any
 
 from trd_spark import storage
-from trd_spark.config import Config, is_remote
-from trd_spark.errors import TrdSparkError
+from trd_spark.config import Config
+from trd_spark.ehr.stage import run_phenotype
+from trd_spark.genomics.stage import run_qc, run_score
+from trd_spark.report.stage import run_report
+from trd_spark.stats.stage import run_analyze
+from trd_spark.study import STAGE_FOLDERS, STAGES, Layout, output_path
+from trd_spark.uri import is_remote
 
 log = logging.getLogger(__name__)
 
-STAGES: tuple[str, ...] = ("qc", "score", "phenotype", "analyze", "report")
+StageFunction = Callable[[Config, str], dict[str, Any]]
 
-# stage -> module and function that run it
-_STAGE_FUNCTIONS: dict[str, tuple[str, str]] = {
-    "qc": ("trd_spark.genomics.stage", "run_qc"),
-    "score": ("trd_spark.genomics.stage", "run_score"),
-    "phenotype": ("trd_spark.ehr.stage", "run_phenotype"),
-    "analyze": ("trd_spark.stats.stage", "run_analyze"),
-    "report": ("trd_spark.report.stage", "run_report"),
-}
-# stage -> the output folders it owns under output_dir
-STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "qc": ("qc",),
-    "score": ("pgs",),
-    "phenotype": ("phenotypes",),
-    "analyze": ("results",),
-    "report": ("report",),
+# stage -> the function that runs it (docs/architecture.md, "Stages")
+STAGE_FUNCTIONS: dict[str, StageFunction] = {
+    "qc": run_qc,
+    "score": run_score,
+    "phenotype": run_phenotype,
+    "analyze": run_analyze,
+    "report": run_report,
 }
 # stage -> earlier stages whose outputs it reads
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
@@ -69,45 +65,10 @@ STAGE_CONFIG: dict[str, tuple[str, ...]] = {
 }
 _PACKAGES = ("trd-spark", "hail", "pyspark", "numpy", "pandas", "statsmodels", "lifelines")
 
-StageFunction = Callable[[Config, str], dict[str, Any]]
-
-
-class StageNotBuiltError(TrdSparkError):
-    """A stage whose code is not in this version of trd-spark."""
-
-
-def parse_stages(text: str) -> list[str]:
-    """``"qc,score"`` -> ``["qc", "score"]`` in pipeline order; unknown names are an error."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in STAGES]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown stage(s) {', '.join(unknown) or '(none given)'} in --stages; "
-            f"choose from {','.join(STAGES)}"
-        )
-    return [stage for stage in STAGES if stage in names]
-
-
-def stage_function(stage: str) -> StageFunction:
-    """The function that runs ``stage``; StageNotBuiltError when it does not exist yet."""
-    module_name, function_name = _STAGE_FUNCTIONS[stage]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name != module_name:
-            raise
-        raise StageNotBuiltError(
-            f"stage '{stage}' is not built yet in this version of trd-spark"
-        ) from err
-    if not hasattr(module, function_name):
-        raise StageNotBuiltError(f"stage '{stage}' is not built yet in this version of trd-spark")
-    function: StageFunction = getattr(module, function_name)
-    return function
-
 
 def manifest_path(output_dir: str, stage: str) -> str:
     """Where a finished stage's manifest is written."""
-    return storage.join(output_dir, "manifests", f"{stage}.json")
+    return output_path(output_dir, Layout.manifest(stage))
 
 
 def read_manifest(output_dir: str, stage: str) -> dict[str, Any] | None:
@@ -134,7 +95,7 @@ def stage_fingerprint(stage: str, config: Config) -> str:
 
 def run_stage(stage: str, config: Config) -> dict[str, Any]:
     """Run one stage into a staging folder, move its outputs into place, write its manifest."""
-    function = stage_function(stage)
+    function = STAGE_FUNCTIONS[stage]
     fingerprint = stage_fingerprint(stage, config)
     staging = storage.join(config.output_dir, "_staging", stage)
     storage.remove(staging)
@@ -143,7 +104,7 @@ def run_stage(stage: str, config: Config) -> dict[str, Any]:
     started = time.perf_counter()
     summary = function(config, staging)
     seconds = time.perf_counter() - started
-    for folder in STAGE_OUTPUTS[stage]:
+    for folder in STAGE_FOLDERS[stage]:
         storage.replace(storage.join(staging, folder), storage.join(config.output_dir, folder))
     storage.remove(storage.join(config.output_dir, "_staging"))
     manifest = {
@@ -166,7 +127,7 @@ def run_stage(stage: str, config: Config) -> dict[str, Any]:
 
 
 def run_stages(
-    stages: Sequence[str], config: Config, force: bool = False, skip_unbuilt: bool = False
+    stages: Sequence[str], config: Config, force: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Run ``stages`` in pipeline order, skipping finished ones whose fingerprint is unchanged.
 
@@ -175,7 +136,6 @@ def run_stages(
     stages : stage names (any order; run in pipeline order).
     config : the run's config.
     force : redo stages even when finished and unchanged.
-    skip_unbuilt : report and skip stages this version does not have (for ``demo``).
 
     Returns
     -------
@@ -192,13 +152,7 @@ def run_stages(
             log.info("stage %s: finished earlier with the same inputs and config; skipped", stage)
             manifests[stage] = {**previous, "skipped": "up to date"}
             continue
-        try:
-            manifests[stage] = run_stage(stage, config)
-        except StageNotBuiltError as err:
-            if not skip_unbuilt:
-                raise
-            log.warning("%s; skipped", err)
-            manifests[stage] = {"stage": stage, "skipped": "not built"}
+        manifests[stage] = run_stage(stage, config)
     return manifests
 
 

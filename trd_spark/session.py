@@ -16,11 +16,11 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from trd_spark.uri import is_remote
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -42,7 +42,6 @@ class SessionPaths:
 
 def session_paths(output_dir: str) -> SessionPaths:
     """Scratch and log locations under ``output_dir`` (local scratch stays local)."""
-    from trd_spark.config import is_remote
 
     if is_remote(output_dir):
         local_root = Path(tempfile.gettempdir()) / "trd-spark"
@@ -177,23 +176,6 @@ def start_session(
     spark = _spark_from_hail()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-@contextmanager
-def sql_settings(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
-    """Spark SQL ``settings`` for the queries run in the block; the session's own values
-    come back after it (also on error)."""
-    before = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, old in before.items():
-            if old is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, old)
 
 
 def stop_session() -> None:

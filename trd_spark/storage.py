@@ -18,14 +18,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trd_spark.config import is_remote
+from trd_spark.uri import is_remote, join
 
-
-def join(*parts: str) -> str:
-    """Join path parts; URIs keep their ``scheme://``."""
-    if is_remote(parts[0]):
-        return "/".join([parts[0].rstrip("/"), *(p.strip("/") for p in parts[1:])])
-    return str(Path(*parts))
+__all__ = [
+    "exists",
+    "join",
+    "makedirs",
+    "read_parquet",
+    "read_text",
+    "remove",
+    "replace",
+    "write_parquet",
+    "write_text",
+]
 
 
 def exists(path: str) -> bool:

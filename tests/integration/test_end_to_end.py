@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from trd_spark.pipeline import STAGES
+from trd_spark.study import STAGES
 
 pytestmark = pytest.mark.integration
 

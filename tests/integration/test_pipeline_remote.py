@@ -12,6 +12,7 @@ from tests.unit.test_pipeline import make_config
 from trd_spark import pipeline
 from trd_spark.config import Config
 from trd_spark.pipeline import read_manifest, run_stages
+from trd_spark.study import STAGE_FOLDERS
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ def test_remote_output_dir_is_moved_and_manifested(spark, tmp_path: Path, monkey
     def fake_stage(stage: str):
         def run(config: Config, out_dir: str) -> dict[str, Any]:
             assert out_dir.startswith("file://")
-            folder = Path(out_dir.removeprefix("file://")) / pipeline.STAGE_OUTPUTS[stage][0]
+            folder = Path(out_dir.removeprefix("file://")) / STAGE_FOLDERS[stage][0]
             folder.mkdir(parents=True)
             (folder / "out.txt").write_text(f"{stage} {len(calls)}")
             calls.append(stage)
@@ -30,7 +31,8 @@ def test_remote_output_dir_is_moved_and_manifested(spark, tmp_path: Path, monkey
 
         return run
 
-    monkeypatch.setattr(pipeline, "stage_function", fake_stage)
+    for stage in STAGE_FOLDERS:
+        monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, stage, fake_stage(stage))
     local = make_config(tmp_path)
     config = dataclasses.replace(local, output_dir=f"file://{tmp_path}/remote-run")
     run_stages(["qc", "score"], config)

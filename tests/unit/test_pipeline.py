@@ -11,7 +11,8 @@ import pytest
 
 from trd_spark import pipeline
 from trd_spark.config import Config, config_from_dict
-from trd_spark.pipeline import StageNotBuiltError, parse_stages, read_manifest, run_stages
+from trd_spark.pipeline import read_manifest, run_stages
+from trd_spark.study import STAGE_FOLDERS, STAGES, parse_stages
 
 
 def make_config(tmp_path: Path) -> Config:
@@ -39,7 +40,7 @@ class FakeStages:
     def function(self, stage: str) -> Callable[[Config, str], dict[str, Any]]:
         def run(config: Config, out_dir: str) -> dict[str, Any]:
             self.calls.append(stage)
-            folder = Path(out_dir) / pipeline.STAGE_OUTPUTS[stage][0]
+            folder = Path(out_dir) / STAGE_FOLDERS[stage][0]
             folder.mkdir(parents=True)
             (folder / "out.txt").write_text(f"{stage} run {self.calls.count(stage)}")
             if stage in self.fail:
@@ -52,12 +53,13 @@ class FakeStages:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeStages:
     stages = FakeStages()
-    monkeypatch.setattr(pipeline, "stage_function", stages.function)
+    for stage in STAGES:
+        monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, stage, stages.function(stage))
     return stages
 
 
 def output(config: Config, stage: str) -> str:
-    return (Path(config.output_dir) / pipeline.STAGE_OUTPUTS[stage][0] / "out.txt").read_text()
+    return (Path(config.output_dir) / STAGE_FOLDERS[stage][0] / "out.txt").read_text()
 
 
 def test_parse_stages_orders_and_rejects_unknown() -> None:
@@ -139,13 +141,6 @@ def test_stage_without_manifest_is_redone(tmp_path: Path, fake: FakeStages) -> N
     assert fake.calls == ["qc", "qc"]
 
 
-def test_unbuilt_stage_is_an_error_unless_skipped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(pipeline._STAGE_FUNCTIONS, "report", ("trd_spark.no_such_module", "run"))
-    with pytest.raises(StageNotBuiltError, match="stage 'report' is not built yet"):
-        pipeline.stage_function("report")
-    config = make_config(tmp_path)
-    monkeypatch.setitem(pipeline._STAGE_FUNCTIONS, "qc", ("trd_spark.no_such_module", "run"))
-    result = run_stages(["qc"], config, skip_unbuilt=True)
-    assert result["qc"]["skipped"] == "not built"
+def test_every_stage_has_a_function() -> None:
+    assert list(pipeline.STAGE_FUNCTIONS) == list(STAGES)
+    assert all(callable(function) for function in pipeline.STAGE_FUNCTIONS.values())

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.errors import InputError
-from trd_spark.session import sql_settings
+from trd_spark.spark_settings import sql_settings
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from pyspark.sql import types as T  # noqa: N812
 
-from trd_spark.config import is_remote
 from trd_spark.errors import InputError
+from trd_spark.uri import is_remote
 
 Kind = Literal["id", "date", "str"]
 

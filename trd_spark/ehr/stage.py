@@ -30,6 +30,8 @@ from trd_spark.ehr.phenotypes import (
     plausible_dates,
 )
 from trd_spark.ehr.survival import TIME_TO_EVENT_SCHEMA, time_to_event
+from trd_spark.study import Layout, output_path
+from trd_spark.uri import is_remote
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,8 @@ def definitions_from_config(phenotypes: PhenotypeConfig) -> Definitions:
 
 def read_cohorts(spark: SparkSession, output_dir: str) -> DataFrame | None:
     """(person_id, cohort) from ``qc/cohorts.parquet``, or None when the QC stage has not run."""
-    path = f"{output_dir.rstrip('/')}/qc/cohorts.parquet"
-    if not omop.is_remote(path) and not os.path.exists(path):
+    path = output_path(output_dir, Layout.COHORTS)
+    if not is_remote(path) and not os.path.exists(path):
         return None
     cohorts_df = spark.read.parquet(path).where(F.col("cohort").isNotNull())
     # a person in two cohorts would be ambiguous here; take the first name, deterministically

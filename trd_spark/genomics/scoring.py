@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from trd_spark.config import is_remote
 from trd_spark.genomics import taskio
+from trd_spark.uri import is_remote
 
 # Hail's export_plink writes ALT as the first allele of the .bim (PLINK's A1), so
 # .bed code 00 (homozygous A1) is two ALT copies.

@@ -18,8 +18,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from trd_spark.config import is_remote
 from trd_spark.genomics.matching import SiteTable, site_table
+from trd_spark.uri import is_remote
 
 MATCHED_SCHEMA = pa.schema(
     [("var_idx", pa.int64()), ("trait_idx", pa.int32()), ("w", pa.float64())]

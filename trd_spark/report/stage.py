@@ -16,7 +16,7 @@ import os
 import tempfile
 from typing import Any
 
-from trd_spark.config import Config, is_remote
+from trd_spark.config import Config
 from trd_spark.report.html import Section, render_page, render_paragraphs, render_table
 from trd_spark.report.load import (
     QC_SUMMARY_FILE,
@@ -28,6 +28,7 @@ from trd_spark.report.load import (
 from trd_spark.report.methods import describe_suppression, stage_timings, write_methods
 from trd_spark.report.remote import join_remote, localize_run, upload_folder
 from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
+from trd_spark.uri import is_remote
 
 log = logging.getLogger(__name__)
 
