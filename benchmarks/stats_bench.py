@@ -1,6 +1,6 @@
 """Benchmark: the study's logistic grid, batched IRLS vs a loop of statsmodels Logit.
 
-Builds demo-sized per-person inputs (trd_spark.stats.synthetic: 15,000 discovery,
+Builds demo-sized per-person inputs (tests.helpers.stats_inputs: 15,000 discovery,
 8,000 + 6,000 replication persons, 61 traits), the analysis tables, and every
 design of the grid; then, in one run, times
 
@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
+from tests.helpers.stats_inputs import COHORT_SIZES, write_synthetic_inputs
 from trd_spark.resources import conf_path
 from trd_spark.stats.analysis import AnalysisTable, build_analysis_table
 from trd_spark.stats.grid import design_data, enumerate_designs, run_association_grid
-from trd_spark.stats.stage import read_trait_catalog
-from trd_spark.stats.synthetic import COHORT_SIZES, write_synthetic_inputs
+from trd_spark.study import read_trait_catalog
 
 KEYS = ["cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait"]
 
@@ -92,7 +92,7 @@ def statsmodels_loop(tables: dict[str, AnalysisTable], designs: list) -> pd.Data
 
 
 def main(args: argparse.Namespace) -> None:
-    traits = read_trait_catalog(str(conf_path("traits.tsv")))
+    traits = read_trait_catalog(str(conf_path("traits.tsv"))).names
     with tempfile.TemporaryDirectory() as folder:
         tables = build_tables(folder, traits, args.scale, args.seed)
     designs = enumerate_designs(list(tables), "wgs_european")

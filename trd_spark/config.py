@@ -28,6 +28,14 @@ import yaml
 
 from trd_spark.errors import TrdSparkError
 from trd_spark.resources import conf_path
+from trd_spark.study import (
+    DEFAULT_GAP_DAYS,
+    PRIMARY_TRD,
+    PRIMARY_TRMDD,
+    SWITCHING_DEFAULTS,
+    TRD_DEFS,
+    TRMDD_DEFS,
+)
 from trd_spark.uri import is_remote
 
 DEFAULT_TRAITS = "traits.tsv"
@@ -128,11 +136,11 @@ class PhenotypeConfig:
 
     code_lists: str = DEFAULT_CODE_LISTS
     gap_basis: GapBasis = "start_to_start"
-    default_gap_days: int = 182
+    default_gap_days: int = DEFAULT_GAP_DAYS
     min_switch_drugs: int = 3  # "more than 2 distinct antidepressants"
-    trd_1: SwitchingDefinition = SwitchingDefinition(gap_days=182, window_days=365)
-    trd_2: SwitchingDefinition = SwitchingDefinition(gap_days=91, window_days=365)
-    trd_3: SwitchingDefinition = SwitchingDefinition(gap_days=182, window_days=730)
+    trd_1: SwitchingDefinition = SwitchingDefinition(*SWITCHING_DEFAULTS["trd_1"])
+    trd_2: SwitchingDefinition = SwitchingDefinition(*SWITCHING_DEFAULTS["trd_2"])
+    trd_3: SwitchingDefinition = SwitchingDefinition(*SWITCHING_DEFAULTS["trd_3"])
     default_exposure_days: int = 30  # end = start + 29 when neither end nor supply given
     cutoff_date: dt.date | None = None  # default: latest observation_period end
     min_mdd_dates_survival: int = 3
@@ -144,8 +152,8 @@ class AnalysisConfig:
 
     significance: float = 1e-5
     n_pcs: int = 16
-    primary_trd: str = "trd_1"
-    primary_trmdd: str = "trmdd_1"
+    primary_trd: str = PRIMARY_TRD
+    primary_trmdd: str = PRIMARY_TRMDD
     strata_percentiles: list[float] = field(default_factory=lambda: [20.0, 80.0])
     sex_stratified: bool = True
     max_iter: int = 25
@@ -406,6 +414,13 @@ def _check_consistency(config: Config, file: Path) -> None:
         raise ConfigError(
             f"{file}: exactly one cohort must have role 'discovery' "
             f"(found {roles.count('discovery')})"
+        )
+    analysis = config.analysis
+    if analysis.primary_trd not in TRD_DEFS or analysis.primary_trmdd not in TRMDD_DEFS:
+        raise ConfigError(
+            f"{file}: keys 'analysis.primary_trd' / 'analysis.primary_trmdd' are "
+            f"{analysis.primary_trd!r} / {analysis.primary_trmdd!r}; choose from "
+            f"{', '.join(TRD_DEFS)} and {', '.join(TRMDD_DEFS)}"
         )
     if not 0 < config.weights.min_overlap <= 1:
         raise ConfigError(f"{file}: key 'weights.min_overlap' must be in (0, 1]")

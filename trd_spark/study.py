@@ -134,6 +134,8 @@ SWITCHING_DEFAULTS: dict[str, tuple[int, int]] = {
     "trd_3": (182, 730),
 }
 SWITCHING_DEFS: tuple[str, ...] = tuple(SWITCHING_DEFAULTS)
+# the gap (days) of the drug trial periods that say who is treated, by default
+DEFAULT_GAP_DAYS = 182
 # trd_4 adds ECT / esketamine to trd_1, trd_5 adds antipsychotics to trd_4
 BUILDS_ON: dict[str, str] = {"trd_4": "trd_1", "trd_5": "trd_4"}
 PRIMARY_TRD, PRIMARY_TRMDD = "trd_1", "trmdd_1"

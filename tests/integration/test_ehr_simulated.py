@@ -11,8 +11,9 @@ import pytest
 
 from trd_spark.config import load_config
 from trd_spark.ehr import stage
-from trd_spark.ehr.definitions import TRD_DEFS, TRMDD_DEFS, comparison_groups_pandas
+from trd_spark.ehr.definitions import comparison_groups_pandas
 from trd_spark.ehr.stage import run_phenotype
+from trd_spark.study import TRD_DEFS, TRMDD_DEFS
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 
 The inputs are the files the earlier stages write (qc/cohorts.parquet, pgs/<cohort>.parquet,
 phenotypes/persons.parquet, phenotypes/time_to_event.parquet), drawn by
-trd_spark.stats.synthetic with the paper's directions planted.
+tests.helpers.stats_inputs with the paper's directions planted.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers.stats_inputs import write_synthetic_inputs
 from trd_spark.config import Config, config_from_dict
 from trd_spark.errors import InputError
 from trd_spark.stats.stage import run_analyze
-from trd_spark.stats.synthetic import write_synthetic_inputs
 
 pytestmark = pytest.mark.integration
 

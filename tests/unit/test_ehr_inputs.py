@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.helpers.phenotype_job import compute_phenotypes
 from tests.reference.ehr_histories import (
     CITALOPRAM,
     FLUOXETINE,
@@ -21,7 +22,6 @@ from tests.reference.ehr_histories import (
 from trd_spark.ehr.codes import read_code_lists
 from trd_spark.ehr.definitions import Definitions
 from trd_spark.ehr.omop import read_omop
-from trd_spark.ehr.phenotypes import compute_phenotypes
 from trd_spark.errors import InputError
 from trd_spark.resources import conf_path
 

@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 from hypothesis import HealthCheck, Phase, given, settings
 
+from tests.helpers.phenotype_job import compute_phenotypes
 from tests.reference.ehr_histories import histories, write_omop
 from tests.reference.phenotypes_reference import Settings, reference_phenotypes
 from trd_spark.ehr.codes import read_code_lists
 from trd_spark.ehr.definitions import Definitions
 from trd_spark.ehr.omop import read_omop
-from trd_spark.ehr.phenotypes import compute_phenotypes
 from trd_spark.resources import conf_path
 
 CODE_LISTS = str(conf_path("code_lists"))

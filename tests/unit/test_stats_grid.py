@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from tests.helpers.stats_inputs import simulate_cohort_persons
 from trd_spark.stats.analysis import AnalysisTable, build_analysis_table
 from trd_spark.stats.grid import (
     ASSOCIATION_COLUMNS,
@@ -17,7 +18,6 @@ from trd_spark.stats.grid import (
     run_association_grid,
     sensitivity_table,
 )
-from trd_spark.stats.synthetic import simulate_cohort_persons
 
 TRAITS = ["insomnia", "educational_attainment", "major_depression", "height"]
 PCS = [f"pc{i}" for i in range(1, 17)]

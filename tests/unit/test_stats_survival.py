@@ -8,6 +8,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from scipy import stats
 
+from tests.helpers.stats_inputs import simulate_cohort_persons, simulate_time_to_event
 from trd_spark.stats import survival
 from trd_spark.stats.analysis import build_analysis_table
 from trd_spark.stats.progression import (
@@ -17,7 +18,6 @@ from trd_spark.stats.progression import (
     build_survival_set,
 )
 from trd_spark.stats.survival import cox_zph, fit_cox, kaplan_meier, mean_time_to_event, pgs_strata
-from trd_spark.stats.synthetic import simulate_cohort_persons, simulate_time_to_event
 
 from .test_stats_reference import read
 

@@ -1,8 +1,14 @@
-"""MDD / TRD definitions, covariates and comparison groups (``phenotypes.md``)."""
+"""MDD / TRD definitions, covariates and comparison group sizes (``docs/phenotypes.md``).
+
+The names of the definitions and the group rule are the study's vocabulary
+(:mod:`trd_spark.study`); this module computes them on Spark.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,12 +16,20 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
+from trd_spark.study import (
+    COMBINATIONS,
+    DEFAULT_GAP_DAYS,
+    GROUP_COUNT_COLUMNS,
+    GROUP_LABELS,
+    GROUPS,
+    SWITCHING_DEFAULTS,
+    SWITCHING_DEFS,
+    TRD_DEFS,
+    group_masks,
+)
+
 SEX_AT_BIRTH = {45878463: "female", 45880669: "male"}
 GENDER = {8532: "female", 8507: "male"}
-TRD_DEFS = ("trd_1", "trd_2", "trd_3", "trd_4", "trd_5")
-TRMDD_DEFS = ("trmdd_1", "trmdd_2", "trmdd_3")
-SWITCHING_DEFS = ("trd_1", "trd_2", "trd_3")
-GROUP_COLUMNS = {"TRD": "n_trd", "trMDD": "n_trmdd", "non-MDD": "n_non_mdd"}
 
 
 @dataclass(frozen=True)
@@ -23,10 +37,8 @@ class Definitions:
     """The numbers of the definitions, as plain values (defaults reproduce the study)."""
 
     gap_basis: str = "start_to_start"
-    default_gap_days: int = 182
-    switching: dict[str, tuple[int, int]] = field(
-        default_factory=lambda: {"trd_1": (182, 365), "trd_2": (91, 365), "trd_3": (182, 730)}
-    )
+    default_gap_days: int = DEFAULT_GAP_DAYS
+    switching: dict[str, tuple[int, int]] = field(default_factory=lambda: dict(SWITCHING_DEFAULTS))
     min_switch_drugs: int = 3
     default_exposure_days: int = 30
     cutoff_date: dt.date | None = None
@@ -272,42 +284,18 @@ def build_persons(
     )
 
 
-def _check_combination(trd_def: str, trmdd_def: str) -> str:
-    if trd_def not in TRD_DEFS or trmdd_def not in TRMDD_DEFS:
-        raise ValueError(
-            f"comparison ({trd_def}, {trmdd_def}) unknown; trd_def is one of "
-            f"{', '.join(TRD_DEFS)} and trmdd_def one of {', '.join(TRMDD_DEFS)}"
-        )
-    return "mdd_" + trmdd_def.rsplit("_", 1)[1]
-
-
-def comparison_group_expr(trd_def: str, trmdd_def: str) -> Column:
-    """``TRD``, ``trMDD``, ``non-MDD`` or null for one comparison (``phenotypes.md`` Groups)."""
-    mdd = F.col(_check_combination(trd_def, trmdd_def))
-    trd = F.col(trd_def)
-    return (
-        F.when(mdd & trd, F.lit("TRD"))
-        .when(mdd & F.col("treated") & ~trd, F.lit("trMDD"))
-        .when(F.col("non_mdd"), F.lit("non-MDD"))
-        .otherwise(F.lit(None).cast("string"))
-    )
-
-
-def comparison_groups(persons_df: DataFrame, trd_def: str, trmdd_def: str) -> DataFrame:
-    """``persons_df`` with a ``group`` column for the comparison (trd_def, trmdd_def)."""
-    return persons_df.withColumn("group", comparison_group_expr(trd_def, trmdd_def))
+def pandas_flag(persons: pd.DataFrame) -> Callable[[str], pd.Series]:
+    """A persons column as a boolean flag, missing values false (for ``study.group_masks``)."""
+    return lambda column: persons[column].fillna(False).astype(bool)
 
 
 def comparison_groups_pandas(persons: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.Series:
-    """Pandas version: a Series of ``TRD`` / ``trMDD`` / ``non-MDD`` / None per row."""
-    mdd = persons[_check_combination(trd_def, trmdd_def)].fillna(False).astype(bool)
-    trd = persons[trd_def].fillna(False).astype(bool)
-    treated = persons["treated"].fillna(False).astype(bool)
-    non_mdd = persons["non_mdd"].fillna(False).astype(bool)
+    """Each person's group label (``TRD`` / ``trMDD`` / ``non-MDD``, or None) in one
+    comparison, from a collected persons table."""
+    masks = group_masks(pandas_flag(persons), trd_def, trmdd_def)
     group = pd.Series([None] * len(persons), index=persons.index, dtype=object)
-    group[non_mdd] = "non-MDD"
-    group[mdd & treated & ~trd] = "trMDD"
-    group[mdd & trd] = "TRD"
+    for name in GROUPS:  # later groups win: a TRD person is never labelled trMDD
+        group[masks[name]] = GROUP_LABELS[name]
     return group
 
 
@@ -319,6 +307,7 @@ def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
     pandas DataFrame (cohort, trd_def, trmdd_def, n_trd, n_trmdd, n_non_mdd), sorted.
     """
 
+    @functools.cache
     def flag(column: str) -> np.ndarray:
         return persons[column].fillna(False).to_numpy(dtype=bool)
 
@@ -328,42 +317,13 @@ def group_sizes_pandas(persons: pd.DataFrame) -> pd.DataFrame:
     def per_cohort(mask: np.ndarray) -> np.ndarray:
         return np.bincount(codes[mask], minlength=len(names))
 
-    treated, n_non_mdd = flag("treated"), per_cohort(flag("non_mdd"))
+    count_columns = list(GROUP_COUNT_COLUMNS.values())
     rows = []
-    for trd_def in TRD_DEFS:
-        trd = flag(trd_def)
-        for trmdd_def in TRMDD_DEFS:
-            mdd = flag(_check_combination(trd_def, trmdd_def))
-            counts = np.stack([per_cohort(mdd & trd), per_cohort(mdd & treated & ~trd), n_non_mdd])
-            rows += [(name, trd_def, trmdd_def, *counts[:, i]) for i, name in enumerate(names)]
-            rows.append(("all", trd_def, trmdd_def, *counts.sum(axis=1)))
-    sizes = pd.DataFrame(rows, columns=["cohort", "trd_def", "trmdd_def", *GROUP_COLUMNS.values()])
-    sizes = sizes.astype({c: "int64" for c in GROUP_COLUMNS.values()})
+    for trd_def, trmdd_def in COMBINATIONS:
+        masks = group_masks(flag, trd_def, trmdd_def)
+        counts = np.stack([per_cohort(masks[group]) for group in GROUP_COUNT_COLUMNS])
+        rows += [(name, trd_def, trmdd_def, *counts[:, i]) for i, name in enumerate(names)]
+        rows.append(("all", trd_def, trmdd_def, *counts.sum(axis=1)))
+    sizes = pd.DataFrame(rows, columns=["cohort", "trd_def", "trmdd_def", *count_columns])
+    sizes = sizes.astype({c: "int64" for c in count_columns})
     return sizes.sort_values(["cohort", "trd_def", "trmdd_def"]).reset_index(drop=True)
-
-
-def group_sizes(persons_df: DataFrame) -> DataFrame:
-    """Counts per cohort (and ``all``) for the 15 comparisons:
-    cohort, trd_def, trmdd_def, n_trd, n_trmdd, n_non_mdd."""
-    labels = [
-        F.struct(
-            F.lit(trd).alias("trd_def"),
-            F.lit(trmdd).alias("trmdd_def"),
-            comparison_group_expr(trd, trmdd).alias("group"),
-        )
-        for trd in TRD_DEFS
-        for trmdd in TRMDD_DEFS
-    ]
-    long_df = persons_df.select(
-        F.coalesce(F.col("cohort"), F.lit("(none)")).alias("cohort"),
-        F.explode(F.array(*labels)).alias("_c"),
-    )
-    counted = [
-        F.sum((F.col("_c.group") == g).cast("int")).cast("long").alias(name)
-        for g, name in (("TRD", "n_trd"), ("trMDD", "n_trmdd"), ("non-MDD", "n_non_mdd"))
-    ]
-    by_cohort_df = long_df.groupBy("cohort", "_c.trd_def", "_c.trmdd_def").agg(*counted)
-    all_df = long_df.groupBy(F.lit("all").alias("cohort"), "_c.trd_def", "_c.trmdd_def").agg(
-        *counted
-    )
-    return by_cohort_df.unionByName(all_df).fillna(0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
@@ -25,7 +24,6 @@ from trd_spark.ehr.periods import (
     summarise_periods,
     summarise_persons,
 )
-from trd_spark.ehr.survival import time_to_event
 
 PERIOD_COLUMNS = (
     "person_id", "gap_basis", "gap_days", "period_id", "start", "end", "n_exposures",
@@ -160,7 +158,8 @@ def plan_phenotypes(
     runs here).
 
     The periods, the per-person summary and the persons are left to the caller, see
-    :class:`PhenotypePlan`, :func:`count_attrition` and :func:`compute_phenotypes`.
+    :class:`PhenotypePlan`, :func:`count_attrition` and
+    :func:`trd_spark.ehr.stage.run_phenotype`.
 
     Parameters
     ----------
@@ -190,45 +189,3 @@ def plan_phenotypes(
     )
     summary_df = defs.summarise_person_rows(stacked_df)
     return PhenotypePlan(periods_df, summary_df, definitions, cohorts_df)
-
-
-@dataclass
-class PhenotypeResult:
-    """What the phenotype job produces (DataFrames are lazy)."""
-
-    persons_df: DataFrame
-    periods_df: DataFrame
-    attrition: list[ev.AttritionRow]
-    cutoff_date: dt.date | None
-    min_mdd_dates_survival: int
-
-    def time_to_event(self) -> pd.DataFrame:
-        """The time-to-event rows (:func:`trd_spark.ehr.survival.time_to_event`), from
-        the persons collected to the driver."""
-        return time_to_event(self.persons_df.toPandas(), self.min_mdd_dates_survival)
-
-
-def compute_phenotypes(
-    spark: SparkSession,
-    tables: dict[str, DataFrame],
-    code_lists: CodeLists,
-    definitions: defs.Definitions,
-    cohorts_df: DataFrame | None = None,
-) -> PhenotypeResult:
-    """Every definition of ``phenotypes.md`` as lazy DataFrames, the attrition counted.
-
-    For interactive use and tests: the persons are computed from the lazy periods, so
-    reading both recomputes the periods.  The stage writes the periods first and builds
-    the persons from the written ones (:func:`trd_spark.ehr.stage.run_phenotype`).
-    Parameters as :func:`plan_phenotypes`, with the typed OMOP ``tables`` and the
-    ``code_lists`` as read (:func:`trd_spark.ehr.codes.read_code_lists`) instead.
-    """
-    lookups = look_up_codes(spark, tables, code_lists)
-    clean = clean_tables(tables, plausible_dates(definitions))
-    counts, cutoff = count_attrition(clean, definitions)
-    plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
-    persons_df = plan.persons_df(plan.periods_df, plan.summary_df, cutoff)
-    attrition = counts + lookups.attrition
-    return PhenotypeResult(
-        persons_df, plan.periods_df, attrition, cutoff, definitions.min_mdd_dates_survival
-    )

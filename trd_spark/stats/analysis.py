@@ -14,11 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputError
-
-STATUS_COLUMNS = (
-    "mdd_1", "mdd_2", "mdd_3", "treated", "trd_1", "trd_2", "trd_3", "trd_4", "trd_5", "non_mdd",
-)  # fmt: skip
-CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
+from trd_spark.study import STATUS_COLUMNS, Layout, contrast_groups, group_masks
 
 
 @dataclass
@@ -68,11 +64,9 @@ def build_analysis_table(
     AnalysisTable with the attrition of every exclusion step.
     """
     pcs = [f"pc{i}" for i in range(1, n_pcs + 1)]
-    _require_columns(cohorts_df, ["person_id", "cohort", *pcs], "qc/cohorts.parquet")
-    _require_columns(pgs_df, ["person_id"], f"pgs/{cohort}.parquet")
-    _require_columns(
-        persons_df, ["person_id", "sex", "age", *STATUS_COLUMNS], "phenotypes/persons.parquet"
-    )
+    _require_columns(cohorts_df, ["person_id", "cohort", *pcs], Layout.COHORTS)
+    _require_columns(pgs_df, ["person_id"], Layout.pgs(cohort))
+    _require_columns(persons_df, ["person_id", "sex", "age", *STATUS_COLUMNS], Layout.PERSONS)
     present = [t for t in traits if t in pgs_df.columns]
     members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs]]
     members_df = members_df.drop_duplicates("person_id")
@@ -86,7 +80,7 @@ def build_analysis_table(
         person_cols.append("age_at_diagnosis")
     table_df = table_df.merge(persons_df[person_cols], on="person_id", how="left", indicator=True)
     table_df = log.drop(table_df, table_df.pop("_merge") != "both", "no_ehr",
-                        "not in phenotypes/persons.parquet")  # fmt: skip
+                        f"not in {Layout.PERSONS}")  # fmt: skip
     _check_not_all_missing(table_df, [*pcs, "sex", "age"], cohort)
     table_df = log.drop(table_df, table_df[pcs].isna().any(axis=1), "missing_pcs", "missing PCs")
     table_df = log.drop(table_df, ~table_df.sex.isin(["female", "male"]), "missing_sex",
@@ -134,26 +128,20 @@ def standardize_pgs(raw_df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def comparison_groups(data_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> dict[str, np.ndarray]:
-    """Boolean masks of the TRD, trMDD and non-MDD groups of one comparison.
+    """Boolean masks of the TRD, trMDD and non-MDD groups of one comparison
+    (:func:`trd_spark.study.group_masks`).
 
     Parameters
     ----------
-    data_df : analysis table with mdd_j, treated, trd_k, non_mdd.
+    data_df : analysis table with the status columns (missing status already false).
     trd_def : ``trd_1`` .. ``trd_5``.
-    trmdd_def : ``trmdd_1`` .. ``trmdd_3`` (uses ``mdd_1`` .. ``mdd_3``).
+    trmdd_def : ``trmdd_1`` .. ``trmdd_3``.
 
     Returns
     -------
-    dict with ``TRD``, ``trMDD``, ``nonMDD`` masks (phenotypes.md).
+    dict with ``TRD``, ``trMDD``, ``nonMDD`` masks.
     """
-    mdd = data_df[trmdd_def.replace("trmdd", "mdd")].to_numpy(bool)
-    trd = data_df[trd_def].to_numpy(bool)
-    treated = data_df["treated"].to_numpy(bool)
-    return {
-        "TRD": mdd & trd,
-        "trMDD": mdd & treated & ~trd,
-        "nonMDD": data_df["non_mdd"].to_numpy(bool),
-    }
+    return group_masks(lambda column: data_df[column].to_numpy(bool), trd_def, trmdd_def)
 
 
 def contrast_outcome(groups: dict[str, np.ndarray], contrast: str) -> tuple[np.ndarray, np.ndarray]:
@@ -162,15 +150,16 @@ def contrast_outcome(groups: dict[str, np.ndarray], contrast: str) -> tuple[np.n
     Parameters
     ----------
     groups : masks from ``comparison_groups``.
-    contrast : one of CONTRASTS, ``<cases>_vs_<controls>``.
+    contrast : one of ``trd_spark.study.CONTRASTS``, ``<cases>_vs_<controls>``.
 
     Returns
     -------
     (boolean row mask, float outcome of the selected rows).
     """
-    if contrast not in CONTRASTS:
-        raise InputError(f"unknown contrast {contrast!r}; choose from {', '.join(CONTRASTS)}")
-    cases_name, controls_name = contrast.split("_vs_")
+    try:
+        cases_name, controls_name = contrast_groups(contrast)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     cases, controls = groups[cases_name], groups[controls_name]
     rows = cases | controls
     return rows, cases[rows].astype(float)
@@ -215,9 +204,7 @@ def _check_not_all_missing(table_df: pd.DataFrame, columns: list[str], cohort: s
         if column == "sex":
             values = values.where(values.isin(["female", "male"]))
         if values.isna().all():
-            source = (
-                "phenotypes/persons.parquet" if column in ("sex", "age") else "qc/cohorts.parquet"
-            )
+            source = Layout.PERSONS if column in ("sex", "age") else Layout.COHORTS
             raise InputError(
                 f"{source}: column {column} is missing for all {len(table_df)} persons of cohort "
                 f"{cohort}; every person would be excluded. Check the inputs of the stage that "

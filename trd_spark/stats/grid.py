@@ -14,17 +14,18 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputError
-from trd_spark.stats.analysis import (
-    CONTRASTS,
-    AnalysisTable,
-    comparison_groups,
-    contrast_outcome,
-)
+from trd_spark.stats.analysis import AnalysisTable, comparison_groups, contrast_outcome
 from trd_spark.stats.logistic import fit_logistic_batch, wald_summary
 from trd_spark.stats.meta import fit_meta_regression
+from trd_spark.study import (
+    COMBINATIONS,
+    CONTRASTS,
+    INTERACTION_STRATUM,
+    PRIMARY_TRD,
+    PRIMARY_TRMDD,
+    SEX_STRATA,
+)
 
-TRD_DEFS = tuple(f"trd_{k}" for k in range(1, 6))
-TRMDD_DEFS = tuple(f"trmdd_{j}" for j in range(1, 4))
 ASSOCIATION_COLUMNS = [
     "cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait", "beta", "se",
     "odds_ratio", "ci_low", "ci_high", "p", "n_cases", "n_controls", "converged",
@@ -47,13 +48,13 @@ class Design:
     contrast: str
     trd_def: str
     trmdd_def: str
-    stratum: str = "all"  # all, female, male, pgs_x_sex
+    stratum: str = "all"  # one of trd_spark.study.STRATA
 
 
 def enumerate_designs(
     cohorts: list[str],
     discovery: str,
-    primary: tuple[str, str] = ("trd_1", "trmdd_1"),
+    primary: tuple[str, str] = (PRIMARY_TRD, PRIMARY_TRMDD),
     sex_stratified: bool = True,
 ) -> list[Design]:
     """The study's grid: every cohort x contrast (primary), all 15 combinations of TRD vs
@@ -73,16 +74,13 @@ def enumerate_designs(
     designs = [Design(c, contrast, trd, trmdd) for c in cohorts for contrast in CONTRASTS]
     if discovery in cohorts:
         designs += [
-            Design(discovery, "TRD_vs_trMDD", k, j)
-            for k in TRD_DEFS
-            for j in TRMDD_DEFS
-            if (k, j) != primary
+            Design(discovery, "TRD_vs_trMDD", k, j) for k, j in COMBINATIONS if (k, j) != primary
         ]
     if sex_stratified:
         designs += [
             Design(c, "TRD_vs_trMDD", trd, trmdd, s)
             for c in cohorts
-            for s in ("female", "male", "pgs_x_sex")
+            for s in (*SEX_STRATA, INTERACTION_STRATUM)
         ]
     return designs
 
@@ -116,7 +114,7 @@ def design_data(table: AnalysisTable, design: Design, n_pcs: int = 16) -> Design
     data_df = table.data_df
     groups = comparison_groups(data_df, design.trd_def, design.trmdd_def)
     rows, y = contrast_outcome(groups, design.contrast)
-    by_sex = design.stratum in ("female", "male")
+    by_sex = design.stratum in SEX_STRATA
     if by_sex:
         is_stratum = data_df.sex.to_numpy() == (1.0 if design.stratum == "male" else 0.0)
         y = y[is_stratum[rows]]
@@ -124,7 +122,7 @@ def design_data(table: AnalysisTable, design: Design, n_pcs: int = 16) -> Design
     subset_df = data_df.loc[rows]
     fitted = [i for i, t in enumerate(table.traits) if t not in table.constant_traits]
     specific = subset_df[[table.traits[i] for i in fitted]].to_numpy(float)[:, :, None]
-    if design.stratum == "pgs_x_sex":
+    if design.stratum == INTERACTION_STRATUM:
         specific = np.concatenate(
             [specific, specific * subset_df.sex.to_numpy(float)[:, None, None]], axis=2
         )
@@ -132,7 +130,7 @@ def design_data(table: AnalysisTable, design: Design, n_pcs: int = 16) -> Design
         y=y,
         covariates=_covariate_matrix(subset_df, n_pcs, with_sex=not by_sex),
         specific=specific,
-        term=1 if design.stratum == "pgs_x_sex" else 0,
+        term=1 if design.stratum == INTERACTION_STRATUM else 0,
         fitted=fitted,
         n_cases=int(y.sum()),
         n_controls=int(len(y) - y.sum()),
@@ -280,7 +278,9 @@ def single_threaded_blas() -> Iterator[None]:
 
 
 def replicate(
-    associations_df: pd.DataFrame, discovery: str, primary: tuple[str, str] = ("trd_1", "trmdd_1")
+    associations_df: pd.DataFrame,
+    discovery: str,
+    primary: tuple[str, str] = (PRIMARY_TRD, PRIMARY_TRMDD),
 ) -> pd.DataFrame:
     """Meta-regression of each replication cohort's log ORs on the discovery cohort's.
 
@@ -336,7 +336,9 @@ def _meta_row(yi_df: pd.DataFrame, x_df: pd.DataFrame) -> dict[str, float]:
 
 
 def sensitivity_table(
-    associations_df: pd.DataFrame, discovery: str, primary: tuple[str, str] = ("trd_1", "trmdd_1")
+    associations_df: pd.DataFrame,
+    discovery: str,
+    primary: tuple[str, str] = (PRIMARY_TRD, PRIMARY_TRMDD),
 ) -> pd.DataFrame:
     """The paper's Table 2 from the discovery cohort's TRD vs trMDD rows.
 
@@ -358,14 +360,13 @@ def sensitivity_table(
     primary_df = _select(rows_df, *primary)
     primary_sig = set(primary_df.trait[primary_df.significant])
     out = []
-    for trd_def in TRD_DEFS:
-        for trmdd_def in TRMDD_DEFS:
-            combo_df = rows_df[(rows_df.trd_def == trd_def) & (rows_df.trmdd_def == trmdd_def)]
-            if combo_df.empty:
-                continue
-            sig = set(combo_df.trait[combo_df.significant])
-            overlap = 100.0 * len(sig & primary_sig) / len(primary_sig) if primary_sig else np.nan
-            meta = _meta_row(_select(combo_df, trd_def, trmdd_def), primary_df)
-            out.append((trd_def, trmdd_def, int(combo_df.n_controls.max()),
-                        int(combo_df.n_cases.max()), meta["r2"], len(sig), overlap))  # fmt: skip
+    for trd_def, trmdd_def in COMBINATIONS:
+        combo_df = rows_df[(rows_df.trd_def == trd_def) & (rows_df.trmdd_def == trmdd_def)]
+        if combo_df.empty:
+            continue
+        sig = set(combo_df.trait[combo_df.significant])
+        overlap = 100.0 * len(sig & primary_sig) / len(primary_sig) if primary_sig else np.nan
+        meta = _meta_row(_select(combo_df, trd_def, trmdd_def), primary_df)
+        out.append((trd_def, trmdd_def, int(combo_df.n_controls.max()),
+                    int(combo_df.n_cases.max()), meta["r2"], len(sig), overlap))  # fmt: skip
     return pd.DataFrame(out, columns=SENSITIVITY_COLUMNS)

@@ -24,6 +24,7 @@ from trd_spark.stats.grid import (
     sensitivity_table,
 )
 from trd_spark.stats.progression import build_survival_set, run_progression
+from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
     started = time.perf_counter()
     settings = config.analysis
     primary = (settings.primary_trd, settings.primary_trmdd)
-    traits = read_trait_catalog(config.weights.traits)
+    traits = read_trait_catalog(config.weights.traits).names
     log.info("analyze: building the per-cohort analysis tables")
     tables = build_tables(config, traits)
     designs = enumerate_designs(
@@ -72,7 +73,7 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
         "attrition": attrition_df,
         "traits": trait_presence(tables, traits),
     }
-    write_results(results, storage.join(out_dir, "results"))
+    write_results(results, out_dir)
     summary = summarize(results, tables, time.perf_counter() - started)
     if summary["traits_in_some_cohorts_only"]:
         log.warning(
@@ -82,37 +83,20 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
     return summary
 
 
-def read_trait_catalog(path: str) -> list[str]:
-    """Trait names of the catalog, in catalog order.
-
-    Parameters
-    ----------
-    path : ``traits.tsv`` with a ``trait`` column.
-
-    Returns
-    -------
-    list of trait names.
-    """
-    catalog_df = pd.read_csv(path, sep="\t")
-    if "trait" not in catalog_df.columns:
-        raise InputError(f"{path}: the trait catalog needs a 'trait' column (tab-separated)")
-    return [str(t) for t in catalog_df.trait]
-
-
 def read_stage_table(output_dir: str, relative: str, stage: str) -> pd.DataFrame:
     """A Parquet table an earlier stage wrote; a clear error when it is missing.
 
     Parameters
     ----------
     output_dir : the run's output folder.
-    relative : path below it, e.g. ``qc/cohorts.parquet``.
+    relative : path below it, a :class:`trd_spark.study.Layout` path.
     stage : the stage that writes it (named in the error).
 
     Returns
     -------
     DataFrame.
     """
-    path = storage.join(output_dir, relative)
+    path = output_path(output_dir, relative)
     try:
         return storage.read_parquet(path)
     except FileNotFoundError as err:
@@ -134,11 +118,11 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
     -------
     cohort name -> AnalysisTable (cohorts with nobody left are logged and skipped).
     """
-    cohorts_df = read_stage_table(config.output_dir, "qc/cohorts.parquet", "qc")
-    persons_df = read_stage_table(config.output_dir, "phenotypes/persons.parquet", "phenotype")
+    cohorts_df = read_stage_table(config.output_dir, Layout.COHORTS, "qc")
+    persons_df = read_stage_table(config.output_dir, Layout.PERSONS, "phenotype")
     tables = {}
     for cohort in config.cohorts:
-        pgs_df = read_stage_table(config.output_dir, f"pgs/{cohort}.parquet", "score")
+        pgs_df = read_stage_table(config.output_dir, Layout.pgs(cohort), "score")
         table = build_analysis_table(
             cohort, cohorts_df, pgs_df, persons_df, traits, config.analysis.n_pcs
         )
@@ -149,7 +133,7 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
     if config.discovery_cohort not in tables:
         raise InputError(
             f"discovery cohort {config.discovery_cohort} has no persons left after exclusions; "
-            "see results/attrition.parquet"
+            f"see {Layout.ANALYSIS_ATTRITION}"
         )
     return tables
 
@@ -168,7 +152,7 @@ def analyse_progression(
     -------
     (survival rows, KM rows, mean time to TRD, attrition rows).
     """
-    tte_df = read_stage_table(config.output_dir, "phenotypes/time_to_event.parquet", "phenotype")
+    tte_df = read_stage_table(config.output_dir, Layout.TIME_TO_EVENT, "phenotype")
     sets: dict[str, tuple[pd.DataFrame, bool]] = {}
     traits_by_set: dict[str, list[str]] = {}
     attrition: list[dict[str, object]] = []
@@ -178,8 +162,9 @@ def analyse_progression(
         traits_by_set[cohort] = table.traits
         attrition += rows
     for platform, members in platform_groups(config, list(tables)).items():
-        sets[platform] = (pd.concat([sets[m][0] for m in members], ignore_index=True), True)
-        traits_by_set[platform] = [
+        pooled = pooled_set_name(platform)
+        sets[pooled] = (pd.concat([sets[m][0] for m in members], ignore_index=True), True)
+        traits_by_set[pooled] = [
             t for t in tables[members[0]].traits if all(t in tables[m].traits for m in members)
         ]
     percentiles = tuple(config.analysis.strata_percentiles)
@@ -234,11 +219,23 @@ def trait_presence(tables: dict[str, AnalysisTable], traits: list[str]) -> pd.Da
     return pd.DataFrame(rows, columns=["trait", "cohort", "present", "constant"])
 
 
-def write_results(results: dict[str, pd.DataFrame], folder: str) -> None:
-    """Each table as ``<folder>/<name>.parquet``."""
-    storage.makedirs(folder)
+# results table -> where it goes
+RESULT_FILES: dict[str, str] = {
+    "associations": Layout.ASSOCIATIONS,
+    "replication": Layout.REPLICATION,
+    "sensitivity": Layout.SENSITIVITY,
+    "survival": Layout.SURVIVAL,
+    "km": Layout.KM,
+    "time_to_trd": Layout.TIME_TO_TRD,
+    "attrition": Layout.ANALYSIS_ATTRITION,
+    "traits": Layout.ANALYSED_TRAITS,
+}
+
+
+def write_results(results: dict[str, pd.DataFrame], out_dir: str) -> None:
+    """Each results table where :data:`RESULT_FILES` puts it under ``out_dir``."""
     for name, frame in results.items():
-        storage.write_parquet(frame, storage.join(folder, f"{name}.parquet"))
+        storage.write_parquet(frame, output_path(out_dir, RESULT_FILES[name]))
 
 
 def summarize(

@@ -1,4 +1,5 @@
-"""Per-person tables shaped like the inputs of the analyze stage, with planted effects.
+"""Per-person tables shaped like the inputs of the analyze stage, with planted effects (a test
+and benchmark helper: the whole study is simulated by :mod:`trd_spark.simulate`).
 
 For developing, testing and benchmarking the statistics without running the
 genotype and EHR stages: ``qc/cohorts.parquet``, ``pgs/<cohort>.parquet``,
