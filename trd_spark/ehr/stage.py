@@ -30,8 +30,8 @@ from trd_spark.ehr.phenotypes import (
     plausible_dates,
 )
 from trd_spark.ehr.survival import TIME_TO_EVENT_SCHEMA, time_to_event
-from trd_spark.study import Layout, output_path
-from trd_spark.uri import is_remote
+from trd_spark.study import PRIMARY_TRD, PRIMARY_TRMDD, Layout, output_path
+from trd_spark.uri import is_remote, join
 
 log = logging.getLogger(__name__)
 
@@ -104,36 +104,37 @@ def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
 SUMMARY_FILE = "person_summary.parquet"  # the per-person summary, in the stage's scratch
 
 
-def write_plan_tables(plan: PhenotypePlan, folder: str, scratch: str) -> None:
-    """Write the periods to ``folder`` and the per-person summary to ``scratch``, side by
-    side: two independent Spark jobs whose tasks fill each other's idle cores."""
+def write_plan_tables(plan: PhenotypePlan, out_dir: str, scratch: str) -> None:
+    """Write the periods under ``out_dir`` and the per-person summary to ``scratch``, side
+    by side: two independent Spark jobs whose tasks fill each other's idle cores."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         summary_written = pool.submit(
-            plan.summary_df.write.mode("overwrite").parquet, f"{scratch}/{SUMMARY_FILE}"
+            plan.summary_df.write.mode("overwrite").parquet, join(scratch, SUMMARY_FILE)
         )
-        plan.periods_df.write.mode("overwrite").parquet(f"{folder}/periods.parquet")
+        plan.periods_df.write.mode("overwrite").parquet(output_path(out_dir, Layout.PERIODS))
         summary_written.result()
 
 
-def write_persons(plan: PhenotypePlan, folder: str, scratch: str, cutoff: dt.date | None) -> None:
+def write_persons(plan: PhenotypePlan, out_dir: str, scratch: str, cutoff: dt.date | None) -> None:
     """Write the persons, from the periods and the per-person summary already written
     (:func:`write_plan_tables`): every output is computed once."""
     spark = plan.periods_df.sparkSession
     # read back with the schemas known: no job to infer them
-    periods_df = spark.read.schema(plan.periods_df.schema).parquet(f"{folder}/periods.parquet")
-    summary_df = spark.read.schema(plan.summary_df.schema).parquet(f"{scratch}/{SUMMARY_FILE}")
+    periods_path = output_path(out_dir, Layout.PERIODS)
+    periods_df = spark.read.schema(plan.periods_df.schema).parquet(periods_path)
+    summary_df = spark.read.schema(plan.summary_df.schema).parquet(join(scratch, SUMMARY_FILE))
     persons_df = plan.persons_df(periods_df, summary_df, cutoff)
-    persons_df.write.mode("overwrite").parquet(f"{folder}/persons.parquet")
+    persons_df.write.mode("overwrite").parquet(output_path(out_dir, Layout.PERSONS))
 
 
-def write_small_outputs(folder: str, sizes: pd.DataFrame, attrition: list[AttritionRow]) -> None:
+def write_small_outputs(out_dir: str, sizes: pd.DataFrame, attrition: list[AttritionRow]) -> None:
     """Write group sizes and attrition as single Parquet files (no Spark job)."""
     table = pd.DataFrame(
         [(a.step, a.n_persons, a.n_rows_dropped, a.reason) for a in attrition],
         columns=["step", "n_persons", "n_rows_dropped", "reason"],
     ).astype({"n_persons": "int64", "n_rows_dropped": "int64"})
-    storage.write_parquet(sizes, storage.join(folder, "group_sizes.parquet"))
-    storage.write_parquet(table, storage.join(folder, "attrition.parquet"))
+    storage.write_parquet(sizes, output_path(out_dir, Layout.GROUP_SIZES))
+    storage.write_parquet(table, output_path(out_dir, Layout.PHENOTYPE_ATTRITION))
 
 
 def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
@@ -162,8 +163,7 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
     with logged_step("code lists looked up"):
         # before the count starts: a lookup's one task would wait for all of the count's
         lookups = look_up_codes(spark, tables, code_lists)
-    folder = f"{out_dir.rstrip('/')}/phenotypes"
-    scratch = storage.join(out_dir, "_scratch")
+    scratch = join(out_dir, "_scratch")
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Spark runs the count's job while this thread plans and writes the rest, so
@@ -172,37 +172,39 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
             with logged_step("definitions planned"):
                 plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
             with logged_step("periods and per-person summary written"):
-                write_plan_tables(plan, folder, scratch)
+                write_plan_tables(plan, out_dir, scratch)
             with logged_step("unusable rows counted (waited for)"):
                 counts, cutoff = counted.result()
         with logged_step("persons written"):
-            write_persons(plan, folder, scratch, cutoff)
+            write_persons(plan, out_dir, scratch, cutoff)
     finally:  # also when a write fails: the scratch is never an output
         storage.remove(scratch)
     with logged_step("time to event, group sizes and attrition written"):
-        persons = storage.read_parquet(f"{folder}/persons.parquet")
+        persons = storage.read_parquet(output_path(out_dir, Layout.PERSONS))
         time_to_event_rows = time_to_event(persons, definitions.min_mdd_dates_survival)
         storage.write_parquet(
-            time_to_event_rows, f"{folder}/time_to_event.parquet", TIME_TO_EVENT_SCHEMA
+            time_to_event_rows, output_path(out_dir, Layout.TIME_TO_EVENT), TIME_TO_EVENT_SCHEMA
         )
         attrition += counts + lookups.attrition + survival_attrition(time_to_event_rows)
         sizes = group_sizes_pandas(persons)
-        write_small_outputs(folder, sizes, attrition)
+        write_small_outputs(out_dir, sizes, attrition)
     n_persons = len(persons)
     log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
     print(sizes.to_string(index=False))
     primary = sizes[
-        (sizes.cohort == "all") & (sizes.trd_def == "trd_1") & (sizes.trmdd_def == "trmdd_1")
+        (sizes.cohort == "all")
+        & (sizes.trd_def == PRIMARY_TRD)
+        & (sizes.trmdd_def == PRIMARY_TRMDD)
     ]
     return {
         "n_persons": int(n_persons),
         "cutoff_date": str(cutoff),
         "primary_all": primary.drop(columns=["cohort", "trd_def", "trmdd_def"]).to_dict("records"),
         "outputs": [
-            "persons.parquet",
-            "periods.parquet",
-            "attrition.parquet",
-            "time_to_event.parquet",
-            "group_sizes.parquet",
+            Layout.PERSONS,
+            Layout.PERIODS,
+            Layout.PHENOTYPE_ATTRITION,
+            Layout.TIME_TO_EVENT,
+            Layout.GROUP_SIZES,
         ],
     }
