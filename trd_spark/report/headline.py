@@ -1,6 +1,6 @@
 """Headline results of the run next to those published by Xu et al. (JAMA Psychiatry 2025).
 
-The published numbers are the paper's point estimates (``mission.md``); on
+The published numbers are the paper's point estimates (``docs/the-study.md``); on
 synthetic data with planted effects the run should agree in direction.
 """
 
