@@ -45,7 +45,7 @@ import pandas as pd
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# the study's numbers (phenotypes.md), as the Spark stage's defaults
+# the study's numbers (docs/phenotypes.md), as the Spark stage's defaults
 GAP_DEFAULT, N_SWITCH, DEFAULT_DAYS, MIN_MDD_DATES = 182, 3, 30, 3
 SWITCHING = {"trd_1": (182, 365), "trd_2": (91, 365), "trd_3": (182, 730)}
 
@@ -247,7 +247,7 @@ create or replace temp table time_to_event as
 
 
 def phenotype_sql(basis: str = "start_to_start") -> str:
-    """The definitions of phenotypes.md as one DuckDB script (default numbers)."""
+    """The definitions of docs/phenotypes.md as one DuckDB script (default numbers)."""
     gaps = sorted({GAP_DEFAULT, *(g for g, _ in SWITCHING.values())})
     union = " union all ".join(
         f"select person_id, ingredient_id, s, e, '{b}' as gap_basis, {g} as gap_days, "

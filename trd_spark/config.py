@@ -124,7 +124,7 @@ class OmopConfig:
 
 @dataclass(frozen=True)
 class SwitchingDefinition:
-    """TRD by drug switching under one gap and one window (``phenotypes.md``)."""
+    """TRD by drug switching under one gap and one window (``docs/phenotypes.md``)."""
 
     gap_days: int
     window_days: int
@@ -132,7 +132,7 @@ class SwitchingDefinition:
 
 @dataclass(frozen=True)
 class PhenotypeConfig:
-    """Phenotype definitions; defaults reproduce the study (``phenotypes.md``)."""
+    """Phenotype definitions; defaults reproduce the study (``docs/phenotypes.md``)."""
 
     code_lists: str = DEFAULT_CODE_LISTS
     gap_basis: GapBasis = "start_to_start"
@@ -148,7 +148,7 @@ class PhenotypeConfig:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """Statistical analysis settings (``statistics.md``)."""
+    """Statistical analysis settings (``docs/statistics.md``)."""
 
     significance: float = 1e-5
     n_pcs: int = 16

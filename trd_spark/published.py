@@ -1,4 +1,5 @@
-"""Point estimates published by Xu et al., JAMA Psychiatry 2025;82(5):505-513 (``docs/the-study.md``).
+"""Point estimates published by Xu et al., JAMA Psychiatry 2025;82(5):505-513
+(``docs/the-study.md``).
 
 The simulator plants them and the report sets a run's estimates beside them, so they live
 in one place.

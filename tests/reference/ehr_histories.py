@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from hypothesis import strategies as st
 
 BASE = dt.date(2010, 1, 1)
-# ingredient ids are the real RxNorm/OMOP ids of code-lists.md; the rest are made up
+# ingredient ids are the real RxNorm/OMOP ids of docs/phenotypes.md; the rest are made up
 FLUOXETINE, CITALOPRAM, SERTRALINE, BUPROPION, MIRTAZAPINE = (
     755695, 797617, 739138, 750982, 725131,
 )  # fmt: skip

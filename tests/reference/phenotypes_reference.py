@@ -1,6 +1,6 @@
 """Reference phenotypes: plain Python over pandas, one person at a time.
 
-Written from ``phenotypes.md`` and ``code-lists.md`` alone (not from the Spark
+Written from ``docs/phenotypes.md`` alone (not from the Spark
 code) so that the Spark job can be checked against it.  Slow and simple on
 purpose: loops, dicts and ``datetime.date``.
 """

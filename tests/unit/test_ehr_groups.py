@@ -31,7 +31,7 @@ def persons_table() -> pd.DataFrame:
 
 
 def expected_group(row: pd.Series, trd_def: str, trmdd_def: str) -> str | None:
-    """The rule of phenotypes.md, written out case by case."""
+    """The rule of docs/phenotypes.md, written out case by case."""
     mdd = bool(row["mdd_" + trmdd_def[-1]])
     if mdd and row[trd_def]:
         return "TRD"

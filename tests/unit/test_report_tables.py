@@ -26,7 +26,7 @@ def persons_df() -> pd.DataFrame:
 
 
 def sql_groups(persons_df: pd.DataFrame, trd: str, mdd: str) -> pd.DataFrame:
-    """The groups of phenotypes.md written as SQL, independently of the code under test."""
+    """The groups of docs/phenotypes.md written as SQL, independently of the code under test."""
     return duckdb.sql(
         f"""
         SELECT person_id,

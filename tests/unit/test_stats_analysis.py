@@ -1,4 +1,4 @@
-"""Analysis tables: exclusions counted step by step, PGS standardized, groups as phenotypes.md."""
+"""Analysis tables: exclusions counted step by step, PGS standardized, groups as docs/phenotypes.md."""
 
 from __future__ import annotations
 

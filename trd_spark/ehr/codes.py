@@ -1,4 +1,4 @@
-"""Code lists (``conf/code_lists/*.tsv``) and their matching rules (``code-lists.md``).
+"""Code lists (``conf/code_lists/*.tsv``) and their matching rules (``docs/phenotypes.md``).
 
 Diagnoses: prefix match, upper case, dots removed, each vocabulary against its
 own codes.  Drugs: an RxNorm ingredient or any descendant in

@@ -1,4 +1,4 @@
-"""Usable OMOP rows and the events the definitions use (``phenotypes.md``, Events).
+"""Usable OMOP rows and the events the definitions use (``docs/phenotypes.md``, Events).
 
 Rows that cannot be used are dropped here and counted by reason; rows whose
 end date or days supply is ignored by the exposure-end rule are kept and

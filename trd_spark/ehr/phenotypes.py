@@ -154,7 +154,7 @@ def plan_phenotypes(
     definitions: defs.Definitions,
     cohorts_df: DataFrame | None = None,
 ) -> PhenotypePlan:
-    """Plan every definition of ``phenotypes.md`` on the cleaned OMOP tables (no Spark job
+    """Plan every definition of ``docs/phenotypes.md`` on the cleaned OMOP tables (no Spark job
     runs here).
 
     The periods, the per-person summary and the persons are left to the caller, see

@@ -1,4 +1,4 @@
-"""The time-to-TRD table for the Cox analysis (``phenotypes.md``, Time to TRD).
+"""The time-to-TRD table for the Cox analysis (``docs/phenotypes.md``, Time to TRD).
 
 Built on the driver from the collected persons table: it is a subset of the persons
 (one row each, a few columns), which the Cox analysis reads on the driver anyway, and a

@@ -44,7 +44,7 @@ from trd_spark.report.tables import (
 log = logging.getLogger(__name__)
 
 
-# columns the report reads from each output table (data-contracts.md, architecture.md)
+# columns the report reads from each output table (docs/data-contracts.md, docs/architecture.md)
 # fmt: off
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "match_report": ("trait",),

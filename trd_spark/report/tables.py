@@ -53,7 +53,7 @@ def assign_groups(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.
 
     Returns
     -------
-    A Series aligned with ``persons_df``, as ``phenotypes.md`` defines the groups.
+    A Series aligned with ``persons_df``, as ``docs/phenotypes.md`` defines the groups.
     """
     mdd = persons_df[mdd_column_for(trmdd_def)].fillna(False).astype(bool)
     trd = persons_df[trd_def].fillna(False).astype(bool)

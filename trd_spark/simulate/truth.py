@@ -1,6 +1,6 @@
 """Each person's true status, recomputed from the OMOP rows the simulator wrote.
 
-An independent pandas implementation of ``phenotypes.md`` (it does not use ``trd_spark.ehr``).
+An independent pandas implementation of ``docs/phenotypes.md`` (it does not use ``trd_spark.ehr``).
 Dates are day numbers since 1970-01-01 throughout.
 """
 
@@ -232,7 +232,7 @@ def compute_truth(
     cutoff: int,
     cutoff_year: int,
 ) -> pd.DataFrame:
-    """Every OMOP person's status under all definitions of ``phenotypes.md``.
+    """Every OMOP person's status under all definitions of ``docs/phenotypes.md``.
 
     Parameters
     ----------

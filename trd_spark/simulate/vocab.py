@@ -24,7 +24,7 @@ UNLISTED_ANTIPSYCHOTICS = {
     "loxapine": 792263,
     "pimozide": 745790,
 }
-# Ingredients that must NOT count (code-lists.md) plus unrelated drugs.
+# Ingredients that must NOT count (docs/phenotypes.md) plus unrelated drugs.
 OTHER_INGREDIENTS = {
     "lithium": 19124477,
     "prochlorperazine": 752061,

@@ -1,4 +1,4 @@
-"""The logistic association grid, replication and the sensitivity table (statistics.md).
+"""The logistic association grid, replication and the sensitivity table (docs/statistics.md).
 
 One design = one cohort, contrast, definition combination and sex stratum; all
 PGS of a design are fitted together by ``fit_logistic_batch``.

@@ -1,4 +1,4 @@
-"""Progression to TRD: Cox models per PGS, cox.zph, Kaplan-Meier and mean time (statistics.md).
+"""Progression to TRD: Cox models per PGS, cox.zph, Kaplan-Meier and mean time (docs/statistics.md).
 
 Each survival set (a cohort, or cohorts of one platform pooled with cohort as a
 Cox stratum) is the phenotype stage's time-to-event subset restricted to the
