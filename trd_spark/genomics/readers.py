@@ -15,6 +15,7 @@ from pathlib import Path
 import hail as hl
 import pandas as pd
 
+from trd_spark import storage
 from trd_spark.errors import InputError
 
 ANCESTRY_GROUPS = ("afr", "amr", "eas", "eur", "mid", "sas", "oth")
@@ -139,8 +140,8 @@ def bgen_person_ids(sample_file: str) -> list[str]:
     Hail keys BGEN columns by ``ID_1``, which tools such as plink2 fill with a family id
     of 0; trd-spark needs the individual id.
     """
-    with hl.hadoop_open(sample_file) as handle:
-        lines = [line.split() for line in handle.read().splitlines() if line.strip()]
+    text = storage.read_text(sample_file)
+    lines = [line.split() for line in text.splitlines() if line.strip()]
     if len(lines) < 2 or lines[0][:2] != ["ID_1", "ID_2"]:
         raise InputError(
             f"{sample_file}: not an Oxford .sample file (expected a header 'ID_1 ID_2 ...' "
@@ -180,7 +181,7 @@ def read_ancestry(path: str, n_pcs: int = 16) -> pd.DataFrame:
     DataFrame with ``person_id`` (int64), ``ancestry_pred`` (str) and ``pc1``..``pc<n_pcs>``.
     """
     _check_exists(path, "ancestry file")
-    raw_df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    raw_df = pd.read_csv(storage.open_bytes(path), sep="\t", dtype=str, keep_default_na=False)
     needed = ["research_id", "ancestry_pred", "pca_features"]
     absent = [c for c in needed if c not in raw_df.columns]
     if absent:

@@ -1,70 +1,39 @@
-"""File access from inside Spark tasks: local paths, or URIs through pyarrow's filesystems.
+"""The scorer's files as its Spark tasks read and write them: cached sites and matched weights.
 
-The driver reaches remote storage through Hail's Hadoop filesystem
-(:mod:`trd_spark.storage`); Python code running in a Spark task cannot, so the
-scorer's tasks read and write through ``pyarrow.fs`` (local, ``gs://``,
-``s3://``, ``hdfs://``, ``file://``).
+Every byte goes through :mod:`trd_spark.storage` (pyarrow's file systems: local, ``gs://``,
+``s3://``, ``hdfs://``, ``file://``), the one file layer of driver and tasks alike.  The
+generic readers are re-exported here for the scorer's modules that import them from here.
 """
 
 from __future__ import annotations
-
-import gzip
-import io
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from pyarrow import fs
 
 from trd_spark.genomics.matching import SiteTable, site_table
-from trd_spark.uri import is_remote
+from trd_spark.storage import file_size, filesystem, read_bytes, read_range, write_text
+from trd_spark.storage import open_bytes as open_text
+
+__all__ = [
+    "MATCHED_SCHEMA",
+    "file_size",
+    "filesystem",
+    "open_text",
+    "read_bytes",
+    "read_matched",
+    "read_range",
+    "read_site_tables",
+    "write_matched",
+    "write_text",
+]
 
 MATCHED_SCHEMA = pa.schema(
     [("var_idx", pa.int64()), ("trait_idx", pa.int32()), ("w", pa.float64())]
 )
 _SITE_COLUMNS = ["chrom", "position", "ref", "alt", "rsid", "var_idx"]
-
-
-def filesystem(path: str) -> tuple[fs.FileSystem, str]:
-    """The pyarrow filesystem holding ``path`` and the path within it."""
-    if is_remote(path):
-        return fs.FileSystem.from_uri(path)
-    return fs.LocalFileSystem(), path
-
-
-def read_bytes(path: str) -> bytes:
-    """A whole file (decompressed when it ends in ``.gz``)."""
-    filesystem_, inner = filesystem(path)
-    with filesystem_.open_input_stream(inner) as stream:
-        data = bytes(stream.read())
-    return gzip.decompress(data) if path.endswith(".gz") else data
-
-
-def open_text(path: str) -> io.BytesIO:
-    """A small file as an in-memory stream (for pandas)."""
-    return io.BytesIO(read_bytes(path))
-
-
-def write_text(path: str, text: str) -> None:
-    """Write a text file (UTF-8)."""
-    filesystem_, inner = filesystem(path)
-    with filesystem_.open_output_stream(inner) as out:
-        out.write(text.encode())
-
-
-def file_size(path: str) -> int:
-    """Size of a file in bytes."""
-    filesystem_, inner = filesystem(path)
-    return int(filesystem_.get_file_info(inner).size)
-
-
-def read_range(path: str, offset: int, nbytes: int) -> bytes:
-    """``nbytes`` bytes of a file from ``offset``."""
-    filesystem_, inner = filesystem(path)
-    with filesystem_.open_input_file(inner) as handle:
-        return bytes(handle.read_at(nbytes, offset))
 
 
 def read_site_tables(variants_path: str, chroms: list[str]) -> dict[str, SiteTable]:

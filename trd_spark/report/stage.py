@@ -4,7 +4,7 @@ It reads every finished output under ``config.output_dir`` with pandas (no
 Spark), draws the figures, writes ``index.html`` with its PNGs beside it and
 shareable CSV copies of the tables (small counts suppressed) under
 ``report/tables/``.  A remote run (gs://, s3://) is copied to a local scratch
-folder first and the report copied up after (``remote.py``).
+folder first and the report copied up after (:mod:`trd_spark.storage`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from trd_spark.report.load import (
     read_trait_catalog,
 )
 from trd_spark.report.methods import describe_suppression, stage_timings, write_methods
-from trd_spark.report.remote import join_remote, localize_run, upload_folder
 from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
-from trd_spark.uri import is_remote
+from trd_spark.storage import download, upload
+from trd_spark.uri import is_remote, join
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,9 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="trd-report-") as scratch:
         source_dir = config.output_dir
         if is_remote(source_dir):
-            source_dir = localize_run(source_dir, os.path.join(scratch, "run"), REPORT_INPUTS)
+            source_dir = os.path.join(scratch, "run")
+            for relative in REPORT_INPUTS:  # absent ones: the report says "not available"
+                download(join(config.output_dir, relative), os.path.join(source_dir, relative))
         local_out = os.path.join(scratch, "out") if is_remote(out_dir) else out_dir
         report_dir = os.path.join(local_out, "report")
         results = write_report(
@@ -136,7 +138,7 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
             run_label=config.output_dir,
         )
         if is_remote(out_dir):
-            upload_folder(report_dir, join_remote(out_dir, "report"))
+            upload(report_dir, join(out_dir, "report"))
     log.info("report written (it moves to %s when the stage finishes)", "report/index.html")
     return {
         "index": "report/index.html",
