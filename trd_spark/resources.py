@@ -61,7 +61,7 @@ def conf_dir() -> Path:
     root = conf_files()
     if isinstance(root, Path) and root.is_dir():
         return root
-    return _extracted(root)
+    return _extracted()
 
 
 def conf_path(name: str) -> Path:
@@ -69,27 +69,27 @@ def conf_path(name: str) -> Path:
     return conf_dir() / name
 
 
-def _walk(node: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
+def walk_files(node: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
     """Every file under ``node`` as (relative name, Traversable), sorted by name."""
     files: list[tuple[str, Traversable]] = []
     for child in sorted(node.iterdir(), key=lambda c: c.name):
         name = f"{prefix}{child.name}"
         if child.is_dir():
             if child.name != "__pycache__":
-                files += _walk(child, f"{name}/")
+                files += walk_files(child, f"{name}/")
         else:
             files.append((name, child))
     return files
 
 
 @functools.cache
-def _extracted(root: Traversable) -> Path:
-    """Copy ``root`` to ``<tmp>/trd-spark-conf-<uid>-<content hash>`` unless already there.
+def _extracted() -> Path:
+    """Copy the shipped ``conf/`` to ``<tmp>/trd-spark-conf-<uid>-<hash>`` unless there already.
 
     The copy is written to a private folder and renamed into place, so a reader never
     sees half of it and processes extracting at the same time agree on the result.
     """
-    files = [(name, node.read_bytes()) for name, node in _walk(root)]
+    files = [(name, node.read_bytes()) for name, node in walk_files(conf_files())]
     digest = hashlib.sha256()
     for name, data in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
