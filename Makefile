@@ -1,5 +1,6 @@
 # One command to set up and run the demo, one to set up and run the tests.
 #   make demo   create .venv, install trd-spark, simulate the demo study into out/demo and run it
+#               (again: reuses that study, skips finished stages; make demo DEMO_ARGS=--overwrite)
 #   make test   create .venv, install trd-spark with test tools, run the whole test suite
 #   make cluster-test   only the tests on a Spark standalone cluster on loopback (spark-submit of
 #               the built wheel, installs as on Dataproc, EMR and the All of Us Workbench)
@@ -22,7 +23,7 @@ check-java:
 	@bash scripts/check_java.sh
 
 demo: $(STAMP) check-java
-	$(BIN)/trd-spark demo --out out/demo
+	$(BIN)/trd-spark demo --out out/demo $(DEMO_ARGS)
 
 test: $(STAMP) check-java
 	bash scripts/run_tests.sh $(BIN) all

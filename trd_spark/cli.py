@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trd_spark import __version__
 from trd_spark.errors import TrdSparkError
+from trd_spark.resources import EXAMPLE_CONFIGS, example_config
 from trd_spark.study import STAGES, parse_stages
 
 log = logging.getLogger("trd_spark")
@@ -122,11 +123,30 @@ def get_parser() -> argparse.ArgumentParser:
             "--force", action="store_true", help="redo the stage if it already finished"
         )
 
-    demo = commands.add_parser("demo", help="simulate the demo study and run every stage on it")
+    demo = commands.add_parser(
+        "demo",
+        help="simulate the demo study and run every stage on it",
+        description=(
+            "Simulate a study into --out and run every stage on it. Run again on the same "
+            "folder with the same --scale, --seed and --export, it reuses the study simulated "
+            "there and skips the stages that finished; --overwrite simulates it again."
+        ),
+    )
     demo.add_argument(
         "--out", default="out/demo", help="folder for the study and results (default out/demo)"
     )
     _add_simulation_args(demo, default_scale="demo")
+    demo.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="simulate the study again (and rerun every stage) even if --out holds one",
+    )
+
+    example = commands.add_parser(
+        "example-config",
+        help="print a shipped example config (demo, aou, dataproc, emr) to edit",
+    )
+    example.add_argument("name", choices=EXAMPLE_CONFIGS, help="which example")
     return parser
 
 
@@ -163,12 +183,15 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "example-config":  # no Spark, no Hail: answer at once
+        print(example_config(args.name), end="")
+        return 0
     from trd_spark import commands
 
     if args.command == "simulate":
         commands.simulate(args.out, args.scale, args.seed, args.export, args.overwrite, args.parts)
     elif args.command == "demo":
-        commands.demo(args.out, args.scale, args.seed, args.export)
+        commands.demo(args.out, args.scale, args.seed, args.export, args.overwrite)
     elif args.command == "run":
         commands.run(args.config, args.stages, args.force)
     else:

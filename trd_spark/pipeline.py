@@ -30,6 +30,7 @@ from trd_spark import storage
 from trd_spark.config import Config
 from trd_spark.ehr.stage import run_phenotype
 from trd_spark.genomics.stage import run_qc, run_score
+from trd_spark.progress import stage_progress
 from trd_spark.report.stage import run_report
 from trd_spark.stats.stage import run_analyze
 from trd_spark.study import STAGE_FOLDERS, STAGES, Layout, output_path
@@ -102,7 +103,8 @@ def run_stage(stage: str, config: Config) -> dict[str, Any]:
     storage.makedirs(staging)
     log.info("stage %s: start", stage)
     started = time.perf_counter()
-    summary = function(config, staging)
+    with stage_progress(stage):
+        summary = function(config, staging)
     seconds = time.perf_counter() - started
     for folder in STAGE_FOLDERS[stage]:
         storage.replace(storage.join(staging, folder), storage.join(config.output_dir, folder))
