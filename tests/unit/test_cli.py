@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,77 @@ def test_simulate_check_ignores_a_previous_sessions_scratch(tmp_path: Path) -> N
     with pytest.raises(InputError, match="exists and is not empty"):
         check_folder(str(tmp_path), overwrite=False)
     check_folder(str(tmp_path), overwrite=True)
+
+
+@pytest.fixture
+def fake_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """commands.simulate and commands.run replaced by recorders (no Spark)."""
+    from trd_spark import commands
+
+    calls: list[tuple[str, ...]] = []
+
+    def simulate(out: str, scale: str, seed: int, export, overwrite: bool) -> Path:
+        calls.append(("simulate", scale, str(seed), ",".join(export), str(overwrite)))
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "data").mkdir(exist_ok=True)
+        (Path(out) / "config.yaml").write_text("output_dir: .\n")
+        return Path(out) / "config.yaml"
+
+    def run(config_file: str, stages, force: bool) -> None:
+        calls.append(("run", Path(config_file).name, str(force)))
+
+    monkeypatch.setattr(commands, "simulate", simulate)
+    monkeypatch.setattr(commands, "run", run)
+    return calls
+
+
+def test_demo_reuses_the_study_of_the_same_scale_and_seed(
+    tmp_path: Path, fake_pipeline: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "demo")
+    assert run_cli(["demo", "--out", out, "--scale", "tiny", "--seed", "3"], capsys)[0] == 0
+    assert fake_pipeline == [("simulate", "tiny", "3", "", "True"), ("run", "config.yaml", "False")]
+    fake_pipeline.clear()
+    code, _ = run_cli(["demo", "--out", out, "--scale", "tiny", "--seed", "3"], capsys)
+    assert code == 0
+    assert fake_pipeline == [("run", "config.yaml", "False")]  # finished stages skip themselves
+    fake_pipeline.clear()
+    code, _ = run_cli(
+        ["demo", "--out", out, "--scale", "tiny", "--seed", "3", "--overwrite"], capsys
+    )
+    assert code == 0
+    assert fake_pipeline[0] == ("simulate", "tiny", "3", "", "True")
+
+
+def test_demo_refuses_another_scale_or_an_unknown_folder(
+    tmp_path: Path, fake_pipeline: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    run_cli(["demo", "--out", str(out), "--scale", "tiny", "--seed", "3"], capsys)
+    fake_pipeline.clear()
+    code, err = run_cli(["demo", "--out", str(out), "--scale", "tiny", "--seed", "4"], capsys)
+    assert code == 2 and fake_pipeline == []
+    assert (
+        "holds a demo study of scale tiny, seed 3; pass --overwrite to simulate the tiny study (seed 4)"
+        in err
+    )
+    (out / "demo.json").unlink()  # e.g. a simulation killed before it finished
+    code, err = run_cli(["demo", "--out", str(out), "--scale", "tiny", "--seed", "3"], capsys)
+    assert code == 2 and "files that are not a finished demo study" in err
+    code, _ = run_cli(
+        ["demo", "--out", str(out), "--scale", "tiny", "--seed", "3", "--overwrite"], capsys
+    )
+    assert code == 0 and json.loads((out / "demo.json").read_text())["seed"] == 3
+
+
+def test_demo_and_help_say_how_reuse_works(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "reuses the study simulated there and skips the stages that finished" in text
+    assert "--overwrite simulate the study again" in text
+
+
+def test_example_config_prints_a_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["example-config", "dataproc"]) == 0
+    assert "output_dir: gs://YOUR-BUCKET/trd-spark/run1" in capsys.readouterr().out
