@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import trd_spark
 from trd_spark import __version__
 from trd_spark.config import Config, load_config
 from trd_spark.errors import InputError
@@ -80,6 +81,7 @@ def run(config_file: str, stages: Sequence[str], force: bool) -> None:
 
     config = load_config(config_file)
     log.info("log: %s", log_to_file(run_log_path(config.output_dir)))
+    log.info("trd-spark %s from %s", __version__, Path(trd_spark.__file__).parent)
     session_for(config)
     try:
         run_stages(stages, config, force=force)

@@ -223,15 +223,16 @@ def log_to_file(path: str) -> str:
 
     Parameters
     ----------
-    path : a local file (its folder is created); a second call with the same path is a no-op.
+    path : a local file (its folder is created); a second call with the same file is a no-op.
 
     Returns
     -------
-    ``path``.
+    ``path``, absolute.
     """
+    path = os.path.abspath(path)
     if path in _file_handlers:
         return path
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     logging.getLogger().addHandler(handler)
