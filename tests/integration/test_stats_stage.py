@@ -41,7 +41,8 @@ CONTRACT = {
 
 def make_config(out: Path, traits: list[str]) -> Config:
     catalog = out / "traits.tsv"
-    pd.DataFrame({"trait": traits}).to_csv(catalog, sep="\t", index=False)
+    catalog_df = pd.DataFrame({"trait": traits, "label": traits, "domain": "other", "source": ""})
+    catalog_df.to_csv(catalog, sep="\t", index=False)
     return config_from_dict(
         {
             "output_dir": str(out),
