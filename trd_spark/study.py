@@ -69,6 +69,8 @@ class Layout:
     SURVIVAL = "results/survival.parquet"
     KM = "results/km.parquet"
     TIME_TO_TRD = "results/time_to_trd.parquet"
+    SCHOENFELD = "results/schoenfeld.parquet"
+    PGS_ADJUSTMENT = "results/pgs_adjustment.parquet"
     ANALYSIS_ATTRITION = "results/attrition.parquet"
     ANALYSED_TRAITS = "results/traits.parquet"
     REPORT_INDEX = "report/index.html"
@@ -111,6 +113,8 @@ OUTPUT_TABLES: dict[str, str] = {
     "survival": Layout.SURVIVAL,
     "km": Layout.KM,
     "time_to_trd": Layout.TIME_TO_TRD,
+    "schoenfeld": Layout.SCHOENFELD,
+    "pgs_adjustment": Layout.PGS_ADJUSTMENT,
     "analysis_attrition": Layout.ANALYSIS_ATTRITION,
 }
 

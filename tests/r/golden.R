@@ -67,6 +67,23 @@ zrows[[length(zrows) + 1]] <- data.frame(model = "ties", term = rownames(z),
 out(do.call(rbind, rows), "golden_cox.csv")
 out(do.call(rbind, zrows), "golden_zph.csv")
 
+# --- scaled Schoenfeld residuals of cox.zph(transform = "km"): $x, $time and $y, one column
+# per coefficient (terms = FALSE), for the three models and the tied-times model
+srows <- list()
+long_zph <- function(name, fit) {
+  z <- cox.zph(fit, transform = "km", terms = FALSE)
+  y <- as.matrix(z$y)
+  do.call(rbind, lapply(seq_len(ncol(y)), function(j) data.frame(model = name,
+    event = seq_len(nrow(y)), term = colnames(y)[j], time = fmt(z$time), x = fmt(z$x),
+    y = fmt(y[, j]))))
+}
+for (name in names(models)) {
+  srows[[length(srows) + 1]] <- long_zph(name, coxph(models[[name]], data = cx, ties = "efron"))
+}
+srows[[length(srows) + 1]] <- long_zph("ties", coxph(Surv(time, event) ~ group, data = km,
+                                                     ties = "efron"))
+out(do.call(rbind, srows), "golden_schoenfeld.csv")
+
 # --- Kaplan-Meier with log-log CI per group (tied integer times)
 km <- read.csv(file.path(here, "km_input.csv"))
 rows <- list()

@@ -23,7 +23,12 @@ from trd_spark.stats.grid import (
     run_association_grid,
     sensitivity_table,
 )
-from trd_spark.stats.progression import build_survival_set, run_progression
+from trd_spark.stats.progression import (
+    ProgressionResults,
+    SurvivalSet,
+    build_survival_set,
+    run_progression,
+)
 from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
     replication_df = replicate(associations_df, config.discovery_cohort, primary)
     sensitivity_df = sensitivity_table(associations_df, config.discovery_cohort, primary)
     log.info("analyze: Cox models, cox.zph and Kaplan-Meier curves")
-    survival_df, km_df, mean_df, survival_attrition = analyse_progression(config, tables)
+    progression, survival_attrition = analyse_progression(config, tables)
     attrition_df = pd.DataFrame(
         [row for table in tables.values() for row in table.attrition] + survival_attrition,
         columns=["cohort", "step", "n_persons", "n_rows_dropped", "reason"],
@@ -67,9 +72,10 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
         "associations": associations_df,
         "replication": replication_df,
         "sensitivity": sensitivity_df,
-        "survival": survival_df,
-        "km": km_df,
-        "time_to_trd": mean_df,
+        "survival": progression.survival_df,
+        "km": progression.km_df,
+        "time_to_trd": progression.mean_df,
+        "schoenfeld": progression.schoenfeld_df,
         "attrition": attrition_df,
         "traits": trait_presence(tables, traits),
     }
@@ -140,7 +146,7 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
 
 def analyse_progression(
     config: Config, tables: dict[str, AnalysisTable]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[dict[str, object]]]:
+) -> tuple[ProgressionResults, list[dict[str, object]]]:
     """Survival sets per cohort and pooled per platform with two or more cohorts.
 
     Parameters
@@ -150,30 +156,33 @@ def analyse_progression(
 
     Returns
     -------
-    (survival rows, KM rows, mean time to TRD, attrition rows).
+    (the survival results, attrition rows).
     """
     tte_df = read_stage_table(config.output_dir, Layout.TIME_TO_EVENT, "phenotype")
-    sets: dict[str, tuple[pd.DataFrame, bool]] = {}
-    traits_by_set: dict[str, list[str]] = {}
+    adjust = config.analysis.pgs_adjust
+    sets: list[SurvivalSet] = []
+    frames: dict[str, pd.DataFrame] = {}
     attrition: list[dict[str, object]] = []
     for cohort, table in tables.items():
         set_df, rows = build_survival_set(tte_df, table)
-        sets[cohort] = (set_df, False)
-        traits_by_set[cohort] = table.traits
+        frames[cohort] = set_df
+        sets.append(SurvivalSet(cohort, set_df, table.traits, pgs_adjust=adjust))
         attrition += rows
     for platform, members in platform_groups(config, list(tables)).items():
-        pooled = pooled_set_name(platform)
-        sets[pooled] = (pd.concat([sets[m][0] for m in members], ignore_index=True), True)
-        traits_by_set[pooled] = [
+        traits = [
             t for t in tables[members[0]].traits if all(t in tables[m].traits for m in members)
         ]
+        pooled_df = pd.concat([frames[m] for m in members], ignore_index=True)
+        # a calibrated PGS has one scale across cohorts; a raw one is cut within each cohort
+        sets.append(SurvivalSet(pooled_set_name(platform), pooled_df, traits, pooled=True,
+                                within_cohort=adjust == "none", pgs_adjust=adjust))  # fmt: skip
     percentiles = tuple(config.analysis.strata_percentiles)
     if len(percentiles) != 2:
         raise InputError("analysis.strata_percentiles must hold two percentiles, e.g. [20, 80]")
-    survival_df, km_df, mean_df = run_progression(
-        sets, traits_by_set, config.analysis.n_pcs, (percentiles[0], percentiles[1])
+    progression = run_progression(
+        sets, config.analysis.n_pcs, (percentiles[0], percentiles[1]), config.report.km_traits
     )
-    return survival_df, km_df, mean_df, attrition
+    return progression, attrition
 
 
 def platform_groups(config: Config, cohorts: list[str]) -> dict[str, list[str]]:
@@ -227,6 +236,7 @@ RESULT_FILES: dict[str, str] = {
     "survival": Layout.SURVIVAL,
     "km": Layout.KM,
     "time_to_trd": Layout.TIME_TO_TRD,
+    "schoenfeld": Layout.SCHOENFELD,
     "attrition": Layout.ANALYSIS_ATTRITION,
     "traits": Layout.ANALYSED_TRAITS,
 }
@@ -252,6 +262,6 @@ def summarize(
         "significant": int(associations_df.significant.sum()),
         "traits_in_some_cohorts_only": sorted(partial[partial].index),
         "cox_rows": len(results["survival"]),
-        "cox_fallback_step": int((results["survival"].status == "smaller_step").sum()),
+        "cox_flagged": int((results["survival"].status != "ok").sum()),
         "seconds": round(seconds, 2),
     }
