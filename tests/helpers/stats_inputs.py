@@ -16,6 +16,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from trd_spark.study import TRD_DEFS, treated_column
+
 # planted log OR per SD of TRD vs trMDD (the paper's directions, enlarged for power)
 TRD_EFFECTS = {
     "insomnia": 0.20, "neuroticism": 0.20, "depressed_mood": 0.18, "unenthusiasm": 0.18,
@@ -90,7 +92,7 @@ def _status_frame(
             "age_at_diagnosis": np.where(mdd, age - rng.integers(1, 15, n), np.nan),
             "n_mdd_dates": n_dates,
             "mdd_1": mdd, "mdd_2": mdd & (n_dates >= 2), "mdd_3": mdd | (rng.random(n) < 0.01),
-            "treated": treated,
+            **{treated_column(t): treated for t in TRD_DEFS},
             "trd_1": trd, "trd_2": trd | (treated & more_trd[:, 0]),
             "trd_3": trd | (treated & more_trd[:, 1]),
             "trd_4": trd | (mdd & more_trd[:, 0]),

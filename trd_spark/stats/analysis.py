@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputError
-from trd_spark.study import STATUS_COLUMNS, Layout, contrast_groups, group_masks
+from trd_spark.study import COMBINATIONS, Layout, contrast_groups, group_masks
 
 
 @dataclass
@@ -66,7 +66,8 @@ def build_analysis_table(
     pcs = [f"pc{i}" for i in range(1, n_pcs + 1)]
     _require_columns(cohorts_df, ["person_id", "cohort", *pcs], Layout.COHORTS)
     _require_columns(pgs_df, ["person_id"], Layout.pgs(cohort))
-    _require_columns(persons_df, ["person_id", "sex", "age", *STATUS_COLUMNS], Layout.PERSONS)
+    status_columns = group_columns()
+    _require_columns(persons_df, ["person_id", "sex", "age", *status_columns], Layout.PERSONS)
     present = [t for t in traits if t in pgs_df.columns]
     members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs]]
     members_df = members_df.drop_duplicates("person_id")
@@ -75,7 +76,7 @@ def build_analysis_table(
     table_df = members_df.merge(pgs_df[["person_id", *present]], on="person_id", how="left")
     table_df = log.drop(table_df, table_df[present].isna().all(axis=1), "no_genotypes",
                         "no PGS (not scored)")  # fmt: skip
-    person_cols = ["person_id", "sex", "age", *STATUS_COLUMNS]
+    person_cols = ["person_id", "sex", "age", *status_columns]
     if "age_at_diagnosis" in persons_df.columns:
         person_cols.append("age_at_diagnosis")
     table_df = table_df.merge(persons_df[person_cols], on="person_id", how="left", indicator=True)
@@ -97,7 +98,7 @@ def _finish_table(
     raw_pgs_df = table_df[["person_id", *traits]].copy()
     data_df = table_df.drop(columns=traits)
     data_df["sex"] = (data_df.sex == "male").astype(float)
-    for column in STATUS_COLUMNS:
+    for column in group_columns():
         data_df[column] = data_df[column].eq(True)  # missing status = not in the group
     z_df, constant = standardize_pgs(raw_pgs_df[traits])
     data_df = pd.concat([data_df, z_df], axis=1)
@@ -125,6 +126,24 @@ def standardize_pgs(raw_df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     z_df = (raw_df - mean) / sd
     z_df[constant] = np.nan
     return z_df, constant
+
+
+def group_columns() -> list[str]:
+    """The persons columns that :func:`trd_spark.study.group_masks` reads for any of the
+    study's comparisons (definitions, treatedness, non-MDD), in first-use order.
+
+    Found by asking the group rule itself, so the analysis needs no list of its own when
+    the rule changes (a treated column per TRD definition, say)."""
+    seen: list[str] = []
+
+    def record(column: str) -> np.ndarray:
+        if column not in seen:
+            seen.append(column)
+        return np.zeros(0, dtype=bool)
+
+    for trd_def, trmdd_def in COMBINATIONS:
+        group_masks(record, trd_def, trmdd_def)
+    return seen
 
 
 def comparison_groups(data_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> dict[str, np.ndarray]:
