@@ -141,6 +141,14 @@ def simulate_time_to_event(rng: np.random.Generator, persons_df: pd.DataFrame) -
     )  # fmt: skip
 
 
+def _pcs_source(rng: np.random.Generator, cohort: str, n: int) -> np.ndarray:
+    """As on the real data: array-only persons are not in the ancestry file, so their PCs
+    are projected; so are those of a few WGS persons without an ancestry row."""
+    if not cohort.startswith("wgs"):
+        return np.full(n, "projected")
+    return np.where(rng.random(n) < 0.02, "projected", "ancestry_file")
+
+
 def write_synthetic_inputs(
     output_dir: str,
     traits: list[str],
@@ -175,7 +183,8 @@ def write_synthetic_inputs(
         pcs = rng.normal(scale=0.02, size=(n, n_pcs))
         pcs[rng.random(n) < 0.005] = np.nan
         cohorts.append(pd.DataFrame({"person_id": pgs_df.person_id, "platform": "wgs"
-                                     if cohort.startswith("wgs") else "array", "cohort": cohort}
+                                     if cohort.startswith("wgs") else "array", "cohort": cohort,
+                                     "pcs_source": _pcs_source(rng, cohort, n)}
                                     | {f"pc{i + 1}": pcs[:, i] for i in range(n_pcs)}))  # fmt: skip
     persons_df = pd.concat(persons, ignore_index=True)
     simulate_time_to_event(rng, persons_df).to_parquet(

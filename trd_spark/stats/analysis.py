@@ -25,7 +25,8 @@ class AnalysisTable:
     ----------
     cohort : cohort name.
     data_df : person_id, sex (1 = male, 0 = female), age, age_at_diagnosis, pc1..pcN,
-        status columns, and one standardized column per trait (named by the trait).
+        ``pcs_source`` when qc/cohorts.parquet has it, status columns, and one
+        standardized column per trait (named by the trait).
     raw_pgs_df : person_id and the raw PGS per trait, same rows as data_df.
     traits : traits analysed in this cohort.
     constant_traits : traits whose PGS does not vary in the sample (no z-score).
@@ -69,7 +70,8 @@ def build_analysis_table(
     status_columns = group_columns()
     _require_columns(persons_df, ["person_id", "sex", "age", *status_columns], Layout.PERSONS)
     present = [t for t in traits if t in pgs_df.columns]
-    members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs]]
+    extra = ["pcs_source"] if "pcs_source" in cohorts_df.columns else []
+    members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs, *extra]]
     members_df = members_df.drop_duplicates("person_id")
     log = _Attrition(cohort)
     log.start(len(members_df), f"genotyped persons assigned to cohort {cohort}")
@@ -103,6 +105,25 @@ def _finish_table(
     z_df, constant = standardize_pgs(raw_pgs_df[traits])
     data_df = pd.concat([data_df, z_df], axis=1)
     return AnalysisTable(cohort, data_df, raw_pgs_df, traits, constant, log.rows)
+
+
+def replace_scores(table: AnalysisTable, scores_df: pd.DataFrame) -> AnalysisTable:
+    """The table with other raw scores (an ancestry calibration), standardized again.
+
+    Parameters
+    ----------
+    table : an analysis table.
+    scores_df : person_id and one column per trait of the table, for its persons.
+
+    Returns
+    -------
+    AnalysisTable with the new scores in ``raw_pgs_df`` and their z-scores in ``data_df``.
+    """
+    raw_df = table.raw_pgs_df[["person_id"]].merge(scores_df, on="person_id", how="left")
+    raw_df = raw_df[["person_id", *table.traits]]
+    z_df, constant = standardize_pgs(raw_df[table.traits])
+    data_df = table.data_df.drop(columns=table.traits).join(z_df)
+    return AnalysisTable(table.cohort, data_df, raw_df, table.traits, constant, table.attrition)
 
 
 def standardize_pgs(raw_df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -16,10 +16,12 @@ import pandas as pd
 from trd_spark import storage
 from trd_spark.config import Config
 from trd_spark.errors import InputError
-from trd_spark.stats.analysis import AnalysisTable, build_analysis_table
+from trd_spark.stats.analysis import AnalysisTable, build_analysis_table, replace_scores
+from trd_spark.stats.calibration import CALIBRATION_COLUMNS, calibrate_platform
 from trd_spark.stats.grid import (
     enumerate_designs,
     replicate,
+    replicate_survival,
     run_association_grid,
     sensitivity_table,
 )
@@ -50,20 +52,26 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
     settings = config.analysis
     primary = (settings.primary_trd, settings.primary_trmdd)
     traits = read_trait_catalog(config.weights.traits).names
-    log.info("analyze: building the per-cohort analysis tables")
-    tables = build_tables(config, traits)
+    log.info("analyze: building the per-cohort analysis tables (PGS: %s)", settings.pgs_adjust)
+    tables, calibration_df = build_tables(config, traits)
     designs = enumerate_designs(
         list(tables), config.discovery_cohort, primary, settings.sex_stratified
     )
     log.info("analyze: logistic grid, %d designs x %d traits", len(designs), len(traits))
     associations_df = run_association_grid(
         tables, designs, settings.significance, settings.n_pcs, settings.max_iter, settings.tol
-    )
-    log.info("analyze: replication meta-regression and the sensitivity table")
-    replication_df = replicate(associations_df, config.discovery_cohort, primary)
-    sensitivity_df = sensitivity_table(associations_df, config.discovery_cohort, primary)
-    log.info("analyze: Cox models, cox.zph and Kaplan-Meier curves")
+    ).assign(pgs_adjust=settings.pgs_adjust)
+    log.info("analyze: Cox models, cox.zph, Kaplan-Meier curves and Schoenfeld residuals")
     progression, survival_attrition = analyse_progression(config, tables)
+    log.info("analyze: replication meta-regressions and the sensitivity table")
+    replication_df = pd.concat(
+        [
+            replicate(associations_df, config.discovery_cohort, primary),
+            replicate_survival(progression.survival_df, survival_comparisons(config, tables)),
+        ],
+        ignore_index=True,
+    )
+    sensitivity_df = sensitivity_table(associations_df, config.discovery_cohort, primary)
     attrition_df = pd.DataFrame(
         [row for table in tables.values() for row in table.attrition] + survival_attrition,
         columns=["cohort", "step", "n_persons", "n_rows_dropped", "reason"],
@@ -76,11 +84,12 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
         "km": progression.km_df,
         "time_to_trd": progression.mean_df,
         "schoenfeld": progression.schoenfeld_df,
+        "pgs_adjustment": calibration_df,
         "attrition": attrition_df,
         "traits": trait_presence(tables, traits),
     }
     write_results(results, out_dir)
-    summary = summarize(results, tables, time.perf_counter() - started)
+    summary = summarize(results, tables, time.perf_counter() - started, settings.pgs_adjust)
     if summary["traits_in_some_cohorts_only"]:
         log.warning(
             "traits analysed only in the cohorts that have them: %s (see results/traits.parquet)",
@@ -112,7 +121,9 @@ def read_stage_table(output_dir: str, relative: str, stage: str) -> pd.DataFrame
         ) from err
 
 
-def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
+def build_tables(
+    config: Config, traits: list[str]
+) -> tuple[dict[str, AnalysisTable], pd.DataFrame]:
     """The analysis table of every configured cohort that has persons.
 
     Parameters
@@ -122,7 +133,8 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
 
     Returns
     -------
-    cohort name -> AnalysisTable (cohorts with nobody left are logged and skipped).
+    (cohort name -> AnalysisTable (cohorts with nobody left are logged and skipped), the
+    record of the ancestry calibration (CALIBRATION_COLUMNS; empty with pgs_adjust none)).
     """
     cohorts_df = read_stage_table(config.output_dir, Layout.COHORTS, "qc")
     persons_df = read_stage_table(config.output_dir, Layout.PERSONS, "phenotype")
@@ -141,7 +153,45 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
             f"discovery cohort {config.discovery_cohort} has no persons left after exclusions; "
             f"see {Layout.ANALYSIS_ATTRITION}"
         )
-    return tables
+    return calibrate_tables(config, tables, traits)
+
+
+def calibrate_tables(
+    config: Config, tables: dict[str, AnalysisTable], traits: list[str]
+) -> tuple[dict[str, AnalysisTable], pd.DataFrame]:
+    """Replace the raw scores by their ancestry calibration (``analysis.pgs_adjust``).
+
+    Fitted per genotyping platform over the analysed persons of its cohorts
+    (:func:`trd_spark.stats.calibration.calibrate_platform`).
+
+    Parameters
+    ----------
+    config : the run's config.
+    tables : the analysis tables, raw scores.
+    traits : trait catalog.
+
+    Returns
+    -------
+    (tables with calibrated, re-standardized scores, the calibration record); the tables
+    unchanged and an empty record with ``none``.
+    """
+    method = config.analysis.pgs_adjust
+    if method == "none":
+        return tables, pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    by_platform: dict[str, list[str]] = {}
+    for cohort in tables:
+        by_platform.setdefault(config.cohorts[cohort].genotypes, []).append(cohort)
+    calibrated, records = dict(tables), []
+    for platform, members in by_platform.items():
+        scores_df = pd.concat([tables[c].raw_pgs_df for c in members], ignore_index=True)
+        pcs_df = pd.concat([tables[c].data_df for c in members], ignore_index=True)
+        result = calibrate_platform(
+            platform, scores_df, pcs_df, traits, method, config.analysis.pgs_adjust_pcs
+        )
+        records.append(result.summary_df)
+        for cohort in members:
+            calibrated[cohort] = replace_scores(tables[cohort], result.scores_df)
+    return calibrated, pd.concat(records, ignore_index=True)
 
 
 def analyse_progression(
@@ -183,6 +233,30 @@ def analyse_progression(
         sets, config.analysis.n_pcs, (percentiles[0], percentiles[1]), config.report.km_traits
     )
     return progression, attrition
+
+
+def survival_comparisons(config: Config, tables: dict[str, AnalysisTable]) -> list[tuple[str, str]]:
+    """(replication set, reference set) pairs of the survival replication.
+
+    Every other cohort against the discovery cohort, and every cohort outside a pooled set
+    that holds the discovery cohort against that pooled set (the paper's survival analysis
+    pooled its WGS cohorts).
+
+    Parameters
+    ----------
+    config : the run's config.
+    tables : analysed cohorts.
+
+    Returns
+    -------
+    list of (cohort, reference) pairs.
+    """
+    discovery = config.discovery_cohort
+    pairs = [(c, discovery) for c in tables if c != discovery]
+    for platform, members in platform_groups(config, list(tables)).items():
+        if discovery in members:
+            pairs += [(c, pooled_set_name(platform)) for c in tables if c not in members]
+    return pairs
 
 
 def platform_groups(config: Config, cohorts: list[str]) -> dict[str, list[str]]:
@@ -237,6 +311,7 @@ RESULT_FILES: dict[str, str] = {
     "km": Layout.KM,
     "time_to_trd": Layout.TIME_TO_TRD,
     "schoenfeld": Layout.SCHOENFELD,
+    "pgs_adjustment": Layout.PGS_ADJUSTMENT,
     "attrition": Layout.ANALYSIS_ATTRITION,
     "traits": Layout.ANALYSED_TRAITS,
 }
@@ -249,9 +324,13 @@ def write_results(results: dict[str, pd.DataFrame], out_dir: str) -> None:
 
 
 def summarize(
-    results: dict[str, pd.DataFrame], tables: dict[str, AnalysisTable], seconds: float
+    results: dict[str, pd.DataFrame],
+    tables: dict[str, AnalysisTable],
+    seconds: float,
+    pgs_adjust: str = "none",
 ) -> dict[str, Any]:
-    """The small dict that goes into the stage manifest."""
+    """The small dict that goes into the stage manifest (``pgs_adjust``: the PGS calibration
+    every result used)."""
     associations_df = results["associations"]
     presence_df = results["traits"]
     partial = presence_df.groupby("trait").present.agg(lambda s: 0 < s.sum() < len(s))
@@ -263,5 +342,6 @@ def summarize(
         "traits_in_some_cohorts_only": sorted(partial[partial].index),
         "cox_rows": len(results["survival"]),
         "cox_flagged": int((results["survival"].status != "ok").sum()),
+        "pgs_adjust": pgs_adjust,
         "seconds": round(seconds, 2),
     }
