@@ -367,9 +367,10 @@ def fit_cox_batch(
     start_information = np.diagonal(sums.information, axis1=1, axis2=2).copy()
     done = np.zeros(K, dtype=bool)
     singular = np.zeros(K, dtype=bool)
+    failed = np.zeros(K, dtype=bool)  # no halved step raised the likelihood
     n_iter = np.zeros(K, dtype=int)
     for _ in range(max_iter):
-        active = ~done & ~singular
+        active = ~done & ~singular & ~failed
         if not active.any():
             break
         step, ok = _newton_steps(sums.information, sums.score)
@@ -378,7 +379,11 @@ def fit_cox_batch(
         step[~active] = 0.0
         new_beta = beta + step
         new_sums = problem.evaluate(new_beta)
-        new_beta, new_sums = _halve_worse_steps(problem, beta, sums, new_beta, new_sums, active)
+        new_beta, new_sums, stuck = _halve_worse_steps(
+            problem, beta, sums, new_beta, new_sums, active
+        )
+        failed |= stuck
+        active &= ~stuck
         n_iter[active] += 1
         change = np.abs(new_beta - beta) / np.maximum(1.0, np.abs(new_beta))
         done |= active & (change.max(axis=1) <= tol)
@@ -390,7 +395,7 @@ def fit_cox_batch(
     final_information = np.diagonal(sums.information, axis1=1, axis2=2)
     monotone = (final_information <= 1e-8 * start_information).any(axis=1) | (se <= 0).any(axis=1)
     status = np.full(K, "ok", dtype=object)
-    status[~done] = "not_converged"
+    status[~done | failed] = "not_converged"
     status[monotone & ~singular] = "monotone_likelihood"
     status[singular] = "singular"
     fit = CoxBatch(
@@ -424,16 +429,24 @@ def _halve_worse_steps(
     new_beta: np.ndarray,
     new_sums: RiskSetSums,
     active: np.ndarray,
-) -> tuple[np.ndarray, RiskSetSums]:
-    """Halve the step of every model whose log partial likelihood fell, as coxph.fit does."""
+) -> tuple[np.ndarray, RiskSetSums, np.ndarray]:
+    """Halve the step of every model whose log partial likelihood fell, as coxph.fit does.
+
+    Returns the new coefficients and sums, and the models still worse after every halving
+    (their coefficients and sums are put back to where the step started)."""
+
+    def worse_models() -> np.ndarray:
+        return active & ~(new_sums.loglik >= sums.loglik - 1e-12 * np.abs(sums.loglik))
+
     for _ in range(_MAX_HALVINGS):
-        worse = active & ~(new_sums.loglik >= sums.loglik - 1e-12 * np.abs(sums.loglik))
+        worse = worse_models()
         if not worse.any():
             break
         new_beta = np.where(worse[:, None], (beta + new_beta) / 2.0, new_beta)
-        halved = problem.evaluate(new_beta)
-        new_sums = _merge_sums(worse, halved, new_sums)
-    return new_beta, new_sums
+        new_sums = _merge_sums(worse, problem.evaluate(new_beta), new_sums)
+    stuck = worse_models()
+    new_beta = np.where(stuck[:, None], beta, new_beta)
+    return new_beta, _merge_sums(stuck, sums, new_sums), stuck
 
 
 def _merge_sums(models: np.ndarray, new: RiskSetSums, old: RiskSetSums) -> RiskSetSums:
