@@ -239,6 +239,10 @@ INTERACTION_STRATUM = "pgs_x_sex"
 STRATA: tuple[str, ...] = ("all", *SEX_STRATA, INTERACTION_STRATUM)
 PGS_STRATA: tuple[str, ...] = ("pgs_0_20", "pgs_20_80", "pgs_80_100")  # Kaplan-Meier strata
 SURVIVAL_TERMS: tuple[str, ...] = ("pgs_20_80", "pgs_80_100", "pgs_per_sd")
+# results/replication.parquet: which analysis a row replicates, and the contrast name of the
+# survival rows (log HR per SD of time to TRD)
+REPLICATION_ANALYSES: tuple[str, ...] = ("logistic", "survival")
+SURVIVAL_CONTRAST = "time_to_trd"
 
 
 def pooled_set_name(platform: str) -> str:
@@ -255,6 +259,7 @@ _LABELS: dict[str, str] = {
     "trMDD_vs_nonMDD": "trMDD vs non-MDD",
     "TRD_vs_nonMDD": "TRD vs non-MDD",
     "TRD_vs_trMDD": "TRD vs trMDD",
+    "time_to_trd": "time to TRD",
     "all": "all",
     "female": "female",
     "male": "male",

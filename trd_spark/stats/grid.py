@@ -23,8 +23,12 @@ from trd_spark.study import (
     INTERACTION_STRATUM,
     PRIMARY_TRD,
     PRIMARY_TRMDD,
+    REPLICATION_ANALYSES,
     SEX_STRATA,
+    SURVIVAL_CONTRAST,
 )
+
+LOGISTIC, SURVIVAL = REPLICATION_ANALYSES
 
 ASSOCIATION_COLUMNS = [
     "cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait", "beta", "se",
@@ -41,8 +45,6 @@ SENSITIVITY_COLUMNS = [
     "trd_def", "trmdd_def", "n_trmdd", "n_trd", "meta_r2", "n_significant", "overlap_pct",
     "meta_slope", "meta_slope_ci_low", "meta_slope_ci_high",
 ]  # fmt: skip
-# the contrast name of the survival rows in results/replication.parquet
-SURVIVAL_CONTRAST = "time_to_trd"
 
 
 @dataclass(frozen=True)
@@ -307,7 +309,7 @@ def replicate(
         for cohort in sorted(set(base_df.cohort) - {discovery}):
             other_df = base_df[(base_df.contrast == contrast) & (base_df.cohort == cohort)]
             rows.append(
-                {"analysis": "logistic", "contrast": contrast, "cohort": cohort,
+                {"analysis": LOGISTIC, "contrast": contrast, "cohort": cohort,
                  "reference_cohort": discovery}
                 | _meta_row(other_df, reference_df)
             )  # fmt: skip
@@ -336,7 +338,7 @@ def replicate_survival(
     rows = []
     for cohort, reference in comparisons:
         rows.append(
-            {"analysis": "survival", "contrast": SURVIVAL_CONTRAST, "cohort": cohort,
+            {"analysis": SURVIVAL, "contrast": SURVIVAL_CONTRAST, "cohort": cohort,
              "reference_cohort": reference}
             | _meta_row(per_sd_df[per_sd_df.cohort == cohort],
                         per_sd_df[per_sd_df.cohort == reference])
