@@ -46,6 +46,7 @@ WeightFormat = Literal["prscs", "pgscatalog"]
 Role = Literal["discovery", "replication"]
 GapBasis = Literal["start_to_start", "end_to_start"]
 Ancestry = Literal["afr", "amr", "eas", "eur", "mid", "sas", "oth"]
+PgsAdjust = Literal["none", "z_norm1", "z_norm2"]
 
 
 class ConfigError(TrdSparkError, ValueError):
@@ -158,6 +159,10 @@ class AnalysisConfig:
     sex_stratified: bool = True
     max_iter: int = 25
     tol: float = 1e-8
+    # ancestry calibration of the PGS before every analysis (docs/statistics.md): none, or
+    # pgsc_calc's Z_norm1 (mean on the PCs) / Z_norm2 (mean and variance on the PCs)
+    pgs_adjust: PgsAdjust = "none"
+    pgs_adjust_pcs: int = 4  # PCs the calibration regresses on (pgsc_calc's default, 4)
 
 
 @dataclass(frozen=True)
@@ -421,6 +426,11 @@ def _check_consistency(config: Config, file: Path) -> None:
             f"{file}: keys 'analysis.primary_trd' / 'analysis.primary_trmdd' are "
             f"{analysis.primary_trd!r} / {analysis.primary_trmdd!r}; choose from "
             f"{', '.join(TRD_DEFS)} and {', '.join(TRMDD_DEFS)}"
+        )
+    if not 1 <= analysis.pgs_adjust_pcs <= analysis.n_pcs:
+        raise ConfigError(
+            f"{file}: key 'analysis.pgs_adjust_pcs' is {analysis.pgs_adjust_pcs}; it must be "
+            f"between 1 and analysis.n_pcs ({analysis.n_pcs})"
         )
     if not 0 < config.weights.min_overlap <= 1:
         raise ConfigError(f"{file}: key 'weights.min_overlap' must be in (0, 1]")

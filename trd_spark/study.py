@@ -69,6 +69,8 @@ class Layout:
     SURVIVAL = "results/survival.parquet"
     KM = "results/km.parquet"
     TIME_TO_TRD = "results/time_to_trd.parquet"
+    SCHOENFELD = "results/schoenfeld.parquet"
+    PGS_ADJUSTMENT = "results/pgs_adjustment.parquet"
     ANALYSIS_ATTRITION = "results/attrition.parquet"
     ANALYSED_TRAITS = "results/traits.parquet"
     REPORT_INDEX = "report/index.html"
@@ -111,6 +113,8 @@ OUTPUT_TABLES: dict[str, str] = {
     "survival": Layout.SURVIVAL,
     "km": Layout.KM,
     "time_to_trd": Layout.TIME_TO_TRD,
+    "schoenfeld": Layout.SCHOENFELD,
+    "pgs_adjustment": Layout.PGS_ADJUSTMENT,
     "analysis_attrition": Layout.ANALYSIS_ATTRITION,
 }
 
@@ -235,6 +239,10 @@ INTERACTION_STRATUM = "pgs_x_sex"
 STRATA: tuple[str, ...] = ("all", *SEX_STRATA, INTERACTION_STRATUM)
 PGS_STRATA: tuple[str, ...] = ("pgs_0_20", "pgs_20_80", "pgs_80_100")  # Kaplan-Meier strata
 SURVIVAL_TERMS: tuple[str, ...] = ("pgs_20_80", "pgs_80_100", "pgs_per_sd")
+# results/replication.parquet: which analysis a row replicates, and the contrast name of the
+# survival rows (log HR per SD of time to TRD)
+REPLICATION_ANALYSES: tuple[str, ...] = ("logistic", "survival")
+SURVIVAL_CONTRAST = "time_to_trd"
 
 
 def pooled_set_name(platform: str) -> str:
@@ -251,6 +259,7 @@ _LABELS: dict[str, str] = {
     "trMDD_vs_nonMDD": "trMDD vs non-MDD",
     "TRD_vs_nonMDD": "TRD vs non-MDD",
     "TRD_vs_trMDD": "TRD vs trMDD",
+    "time_to_trd": "time to TRD",
     "all": "all",
     "female": "female",
     "male": "male",

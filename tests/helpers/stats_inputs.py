@@ -16,6 +16,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from trd_spark.study import TRD_DEFS, treated_column
+
 # planted log OR per SD of TRD vs trMDD (the paper's directions, enlarged for power)
 TRD_EFFECTS = {
     "insomnia": 0.20, "neuroticism": 0.20, "depressed_mood": 0.18, "unenthusiasm": 0.18,
@@ -90,7 +92,7 @@ def _status_frame(
             "age_at_diagnosis": np.where(mdd, age - rng.integers(1, 15, n), np.nan),
             "n_mdd_dates": n_dates,
             "mdd_1": mdd, "mdd_2": mdd & (n_dates >= 2), "mdd_3": mdd | (rng.random(n) < 0.01),
-            "treated": treated,
+            **{treated_column(t): treated for t in TRD_DEFS},
             "trd_1": trd, "trd_2": trd | (treated & more_trd[:, 0]),
             "trd_3": trd | (treated & more_trd[:, 1]),
             "trd_4": trd | (mdd & more_trd[:, 0]),
@@ -139,6 +141,14 @@ def simulate_time_to_event(rng: np.random.Generator, persons_df: pd.DataFrame) -
     )  # fmt: skip
 
 
+def _pcs_source(rng: np.random.Generator, cohort: str, n: int) -> np.ndarray:
+    """As on the real data: array-only persons are not in the ancestry file, so their PCs
+    are projected; so are those of a few WGS persons without an ancestry row."""
+    if not cohort.startswith("wgs"):
+        return np.full(n, "projected")
+    return np.where(rng.random(n) < 0.02, "projected", "ancestry_file")
+
+
 def write_synthetic_inputs(
     output_dir: str,
     traits: list[str],
@@ -173,7 +183,8 @@ def write_synthetic_inputs(
         pcs = rng.normal(scale=0.02, size=(n, n_pcs))
         pcs[rng.random(n) < 0.005] = np.nan
         cohorts.append(pd.DataFrame({"person_id": pgs_df.person_id, "platform": "wgs"
-                                     if cohort.startswith("wgs") else "array", "cohort": cohort}
+                                     if cohort.startswith("wgs") else "array", "cohort": cohort,
+                                     "pcs_source": _pcs_source(rng, cohort, n)}
                                     | {f"pc{i + 1}": pcs[:, i] for i in range(n_pcs)}))  # fmt: skip
     persons_df = pd.concat(persons, ignore_index=True)
     simulate_time_to_event(rng, persons_df).to_parquet(

@@ -73,12 +73,42 @@ def km_input(rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
+def cox_replication_input(rng: np.random.Generator) -> pd.DataFrame:
+    """A discovery (1,500) and a replication (700) cohort, 20 PGS with planted log HRs per SD
+    shared by both (attenuated to 0.7x in the replication cohort), continuous times."""
+    effects = rng.normal(scale=0.2, size=20)
+    frames = []
+    for cohort, n, scale in (("discovery", 1500, 1.0), ("replication", 700, 0.7)):
+        pgs = rng.normal(loc=0.3, scale=1.5, size=(n, 20))
+        frame = pd.DataFrame(
+            {f"pgs{k + 1}": pgs[:, k] for k in range(20)}
+            | {
+                "age_at_diagnosis": rng.integers(18, 80, n).astype(float),
+                "sex": rng.integers(0, 2, n),
+                "pc1": rng.normal(scale=0.1, size=n),
+                "pc2": rng.normal(scale=0.1, size=n),
+                "cohort": cohort,
+            }
+        )
+        z = (pgs - pgs.mean(axis=0)) / pgs.std(axis=0, ddof=1)
+        hazard = 0.001 * np.exp(scale * z @ effects / np.sqrt(5.0) + 0.2 * frame.sex)
+        event_time = rng.exponential(1 / hazard)
+        censor = rng.uniform(200, 2500, n)
+        frame["time"] = np.round(np.minimum(event_time, censor), 6) + rng.uniform(0, 1e-3, n)
+        frame["event"] = (event_time <= censor).astype(int)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def main() -> None:
     rng = np.random.default_rng(20250521)
     logistic_input(rng).to_csv(HERE / "logistic_input.csv", index=False)
     meta_input(rng).to_csv(HERE / "meta_input.csv", index=False)
     cox_input(rng).to_csv(HERE / "cox_input.csv", index=False, float_format="%.10g")
     km_input(rng).to_csv(HERE / "km_input.csv", index=False)
+    cox_replication_input(rng).to_csv(
+        HERE / "cox_replication_input.csv", index=False, float_format="%.10g"
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def test_minimal_config_takes_the_study_defaults(tmp_path: Path) -> None:
     assert config.qc.min_af == 0.005
     assert config.qc.min_pop_af == 0.01 and config.qc.min_pop_ac == 100
     assert config.analysis.significance == 1e-5 and config.analysis.n_pcs == 16
+    assert config.analysis.pgs_adjust == "none" and config.analysis.pgs_adjust_pcs == 4
     assert (config.phenotypes.trd_1.gap_days, config.phenotypes.trd_1.window_days) == (182, 365)
     assert (config.phenotypes.trd_2.gap_days, config.phenotypes.trd_2.window_days) == (91, 365)
     assert (config.phenotypes.trd_3.gap_days, config.phenotypes.trd_3.window_days) == (182, 730)
@@ -115,6 +116,14 @@ spark: {master: "local[2]", conf: {spark.sql.shuffle.partitions: "4"}}
         ("phenotypes: {cutoff_date: July}", r"'phenotypes\.cutoff_date' must be date"),
         ("phenotypes: {trd_1: {gap_days: 182}}", r"required key 'phenotypes\.trd_1\.window_days'"),
         ("analysis: [1, 2]", r"'analysis' must be a mapping"),
+        (
+            "analysis: {pgs_adjust: z_norm3}",
+            r"'analysis\.pgs_adjust' is 'z_norm3'; allowed values: none, z_norm1, z_norm2",
+        ),
+        (
+            "analysis: {pgs_adjust_pcs: 17}",
+            r"'analysis\.pgs_adjust_pcs' is 17; it must be between 1",
+        ),
     ],
 )
 def test_bad_keys_and_types_are_named(tmp_path: Path, extra: str, message: str) -> None:

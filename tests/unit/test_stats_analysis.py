@@ -8,11 +8,12 @@ import pytest
 
 from trd_spark.errors import InputError
 from trd_spark.stats.analysis import (
-    STATUS_COLUMNS,
     build_analysis_table,
     comparison_groups,
     contrast_outcome,
+    group_columns,
 )
+from trd_spark.study import treated_column
 
 PCS = [f"pc{i}" for i in range(1, 4)]
 
@@ -38,7 +39,7 @@ def small_inputs(n: int = 12) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
             "sex": "female",
             "age": rng.integers(20, 80, n).astype(float),
         }
-        | {c: rng.random(n) < 0.5 for c in STATUS_COLUMNS}
+        | {c: rng.random(n) < 0.5 for c in group_columns()}
     )
     persons_df.loc[persons_df.person_id == 5, "sex"] = None
     persons_df.loc[persons_df.person_id == 6, "sex"] = "other"
@@ -105,7 +106,7 @@ def test_groups_follow_the_definitions() -> None:
         {  # persons: TRD, trMDD, untreated MDD, non-MDD, MDD2-only TRD
             "mdd_1": [True, True, True, False, False],
             "mdd_2": [True, True, False, False, True],
-            "treated": [True, True, False, False, True],
+            treated_column("trd_1"): [True, True, False, False, True],
             "trd_1": [True, False, False, False, True],
             "non_mdd": [False, False, False, True, False],
         }
@@ -121,3 +122,31 @@ def test_groups_follow_the_definitions() -> None:
     assert groups2["TRD"].tolist() == [True, False, False, False, True]
     with pytest.raises(InputError, match="unknown contrast"):
         contrast_outcome(groups, "MDD_vs_all")
+
+
+def test_analysis_follows_the_group_rule_of_study(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a treated column per TRD definition's gap, the analysis reads and uses those
+    columns with no rule of its own (study.group_masks decides)."""
+    from trd_spark import study
+
+    def per_gap(trd_def: str) -> str:
+        return f"treated_{study.SWITCHING_DEFAULTS[study.switching_root(trd_def)][0]}"
+
+    monkeypatch.setattr(study, "treated_column", per_gap)
+    assert {"treated_182", "treated_91"} <= set(group_columns())
+    assert "treated" not in group_columns()
+    frame = pd.DataFrame(
+        {  # persons: treated under the 182-day gap only, under both, under neither
+            "mdd_1": [True, True, True], "trd_1": [False] * 3, "trd_2": [False] * 3,
+            "treated_182": [True, True, False], "treated_91": [False, True, False],
+            "non_mdd": [False] * 3,
+        }
+    )  # fmt: skip
+    assert comparison_groups(frame, "trd_1", "trmdd_1")["trMDD"].tolist() == [True, True, False]
+    assert comparison_groups(frame, "trd_2", "trmdd_1")["trMDD"].tolist() == [False, True, False]
+    cohorts_df, pgs_df, persons_df = small_inputs()  # written with the per-gap columns
+    with pytest.raises(InputError, match="treated_91"):
+        build_analysis_table("A", cohorts_df, pgs_df, persons_df.drop(columns="treated_91"),
+                             ["t1"], 3)  # fmt: skip
+    table = build_analysis_table("A", cohorts_df, pgs_df, persons_df, ["t1"], 3)
+    assert table.data_df.treated_91.dtype == bool

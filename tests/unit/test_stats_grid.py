@@ -18,6 +18,7 @@ from trd_spark.stats.grid import (
     run_association_grid,
     sensitivity_table,
 )
+from trd_spark.study import treated_column
 
 TRAITS = ["insomnia", "educational_attainment", "major_depression", "height"]
 PCS = [f"pc{i}" for i in range(1, 17)]
@@ -43,7 +44,7 @@ def reference_fit(table: AnalysisTable, design: Design, trait: str):
     d = table.data_df
     mdd = d[design.trmdd_def.replace("trmdd", "mdd")]
     trd = mdd & d[design.trd_def]
-    trmdd = mdd & d.treated & ~d[design.trd_def]
+    trmdd = mdd & d[treated_column(design.trd_def)] & ~d[design.trd_def]
     keep = trd | trmdd
     if design.stratum in ("female", "male"):
         keep &= d.sex == (1.0 if design.stratum == "male" else 0.0)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.errors import InputError
-from trd_spark.study import STATUS_COLUMNS, Layout, contrast_groups, group_masks
+from trd_spark.study import COMBINATIONS, Layout, contrast_groups, group_masks
 
 
 @dataclass
@@ -25,7 +25,8 @@ class AnalysisTable:
     ----------
     cohort : cohort name.
     data_df : person_id, sex (1 = male, 0 = female), age, age_at_diagnosis, pc1..pcN,
-        status columns, and one standardized column per trait (named by the trait).
+        ``pcs_source`` when qc/cohorts.parquet has it, status columns, and one
+        standardized column per trait (named by the trait).
     raw_pgs_df : person_id and the raw PGS per trait, same rows as data_df.
     traits : traits analysed in this cohort.
     constant_traits : traits whose PGS does not vary in the sample (no z-score).
@@ -66,16 +67,18 @@ def build_analysis_table(
     pcs = [f"pc{i}" for i in range(1, n_pcs + 1)]
     _require_columns(cohorts_df, ["person_id", "cohort", *pcs], Layout.COHORTS)
     _require_columns(pgs_df, ["person_id"], Layout.pgs(cohort))
-    _require_columns(persons_df, ["person_id", "sex", "age", *STATUS_COLUMNS], Layout.PERSONS)
+    status_columns = group_columns()
+    _require_columns(persons_df, ["person_id", "sex", "age", *status_columns], Layout.PERSONS)
     present = [t for t in traits if t in pgs_df.columns]
-    members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs]]
+    extra = ["pcs_source"] if "pcs_source" in cohorts_df.columns else []
+    members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs, *extra]]
     members_df = members_df.drop_duplicates("person_id")
     log = _Attrition(cohort)
     log.start(len(members_df), f"genotyped persons assigned to cohort {cohort}")
     table_df = members_df.merge(pgs_df[["person_id", *present]], on="person_id", how="left")
     table_df = log.drop(table_df, table_df[present].isna().all(axis=1), "no_genotypes",
                         "no PGS (not scored)")  # fmt: skip
-    person_cols = ["person_id", "sex", "age", *STATUS_COLUMNS]
+    person_cols = ["person_id", "sex", "age", *status_columns]
     if "age_at_diagnosis" in persons_df.columns:
         person_cols.append("age_at_diagnosis")
     table_df = table_df.merge(persons_df[person_cols], on="person_id", how="left", indicator=True)
@@ -97,11 +100,30 @@ def _finish_table(
     raw_pgs_df = table_df[["person_id", *traits]].copy()
     data_df = table_df.drop(columns=traits)
     data_df["sex"] = (data_df.sex == "male").astype(float)
-    for column in STATUS_COLUMNS:
+    for column in group_columns():
         data_df[column] = data_df[column].eq(True)  # missing status = not in the group
     z_df, constant = standardize_pgs(raw_pgs_df[traits])
     data_df = pd.concat([data_df, z_df], axis=1)
     return AnalysisTable(cohort, data_df, raw_pgs_df, traits, constant, log.rows)
+
+
+def replace_scores(table: AnalysisTable, scores_df: pd.DataFrame) -> AnalysisTable:
+    """The table with other raw scores (an ancestry calibration), standardized again.
+
+    Parameters
+    ----------
+    table : an analysis table.
+    scores_df : person_id and one column per trait of the table, for its persons.
+
+    Returns
+    -------
+    AnalysisTable with the new scores in ``raw_pgs_df`` and their z-scores in ``data_df``.
+    """
+    raw_df = table.raw_pgs_df[["person_id"]].merge(scores_df, on="person_id", how="left")
+    raw_df = raw_df[["person_id", *table.traits]]
+    z_df, constant = standardize_pgs(raw_df[table.traits])
+    data_df = table.data_df.drop(columns=table.traits).join(z_df)
+    return AnalysisTable(table.cohort, data_df, raw_df, table.traits, constant, table.attrition)
 
 
 def standardize_pgs(raw_df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -125,6 +147,24 @@ def standardize_pgs(raw_df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     z_df = (raw_df - mean) / sd
     z_df[constant] = np.nan
     return z_df, constant
+
+
+def group_columns() -> list[str]:
+    """The persons columns that :func:`trd_spark.study.group_masks` reads for any of the
+    study's comparisons (definitions, treatedness, non-MDD), in first-use order.
+
+    Found by asking the group rule itself, so the analysis needs no list of its own when
+    the rule changes (a treated column per TRD definition, say)."""
+    seen: list[str] = []
+
+    def record(column: str) -> np.ndarray:
+        if column not in seen:
+            seen.append(column)
+        return np.zeros(0, dtype=bool)
+
+    for trd_def, trmdd_def in COMBINATIONS:
+        group_masks(record, trd_def, trmdd_def)
+    return seen
 
 
 def comparison_groups(data_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> dict[str, np.ndarray]:

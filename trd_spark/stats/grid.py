@@ -23,8 +23,12 @@ from trd_spark.study import (
     INTERACTION_STRATUM,
     PRIMARY_TRD,
     PRIMARY_TRMDD,
+    REPLICATION_ANALYSES,
     SEX_STRATA,
+    SURVIVAL_CONTRAST,
 )
+
+LOGISTIC, SURVIVAL = REPLICATION_ANALYSES
 
 ASSOCIATION_COLUMNS = [
     "cohort", "contrast", "trd_def", "trmdd_def", "stratum", "trait", "beta", "se",
@@ -33,10 +37,13 @@ ASSOCIATION_COLUMNS = [
 ]  # fmt: skip
 REPLICATION_COLUMNS = [
     "contrast", "cohort", "reference_cohort", "k", "tau2", "tau2_null", "r2", "qe", "qe_p",
-    "qm", "qm_p",
+    "qm", "qm_p", "analysis", "intercept", "intercept_se", "slope", "slope_se",
+    "slope_ci_low", "slope_ci_high", "slope_p",
 ]  # fmt: skip
+META_FIELDS = REPLICATION_COLUMNS[3:11] + REPLICATION_COLUMNS[12:]
 SENSITIVITY_COLUMNS = [
     "trd_def", "trmdd_def", "n_trmdd", "n_trd", "meta_r2", "n_significant", "overlap_pct",
+    "meta_slope", "meta_slope_ci_low", "meta_slope_ci_high",
 ]  # fmt: skip
 
 
@@ -292,7 +299,8 @@ def replicate(
 
     Returns
     -------
-    DataFrame with REPLICATION_COLUMNS, one row per contrast and replication cohort.
+    DataFrame with REPLICATION_COLUMNS (``analysis`` = ``logistic``), one row per contrast
+    and replication cohort.
     """
     base_df = _select(associations_df, *primary)
     rows = []
@@ -301,9 +309,40 @@ def replicate(
         for cohort in sorted(set(base_df.cohort) - {discovery}):
             other_df = base_df[(base_df.contrast == contrast) & (base_df.cohort == cohort)]
             rows.append(
-                {"contrast": contrast, "cohort": cohort, "reference_cohort": discovery}
+                {"analysis": LOGISTIC, "contrast": contrast, "cohort": cohort,
+                 "reference_cohort": discovery}
                 | _meta_row(other_df, reference_df)
-            )
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=REPLICATION_COLUMNS)
+
+
+def replicate_survival(
+    survival_df: pd.DataFrame, comparisons: list[tuple[str, str]]
+) -> pd.DataFrame:
+    """Meta-regression of a replication set's log HR per SD on a reference set's (eFigure 6).
+
+    Parameters
+    ----------
+    survival_df : results/survival rows.
+    comparisons : (replication set, reference set) pairs, e.g. (``microarray``,
+        ``wgs_european``).
+
+    Returns
+    -------
+    DataFrame with REPLICATION_COLUMNS, ``analysis`` = ``survival`` and ``contrast`` =
+    ``time_to_trd``: yi = log HR per SD in the replication set, vi = its SE^2, moderator =
+    log HR per SD in the reference set, over the traits fitted in both.
+    """
+    per_sd_df = survival_df[(survival_df.term == "pgs_per_sd") & (survival_df.status == "ok")]
+    per_sd_df = per_sd_df.rename(columns={"coef": "beta"})
+    rows = []
+    for cohort, reference in comparisons:
+        rows.append(
+            {"analysis": SURVIVAL, "contrast": SURVIVAL_CONTRAST, "cohort": cohort,
+             "reference_cohort": reference}
+            | _meta_row(per_sd_df[per_sd_df.cohort == cohort],
+                        per_sd_df[per_sd_df.cohort == reference])
+        )  # fmt: skip
     return pd.DataFrame(rows, columns=REPLICATION_COLUMNS)
 
 
@@ -319,7 +358,7 @@ def _select(frame: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.DataFrame:
 
 
 def _meta_row(yi_df: pd.DataFrame, x_df: pd.DataFrame) -> dict[str, float]:
-    """Meta-regression fields for traits present in both; NaN when fewer than 3."""
+    """Meta-regression fields (META_FIELDS) for traits present in both; NaN when fewer than 3."""
     merged = yi_df.merge(x_df, on="trait", suffixes=("", "_ref"))
     try:
         fit = fit_meta_regression(
@@ -328,11 +367,10 @@ def _meta_row(yi_df: pd.DataFrame, x_df: pd.DataFrame) -> dict[str, float]:
             merged.beta_ref.to_numpy(float),
         )
     except (InputError, np.linalg.LinAlgError):
-        nan = float("nan")
-        return {"k": len(merged), "tau2": nan, "tau2_null": nan, "r2": nan, "qe": nan,
-                "qe_p": nan, "qm": nan, "qm_p": nan}  # fmt: skip
-    return {"k": fit.k, "tau2": fit.tau2, "tau2_null": fit.tau2_null, "r2": fit.r2,
-            "qe": fit.qe, "qe_p": fit.qe_p, "qm": fit.qm, "qm_p": fit.qm_p}  # fmt: skip
+        return {name: float("nan") for name in META_FIELDS} | {"k": len(merged)}
+    fields = {"k": fit.k, "tau2": fit.tau2, "tau2_null": fit.tau2_null, "r2": fit.r2,
+              "qe": fit.qe, "qe_p": fit.qe_p, "qm": fit.qm, "qm_p": fit.qm_p}  # fmt: skip
+    return fields | fit.slope_summary()
 
 
 def sensitivity_table(
@@ -368,5 +406,6 @@ def sensitivity_table(
         overlap = 100.0 * len(sig & primary_sig) / len(primary_sig) if primary_sig else np.nan
         meta = _meta_row(_select(combo_df, trd_def, trmdd_def), primary_df)
         out.append((trd_def, trmdd_def, int(combo_df.n_controls.max()),
-                    int(combo_df.n_cases.max()), meta["r2"], len(sig), overlap))  # fmt: skip
+                    int(combo_df.n_cases.max()), meta["r2"], len(sig), overlap, meta["slope"],
+                    meta["slope_ci_low"], meta["slope_ci_high"]))  # fmt: skip
     return pd.DataFrame(out, columns=SENSITIVITY_COLUMNS)

@@ -16,6 +16,8 @@ from scipy import stats
 
 from trd_spark.errors import InputError
 
+_Z_95 = float(stats.norm.ppf(0.975))
+
 
 @dataclass(frozen=True)
 class MetaRegression:
@@ -30,6 +32,8 @@ class MetaRegression:
     qe, qe_p : residual heterogeneity chi^2 (k - 2 df) and its p.
     qm, qm_p : moderator Wald chi^2 (1 df) and its p.
     beta : (intercept, slope).
+    se : their standard errors (random-effects weights 1 / (vi + tau2), as metafor's
+        default Wald z tests).
     converged : both REML fits converged.
     """
 
@@ -42,7 +46,21 @@ class MetaRegression:
     qm: float
     qm_p: float
     beta: tuple[float, float]
+    se: tuple[float, float]
     converged: bool
+
+    def slope_summary(self) -> dict[str, float]:
+        """Intercept and slope with the slope's Wald 95% CI and two-sided p, as metafor."""
+        slope, se = self.beta[1], self.se[1]
+        return {
+            "intercept": self.beta[0],
+            "intercept_se": self.se[0],
+            "slope": slope,
+            "slope_se": se,
+            "slope_ci_low": slope - _Z_95 * se,
+            "slope_ci_high": slope + _Z_95 * se,
+            "slope_p": float(2.0 * stats.norm.sf(abs(slope / se))),
+        }
 
 
 def fit_meta_regression(
@@ -71,7 +89,7 @@ def fit_meta_regression(
     X = np.column_stack([np.ones(k), x])
     tau2, ok_mods = estimate_tau2_reml(yi, vi, X, max_iter, tol)
     tau2_null, ok_null = estimate_tau2_reml(yi, vi, X[:, :1], max_iter, tol)
-    beta, qm = _moderator_test(yi, vi + tau2, X)
+    beta, se, qm = _moderator_test(yi, vi + tau2, X)
     qe = _residual_heterogeneity(yi, vi, X)
     r2 = 0.0 if tau2_null <= 0 else max(0.0, 100.0 * (tau2_null - tau2) / tau2_null)
     return MetaRegression(
@@ -84,6 +102,7 @@ def fit_meta_regression(
         qm=qm,
         qm_p=float(stats.chi2.sf(qm, 1)),
         beta=(float(beta[0]), float(beta[1])),
+        se=(float(se[0]), float(se[1])),
         converged=ok_mods and ok_null,
     )
 
@@ -141,12 +160,12 @@ def _projection(w: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 def _moderator_test(
     yi: np.ndarray, total_var: np.ndarray, X: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """Random-effects weighted coefficients and the Wald chi^2 of the slope."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Random-effects weighted coefficients, their SEs and the Wald chi^2 of the slope."""
     WX = X / total_var[:, None]
     cov = np.linalg.inv(X.T @ WX)
     beta = cov @ (WX.T @ yi)
-    return beta, float(beta[1] ** 2 / cov[1, 1])
+    return beta, np.sqrt(np.diag(cov)), float(beta[1] ** 2 / cov[1, 1])
 
 
 def _residual_heterogeneity(yi: np.ndarray, vi: np.ndarray, X: np.ndarray) -> float:

@@ -16,14 +16,21 @@ import pandas as pd
 from trd_spark import storage
 from trd_spark.config import Config
 from trd_spark.errors import InputError
-from trd_spark.stats.analysis import AnalysisTable, build_analysis_table
+from trd_spark.stats.analysis import AnalysisTable, build_analysis_table, replace_scores
+from trd_spark.stats.calibration import CALIBRATION_COLUMNS, calibrate_platform
 from trd_spark.stats.grid import (
     enumerate_designs,
     replicate,
+    replicate_survival,
     run_association_grid,
     sensitivity_table,
 )
-from trd_spark.stats.progression import build_survival_set, run_progression
+from trd_spark.stats.progression import (
+    ProgressionResults,
+    SurvivalSet,
+    build_survival_set,
+    run_progression,
+)
 from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
 
 log = logging.getLogger(__name__)
@@ -45,20 +52,26 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
     settings = config.analysis
     primary = (settings.primary_trd, settings.primary_trmdd)
     traits = read_trait_catalog(config.weights.traits).names
-    log.info("analyze: building the per-cohort analysis tables")
-    tables = build_tables(config, traits)
+    log.info("analyze: building the per-cohort analysis tables (PGS: %s)", settings.pgs_adjust)
+    tables, calibration_df = build_tables(config, traits)
     designs = enumerate_designs(
         list(tables), config.discovery_cohort, primary, settings.sex_stratified
     )
     log.info("analyze: logistic grid, %d designs x %d traits", len(designs), len(traits))
     associations_df = run_association_grid(
         tables, designs, settings.significance, settings.n_pcs, settings.max_iter, settings.tol
+    ).assign(pgs_adjust=settings.pgs_adjust)
+    log.info("analyze: Cox models, cox.zph, Kaplan-Meier curves and Schoenfeld residuals")
+    progression, survival_attrition = analyse_progression(config, tables)
+    log.info("analyze: replication meta-regressions and the sensitivity table")
+    replication_df = pd.concat(
+        [
+            replicate(associations_df, config.discovery_cohort, primary),
+            replicate_survival(progression.survival_df, survival_comparisons(config, tables)),
+        ],
+        ignore_index=True,
     )
-    log.info("analyze: replication meta-regression and the sensitivity table")
-    replication_df = replicate(associations_df, config.discovery_cohort, primary)
     sensitivity_df = sensitivity_table(associations_df, config.discovery_cohort, primary)
-    log.info("analyze: Cox models, cox.zph and Kaplan-Meier curves")
-    survival_df, km_df, mean_df, survival_attrition = analyse_progression(config, tables)
     attrition_df = pd.DataFrame(
         [row for table in tables.values() for row in table.attrition] + survival_attrition,
         columns=["cohort", "step", "n_persons", "n_rows_dropped", "reason"],
@@ -67,14 +80,16 @@ def run_analyze(config: Config, out_dir: str) -> dict[str, Any]:
         "associations": associations_df,
         "replication": replication_df,
         "sensitivity": sensitivity_df,
-        "survival": survival_df,
-        "km": km_df,
-        "time_to_trd": mean_df,
+        "survival": progression.survival_df,
+        "km": progression.km_df,
+        "time_to_trd": progression.mean_df,
+        "schoenfeld": progression.schoenfeld_df,
+        "pgs_adjustment": calibration_df,
         "attrition": attrition_df,
         "traits": trait_presence(tables, traits),
     }
     write_results(results, out_dir)
-    summary = summarize(results, tables, time.perf_counter() - started)
+    summary = summarize(results, tables, time.perf_counter() - started, settings.pgs_adjust)
     if summary["traits_in_some_cohorts_only"]:
         log.warning(
             "traits analysed only in the cohorts that have them: %s (see results/traits.parquet)",
@@ -106,7 +121,9 @@ def read_stage_table(output_dir: str, relative: str, stage: str) -> pd.DataFrame
         ) from err
 
 
-def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
+def build_tables(
+    config: Config, traits: list[str]
+) -> tuple[dict[str, AnalysisTable], pd.DataFrame]:
     """The analysis table of every configured cohort that has persons.
 
     Parameters
@@ -116,7 +133,8 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
 
     Returns
     -------
-    cohort name -> AnalysisTable (cohorts with nobody left are logged and skipped).
+    (cohort name -> AnalysisTable (cohorts with nobody left are logged and skipped), the
+    record of the ancestry calibration (CALIBRATION_COLUMNS; empty with pgs_adjust none)).
     """
     cohorts_df = read_stage_table(config.output_dir, Layout.COHORTS, "qc")
     persons_df = read_stage_table(config.output_dir, Layout.PERSONS, "phenotype")
@@ -135,12 +153,50 @@ def build_tables(config: Config, traits: list[str]) -> dict[str, AnalysisTable]:
             f"discovery cohort {config.discovery_cohort} has no persons left after exclusions; "
             f"see {Layout.ANALYSIS_ATTRITION}"
         )
-    return tables
+    return calibrate_tables(config, tables, traits)
+
+
+def calibrate_tables(
+    config: Config, tables: dict[str, AnalysisTable], traits: list[str]
+) -> tuple[dict[str, AnalysisTable], pd.DataFrame]:
+    """Replace the raw scores by their ancestry calibration (``analysis.pgs_adjust``).
+
+    Fitted per genotyping platform over the analysed persons of its cohorts
+    (:func:`trd_spark.stats.calibration.calibrate_platform`).
+
+    Parameters
+    ----------
+    config : the run's config.
+    tables : the analysis tables, raw scores.
+    traits : trait catalog.
+
+    Returns
+    -------
+    (tables with calibrated, re-standardized scores, the calibration record); the tables
+    unchanged and an empty record with ``none``.
+    """
+    method = config.analysis.pgs_adjust
+    if method == "none":
+        return tables, pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    by_platform: dict[str, list[str]] = {}
+    for cohort in tables:
+        by_platform.setdefault(config.cohorts[cohort].genotypes, []).append(cohort)
+    calibrated, records = dict(tables), []
+    for platform, members in by_platform.items():
+        scores_df = pd.concat([tables[c].raw_pgs_df for c in members], ignore_index=True)
+        pcs_df = pd.concat([tables[c].data_df for c in members], ignore_index=True)
+        result = calibrate_platform(
+            platform, scores_df, pcs_df, traits, method, config.analysis.pgs_adjust_pcs
+        )
+        records.append(result.summary_df)
+        for cohort in members:
+            calibrated[cohort] = replace_scores(tables[cohort], result.scores_df)
+    return calibrated, pd.concat(records, ignore_index=True)
 
 
 def analyse_progression(
     config: Config, tables: dict[str, AnalysisTable]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[dict[str, object]]]:
+) -> tuple[ProgressionResults, list[dict[str, object]]]:
     """Survival sets per cohort and pooled per platform with two or more cohorts.
 
     Parameters
@@ -150,30 +206,57 @@ def analyse_progression(
 
     Returns
     -------
-    (survival rows, KM rows, mean time to TRD, attrition rows).
+    (the survival results, attrition rows).
     """
     tte_df = read_stage_table(config.output_dir, Layout.TIME_TO_EVENT, "phenotype")
-    sets: dict[str, tuple[pd.DataFrame, bool]] = {}
-    traits_by_set: dict[str, list[str]] = {}
+    adjust = config.analysis.pgs_adjust
+    sets: list[SurvivalSet] = []
+    frames: dict[str, pd.DataFrame] = {}
     attrition: list[dict[str, object]] = []
     for cohort, table in tables.items():
         set_df, rows = build_survival_set(tte_df, table)
-        sets[cohort] = (set_df, False)
-        traits_by_set[cohort] = table.traits
+        frames[cohort] = set_df
+        sets.append(SurvivalSet(cohort, set_df, table.traits, pgs_adjust=adjust))
         attrition += rows
     for platform, members in platform_groups(config, list(tables)).items():
-        pooled = pooled_set_name(platform)
-        sets[pooled] = (pd.concat([sets[m][0] for m in members], ignore_index=True), True)
-        traits_by_set[pooled] = [
+        traits = [
             t for t in tables[members[0]].traits if all(t in tables[m].traits for m in members)
         ]
+        pooled_df = pd.concat([frames[m] for m in members], ignore_index=True)
+        # a calibrated PGS has one scale across cohorts; a raw one is cut within each cohort
+        sets.append(SurvivalSet(pooled_set_name(platform), pooled_df, traits, pooled=True,
+                                within_cohort=adjust == "none", pgs_adjust=adjust))  # fmt: skip
     percentiles = tuple(config.analysis.strata_percentiles)
     if len(percentiles) != 2:
         raise InputError("analysis.strata_percentiles must hold two percentiles, e.g. [20, 80]")
-    survival_df, km_df, mean_df = run_progression(
-        sets, traits_by_set, config.analysis.n_pcs, (percentiles[0], percentiles[1])
+    progression = run_progression(
+        sets, config.analysis.n_pcs, (percentiles[0], percentiles[1]), config.report.km_traits
     )
-    return survival_df, km_df, mean_df, attrition
+    return progression, attrition
+
+
+def survival_comparisons(config: Config, tables: dict[str, AnalysisTable]) -> list[tuple[str, str]]:
+    """(replication set, reference set) pairs of the survival replication.
+
+    Every other cohort against the discovery cohort, and every cohort outside a pooled set
+    that holds the discovery cohort against that pooled set (the paper's survival analysis
+    pooled its WGS cohorts).
+
+    Parameters
+    ----------
+    config : the run's config.
+    tables : analysed cohorts.
+
+    Returns
+    -------
+    list of (cohort, reference) pairs.
+    """
+    discovery = config.discovery_cohort
+    pairs = [(c, discovery) for c in tables if c != discovery]
+    for platform, members in platform_groups(config, list(tables)).items():
+        if discovery in members:
+            pairs += [(c, pooled_set_name(platform)) for c in tables if c not in members]
+    return pairs
 
 
 def platform_groups(config: Config, cohorts: list[str]) -> dict[str, list[str]]:
@@ -227,6 +310,8 @@ RESULT_FILES: dict[str, str] = {
     "survival": Layout.SURVIVAL,
     "km": Layout.KM,
     "time_to_trd": Layout.TIME_TO_TRD,
+    "schoenfeld": Layout.SCHOENFELD,
+    "pgs_adjustment": Layout.PGS_ADJUSTMENT,
     "attrition": Layout.ANALYSIS_ATTRITION,
     "traits": Layout.ANALYSED_TRAITS,
 }
@@ -239,9 +324,13 @@ def write_results(results: dict[str, pd.DataFrame], out_dir: str) -> None:
 
 
 def summarize(
-    results: dict[str, pd.DataFrame], tables: dict[str, AnalysisTable], seconds: float
+    results: dict[str, pd.DataFrame],
+    tables: dict[str, AnalysisTable],
+    seconds: float,
+    pgs_adjust: str = "none",
 ) -> dict[str, Any]:
-    """The small dict that goes into the stage manifest."""
+    """The small dict that goes into the stage manifest (``pgs_adjust``: the PGS calibration
+    every result used)."""
     associations_df = results["associations"]
     presence_df = results["traits"]
     partial = presence_df.groupby("trait").present.agg(lambda s: 0 < s.sum() < len(s))
@@ -252,6 +341,7 @@ def summarize(
         "significant": int(associations_df.significant.sum()),
         "traits_in_some_cohorts_only": sorted(partial[partial].index),
         "cox_rows": len(results["survival"]),
-        "cox_fallback_step": int((results["survival"].status == "smaller_step").sum()),
+        "cox_flagged": int((results["survival"].status != "ok").sum()),
+        "pgs_adjust": pgs_adjust,
         "seconds": round(seconds, 2),
     }
