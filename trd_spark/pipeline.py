@@ -64,7 +64,7 @@ STAGE_CONFIG: dict[str, tuple[str, ...]] = {
     "analyze": ("analysis", "cohorts"),
     "report": ("report", "analysis"),
 }
-_PACKAGES = ("trd-spark", "hail", "pyspark", "numpy", "pandas", "statsmodels", "lifelines")
+_PACKAGES = ("trd-spark", "hail", "pyspark", "numpy", "scipy", "pandas", "pyarrow")
 
 
 def manifest_path(output_dir: str, stage: str) -> str:
