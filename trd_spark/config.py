@@ -132,6 +132,15 @@ class SwitchingDefinition:
 
 
 @dataclass(frozen=True)
+class ControlsConfig:
+    """Who may be a non-MDD control (``docs/phenotypes.md``, "Groups")."""
+
+    # a control needs at least one EHR record (condition, drug, procedure, visit or
+    # observation period); persons without are counted as "no EHR" and are in no group
+    require_ehr: bool = True
+
+
+@dataclass(frozen=True)
 class PhenotypeConfig:
     """Phenotype definitions; defaults reproduce the study (``docs/phenotypes.md``)."""
 
@@ -145,6 +154,10 @@ class PhenotypeConfig:
     default_exposure_days: int = 30  # end = start + 29 when neither end nor supply given
     cutoff_date: dt.date | None = None  # default: latest observation_period end
     min_mdd_dates_survival: int = 3
+    controls: ControlsConfig = ControlsConfig()
+    # antidepressant rows of a listed non-systemic route or dose form (drug_forms.tsv) are
+    # not exposures; counted in the attrition table by reason
+    exclude_non_systemic: bool = True
 
 
 @dataclass(frozen=True)

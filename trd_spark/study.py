@@ -145,8 +145,13 @@ BUILDS_ON: dict[str, str] = {"trd_4": "trd_1", "trd_5": "trd_4"}
 PRIMARY_TRD, PRIMARY_TRMDD = "trd_1", "trmdd_1"
 # the 15 comparisons of the paper's Table 2, in its order
 COMBINATIONS: tuple[tuple[str, str], ...] = tuple((t, m) for t in TRD_DEFS for m in TRMDD_DEFS)
+# persons.parquet: who is treated in a comparison with trd_k, under trd_k's gap (see
+# treated_column); plain ``treated`` is the same under the default gap
+TREATED_COLUMNS: tuple[str, ...] = tuple(f"treated_{name}" for name in SWITCHING_DEFS)
 # person columns holding a status flag (persons.parquet)
-STATUS_COLUMNS: tuple[str, ...] = (*MDD_DEFS, "treated", *TRD_DEFS, "non_mdd")
+STATUS_COLUMNS: tuple[str, ...] = (
+    *MDD_DEFS, "treated", *TREATED_COLUMNS, *TRD_DEFS, "has_ehr", "non_mdd",
+)  # fmt: skip
 
 
 def switching_root(trd_def: str) -> str:
@@ -174,9 +179,14 @@ def mdd_definition(trmdd_def: str) -> str:
 
 
 def treated_column(trd_def: str) -> str:
-    """The persons column saying who is treated in a comparison with ``trd_def``."""
-    check_trd(trd_def)
-    return "treated"
+    """The persons column saying who is treated in a comparison with ``trd_def``.
+
+    Treated follows the definition it is paired with: the drug trial periods under the gap
+    of the switching definition ``trd_def`` rests on (``trd_2``: 91 days; ``trd_4`` and
+    ``trd_5``: ``trd_1``'s), so the trMDD pool changes with the TRD definition
+    (``docs/phenotypes.md``, "Treated").  ``trd_2`` -> ``treated_trd_2``.
+    """
+    return f"treated_{switching_root(trd_def)}"
 
 
 # ---------------------------------------------------------------------------

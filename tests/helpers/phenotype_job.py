@@ -53,9 +53,9 @@ def compute_phenotypes(
     Parameters as :func:`plan_phenotypes`, with the typed OMOP ``tables`` and the
     ``code_lists`` as read (:func:`trd_spark.ehr.codes.read_code_lists`) instead.
     """
-    lookups = look_up_codes(spark, tables, code_lists)
+    lookups = look_up_codes(spark, tables, code_lists, definitions.exclude_non_systemic)
     clean = clean_tables(tables, plausible_dates(definitions))
-    counts, cutoff = count_attrition(clean, definitions)
+    counts, cutoff = count_attrition(clean, definitions, lookups)
     plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
     persons_df = plan.persons_df(plan.periods_df, plan.summary_df, cutoff)
     attrition = counts + lookups.attrition

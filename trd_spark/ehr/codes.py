@@ -3,7 +3,9 @@
 Diagnoses: prefix match, upper case, dots removed, each vocabulary against its
 own codes.  Drugs: an RxNorm ingredient or any descendant in
 ``concept_ancestor``; a combination product maps to every listed ingredient it
-contains.  Procedures: exact code match, dots removed.
+contains; antidepressant rows of a listed non-systemic route or dose form
+(``drug_forms.tsv``) are not exposures.  Procedures: exact code match, dots removed.
+Race and ethnicity: concept id -> text (``race_ethnicity.tsv``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -26,20 +28,34 @@ DIAGNOSIS_GROUPS = ("mdd", "schizophrenia", "bipolar")
 DIAGNOSIS_VOCABULARIES = ("ICD10CM", "ICD9CM")
 DRUG_GROUPS = ("antidepressant", "esketamine", "antipsychotic")
 PROCEDURE_GROUPS = ("ect",)
+FORM_KINDS = ("route", "dose_form")  # drug_forms.tsv: a route concept, or a dose form by name
+DEMOGRAPHIC_COLUMNS = ("race", "ethnicity")
+ANY_INGREDIENT = "*"  # drug_forms.tsv: the rule holds for every antidepressant
 _COLUMNS = {
     "diagnoses.tsv": ("group", "vocabulary", "code", "label"),
     "drugs.tsv": ("group", "concept_id", "ingredient", "label"),
     "procedures.tsv": ("group", "vocabulary", "code", "label"),
+    "drug_forms.tsv": ("group", "ingredient", "concept_id", "name", "label"),
+    "race_ethnicity.tsv": ("group", "concept_id", "label"),
 }
 
 
 @dataclass(frozen=True)
 class CodeLists:
-    """The three code lists as pandas tables (codes normalised, concept ids possibly null)."""
+    """The code lists as pandas tables (codes normalised, concept ids possibly null)."""
 
     diagnoses: pd.DataFrame
     drugs: pd.DataFrame
     procedures: pd.DataFrame
+    # group (route / dose_form), ingredient (name or '*'), concept_id, name, label
+    drug_forms: pd.DataFrame = field(default_factory=lambda: empty_list("drug_forms.tsv"))
+    # group (race / ethnicity), concept_id, label
+    race_ethnicity: pd.DataFrame = field(default_factory=lambda: empty_list("race_ethnicity.tsv"))
+
+
+def empty_list(name: str) -> pd.DataFrame:
+    """A code list without rows (no exclusion, no label)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS[name]})
 
 
 def normalise_code(code: str) -> str:
@@ -88,7 +104,17 @@ def read_code_lists(folder: str) -> CodeLists:
         ),
         ingredient=drugs["ingredient"].str.strip().str.lower(),
     )
-    return CodeLists(diagnoses=diagnoses, drugs=drugs, procedures=procedures)
+    forms = read_code_list(folder, "drug_forms.tsv", FORM_KINDS)
+    forms = forms.assign(
+        concept_id=pd.to_numeric(forms["concept_id"].replace("", None)).astype("Int64"),
+        ingredient=forms["ingredient"].str.strip().str.lower(),
+        name=forms["name"].str.strip().str.lower(),
+    )
+    demography = read_code_list(folder, "race_ethnicity.tsv", DEMOGRAPHIC_COLUMNS)
+    demography = demography.assign(
+        concept_id=pd.to_numeric(demography["concept_id"]).astype("int64")
+    )
+    return CodeLists(diagnoses, drugs, procedures, forms, demography)
 
 
 def resolve_ingredient_ids(
@@ -121,19 +147,16 @@ def resolve_ingredient_ids(
     return merged.dropna(subset=["concept_id"]).drop(columns="found_id"), missing
 
 
-def ingredient_map_df(
-    spark: SparkSession, drugs: pd.DataFrame, concept_ancestor_df: DataFrame
-) -> DataFrame:
+def ingredient_pairs(drugs: pd.DataFrame, concept_ancestor_df: DataFrame) -> pd.DataFrame:
     """Every drug concept that counts as a listed ingredient: the ingredient or a descendant.
 
     The descendants of the listed ingredients (a few thousand concepts even in a full
-    vocabulary) are collected once, and the map is handed back as a small local table,
-    so the queries that join it do not recompute it.
+    vocabulary) are collected once.
 
     Returns
     -------
-    DataFrame (drug_concept_id long, ingredient_id long, group string), one row per
-    concept and listed ingredient it contains.
+    pandas DataFrame (drug_concept_id, ingredient_id, group), one row per concept and
+    listed ingredient it contains.
     """
     listed = drugs[["concept_id", "group"]].astype({"concept_id": "int64"}).drop_duplicates()
     listed = listed.rename(columns={"concept_id": "ingredient_id"})
@@ -149,8 +172,127 @@ def ingredient_map_df(
     itself = listed.assign(drug_concept_id=listed["ingredient_id"])
     mapped = pd.concat([itself, pairs.merge(listed, on="ingredient_id")], ignore_index=True)
     mapped = mapped[["drug_concept_id", "ingredient_id", "group"]].drop_duplicates()
-    mapped = mapped.astype({"drug_concept_id": "int64", "ingredient_id": "int64", "group": str})
-    return local_table_df(spark, mapped, "drug_concept_id long, ingredient_id long, group string")
+    return mapped.astype({"drug_concept_id": "int64", "ingredient_id": "int64", "group": str})
+
+
+MAP_SCHEMA = "drug_concept_id long, ingredient_id long, group string, form_reason string"
+
+
+def ingredient_map_df(
+    spark: SparkSession, pairs: pd.DataFrame, form_reasons: pd.DataFrame | None = None
+) -> DataFrame:
+    """:func:`ingredient_pairs` with the reason a drug concept's dose form is not an
+    exposure (``form_reason``, null when it is), as a small local table.
+
+    Parameters
+    ----------
+    spark : the session.
+    pairs : :func:`ingredient_pairs`.
+    form_reasons : (drug_concept_id, ingredient_id, form_reason) from
+        :func:`dose_form_reasons`, or None.
+    """
+    mapped = pairs.assign(form_reason=None)
+    if form_reasons is not None and len(form_reasons):
+        mapped = pairs.merge(form_reasons, on=["drug_concept_id", "ingredient_id"], how="left")
+    mapped = mapped.astype({"form_reason": object}).where(mapped.notna(), None)
+    return local_table_df(
+        spark, mapped[["drug_concept_id", "ingredient_id", "group", "form_reason"]], MAP_SCHEMA
+    )
+
+
+def form_rules(forms: pd.DataFrame, drugs: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The ``kind`` rows of ``drug_forms.tsv`` with ``ingredient_id`` (-1: every
+    antidepressant); a rule naming an ingredient that is not a listed antidepressant holds
+    for nothing and is logged."""
+    ids = {
+        str(name): int(cid)
+        for name, cid, group in zip(
+            drugs["ingredient"], drugs["concept_id"], drugs["group"], strict=True
+        )
+        if group == "antidepressant" and pd.notna(cid)
+    }
+    rules = forms.loc[forms["group"] == kind].copy()
+    unknown = sorted(set(rules["ingredient"]) - set(ids) - {ANY_INGREDIENT})
+    for name in unknown:
+        log.warning(
+            "code list drug_forms.tsv: '%s' is not a listed antidepressant; rule unused", name
+        )
+    rules = rules.loc[rules["ingredient"].isin([*ids, ANY_INGREDIENT])]
+    return rules.assign(ingredient_id=rules["ingredient"].map(lambda n: ids.get(n, -1)))
+
+
+def route_exclusions(
+    forms: pd.DataFrame, drugs: pd.DataFrame, concept_df: DataFrame
+) -> pd.DataFrame:
+    """(ingredient_id, route_concept_id, label) of the routes that are not an exposure.
+
+    A route row without a concept id is looked up by name among the concepts of domain
+    ``Route`` (every concept of that name counts).
+    """
+    rules = form_rules(forms, drugs, "route")
+    wanted = sorted(set(rules.loc[rules["concept_id"].isna(), "name"]))
+    found = pd.DataFrame({"name": [], "found_id": []})
+    if wanted:
+        found = (
+            concept_df.where(
+                (F.col("domain_id") == "Route") & F.lower(F.col("concept_name")).isin(wanted)
+            )
+            .select(
+                F.lower(F.col("concept_name")).alias("name"), F.col("concept_id").alias("found_id")
+            )
+            .toPandas()
+        )
+    merged = rules.merge(found, on="name", how="left")
+    merged["route_concept_id"] = (
+        merged["concept_id"].astype("Float64").fillna(merged["found_id"].astype("Float64"))
+    )
+    merged = merged.dropna(subset=["route_concept_id"])
+    return merged.astype({"route_concept_id": "int64", "ingredient_id": "int64"})[
+        ["ingredient_id", "route_concept_id", "label"]
+    ].drop_duplicates()
+
+
+def dose_form_reasons(
+    forms: pd.DataFrame,
+    drugs: pd.DataFrame,
+    pairs: pd.DataFrame,
+    concept_df: DataFrame,
+    relationship_df: DataFrame,
+) -> pd.DataFrame:
+    """(drug_concept_id, ingredient_id, form_reason) of the antidepressant concepts whose
+    dose form (``concept_relationship`` 'RxNorm has dose form') is a listed one.
+
+    Dose forms are listed by concept id or by name (concepts of class ``Dose Form``).
+    """
+    rules = form_rules(forms, drugs, "dose_form")
+    drug_ids = [
+        int(i) for i in pairs.loc[pairs["group"] == "antidepressant", "drug_concept_id"].unique()
+    ]
+    columns = ["drug_concept_id", "ingredient_id", "form_reason"]
+    if rules.empty or not drug_ids:
+        return pd.DataFrame({c: [] for c in columns})
+    form_df = concept_df.where(F.col("concept_class_id") == "Dose Form").select(
+        F.col("concept_id").alias("concept_id_2"), F.lower(F.col("concept_name")).alias("name")
+    )
+    has_form = relationship_df.where(
+        (F.col("relationship_id") == "RxNorm has dose form") & F.col("concept_id_1").isin(drug_ids)
+    ).select(F.col("concept_id_1").alias("drug_concept_id"), "concept_id_2")
+    found = has_form.join(form_df, "concept_id_2").toPandas()
+    by_name = rules.merge(found, on="name")
+    with_id = rules.dropna(subset=["concept_id"]).astype({"concept_id": "int64"})
+    by_id = with_id.drop(columns="name").merge(found, left_on="concept_id", right_on="concept_id_2")
+    hits = pd.concat([by_name, by_id], ignore_index=True)
+    if hits.empty:
+        return pd.DataFrame({c: [] for c in columns})
+    hits = hits.rename(columns={"ingredient_id": "rule_ingredient"})
+    joined = hits.merge(pairs.loc[pairs["group"] == "antidepressant"], on="drug_concept_id")
+    joined = joined.loc[
+        (joined["rule_ingredient"] == -1) | (joined["rule_ingredient"] == joined["ingredient_id"])
+    ]
+    joined = joined.sort_values("label").drop_duplicates(["drug_concept_id", "ingredient_id"])
+    return joined.rename(columns={"label": "form_reason"})[columns].astype(
+        {"drug_concept_id": "int64", "ingredient_id": "int64"}
+    )
 
 
 def local_table_df(spark: SparkSession, frame: pd.DataFrame, schema: str) -> DataFrame:

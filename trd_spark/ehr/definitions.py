@@ -25,6 +25,7 @@ from trd_spark.study import (
     SWITCHING_DEFAULTS,
     SWITCHING_DEFS,
     TRD_DEFS,
+    TREATED_COLUMNS,
     group_masks,
 )
 
@@ -43,6 +44,8 @@ class Definitions:
     default_exposure_days: int = 30
     cutoff_date: dt.date | None = None
     min_mdd_dates_survival: int = 3
+    require_ehr: bool = True  # a non-MDD control needs at least one EHR record
+    exclude_non_systemic: bool = True  # listed routes / dose forms are not exposures
     # dates outside [earliest_date, latest_date] are impossible (latest None: the run's day)
     earliest_date: dt.date = dt.date(1900, 1, 1)
     latest_date: dt.date | None = None
@@ -68,9 +71,13 @@ def sex_expr() -> Column:
     )
 
 
-def add_mdd_columns(persons_df: DataFrame) -> DataFrame:
-    """mdd_1..3 and non_mdd from first_mdd_date, n_mdd_dates and first_scz_bip_date."""
+def add_mdd_columns(persons_df: DataFrame, require_ehr: bool = True) -> DataFrame:
+    """mdd_1..3 and non_mdd from first_mdd_date, n_mdd_dates, first_scz_bip_date and
+    has_ehr: a non-MDD control has no MDD date and, when ``require_ehr``, an EHR record."""
     n_dates = F.col("n_mdd_dates")
+    control = n_dates == 0
+    if require_ehr:
+        control = control & F.col("has_ehr")
     never_other = F.col("first_scz_bip_date").isNull()
     other_after = never_other | (F.col("first_scz_bip_date") > F.col("first_mdd_date"))
     return persons_df.select(
@@ -78,7 +85,7 @@ def add_mdd_columns(persons_df: DataFrame) -> DataFrame:
         ((n_dates >= 1) & never_other).alias("mdd_1"),
         ((n_dates >= 2) & never_other).alias("mdd_2"),
         ((n_dates >= 1) & other_after).alias("mdd_3"),
-        (n_dates == 0).alias("non_mdd"),
+        control.alias("non_mdd"),
     )
 
 
@@ -95,23 +102,46 @@ def add_trd_columns(persons_df: DataFrame) -> DataFrame:
     )
 
 
-def add_covariates(persons_df: DataFrame, cutoff: dt.date | None) -> DataFrame:
-    """sex, age (at the cutoff year) and age at diagnosis."""
+def concept_label_expr(column: str, labels: dict[int, str]) -> Column:
+    """The label of ``column``'s concept id, null for an id not in ``labels``."""
+    expr = F.lit(None).cast("string")
+    for concept_id, text in labels.items():
+        expr = F.when(F.col(column) == concept_id, F.lit(text)).otherwise(expr)
+    return expr
+
+
+def add_covariates(
+    persons_df: DataFrame,
+    cutoff: dt.date | None,
+    race_ethnicity: dict[str, dict[int, str]] | None = None,
+) -> DataFrame:
+    """sex, race, ethnicity, age (at the cutoff year) and age at diagnosis.
+
+    ``race_ethnicity`` maps ``race`` and ``ethnicity`` to {concept id: label}
+    (``conf/code_lists/race_ethnicity.tsv``); an id not listed (unknown, skipped,
+    prefer not to answer) gives null.
+    """
+    labels = race_ethnicity or {}
     cutoff_year = F.lit(cutoff.year if cutoff else None).cast("int")
     birth = F.col("year_of_birth").cast("int")
     return persons_df.select(
         "*",
         sex_expr().alias("sex"),
+        concept_label_expr("race_concept_id", labels.get("race", {})).alias("race"),
+        concept_label_expr("ethnicity_concept_id", labels.get("ethnicity", {})).alias("ethnicity"),
         (cutoff_year - birth).alias("age"),
         (F.year("first_mdd_date") - birth).alias("age_at_diagnosis"),
     )
 
 
 PERSON_COLUMNS = (
-    "person_id", "cohort", "sex", "year_of_birth", "age", "age_at_diagnosis",
-    "first_mdd_date", "n_mdd_dates", "end_of_observation", "mdd_1", "mdd_2", "mdd_3",
-    "treated", "non_mdd",
+    "person_id", "cohort", "sex", "race", "ethnicity", "year_of_birth", "age",
+    "age_at_diagnosis", "first_mdd_date", "n_mdd_dates", "end_of_observation",
+    "mdd_1", "mdd_2", "mdd_3", "treated", *TREATED_COLUMNS, "has_ehr", "non_mdd",
     *TRD_DEFS, *(f"{name}_onset" for name in TRD_DEFS),
+)  # fmt: skip
+PERSON_CONCEPTS = (
+    "gender_concept_id", "sex_at_birth_concept_id", "race_concept_id", "ethnicity_concept_id",
 )  # fmt: skip
 
 
@@ -134,11 +164,7 @@ def stack_person_rows(
     """
     parts = [
         person_df.select(
-            "person_id",
-            "year_of_birth",
-            "gender_concept_id",
-            "sex_at_birth_concept_id",
-            F.lit(True).alias("_in_person"),
+            "person_id", "year_of_birth", *PERSON_CONCEPTS, F.lit(True).alias("_in_person")
         ),
         diagnosis_df.select("person_id", F.col("date").alias("dx_date"), "is_mdd", "is_scz_bip"),
         last_line_df,
@@ -201,10 +227,10 @@ def summarise_person_rows(stacked_df: DataFrame) -> DataFrame:
 
     Returns
     -------
-    DataFrame (person_id, year_of_birth, gender_concept_id, sex_at_birth_concept_id,
-    first_mdd_date, n_mdd_dates, first_scz_bip_date, first_ect_esk_date,
-    first_antipsychotic_date, last_observation_date).  A person listed twice in
-    ``person`` gets the smallest of each value.
+    DataFrame (person_id, year_of_birth, the ``PERSON_CONCEPTS``, first_mdd_date,
+    n_mdd_dates, first_scz_bip_date, first_ect_esk_date, first_antipsychotic_date,
+    last_observation_date).  A person listed twice in ``person`` gets the smallest of
+    each value.
     """
     dx_date, first_mdd = F.col("dx_date"), F.col("first_mdd_date")
 
@@ -216,8 +242,7 @@ def summarise_person_rows(stacked_df: DataFrame) -> DataFrame:
         .groupBy("person_id")
         .agg(
             F.max("_in_person").alias("_in_person"),
-            *[F.min(c).alias(c) for c in ("year_of_birth", "gender_concept_id")],
-            F.min("sex_at_birth_concept_id").alias("sex_at_birth_concept_id"),
+            *[F.min(c).alias(c) for c in ("year_of_birth", *PERSON_CONCEPTS)],
             F.min(first_mdd).alias("first_mdd_date"),
             F.count(F.when(F.col("_new_mdd_date"), 1)).cast("int").alias("n_mdd_dates"),
             F.min(F.when(F.col("is_scz_bip"), dx_date)).alias("first_scz_bip_date"),
@@ -232,21 +257,23 @@ def summarise_person_rows(stacked_df: DataFrame) -> DataFrame:
 def attach_periods(
     summary_df: DataFrame, period_persons_df: DataFrame, cutoff: dt.date | None
 ) -> DataFrame:
-    """``summary_df`` with ``treated`` and the switching onsets of the periods (false and
-    null for a person without periods), and ``end_of_observation`` (the last observation
-    date capped at the cutoff).
+    """``summary_df`` with the treated flags and the switching onsets of the periods (false
+    and null for a person without periods), and ``end_of_observation`` (the last
+    observation date capped at the cutoff).
 
     Parameters
     ----------
     summary_df : as :func:`summarise_person_rows` returns it.
-    period_persons_df : (person_id, treated, <name>_switch_onset ...), one row per person
+    period_persons_df : (person_id, treated, treated_<name> ..., <name>_switch_onset ...),
+        one row per person
         (:func:`trd_spark.ehr.periods.summarise_persons`).
     cutoff : the data cutoff.
     """
     joined_df = summary_df.join(period_persons_df, "person_id", "left")
+    flags = ("treated", *TREATED_COLUMNS)
     return joined_df.select(
-        *[c for c in joined_df.columns if c not in ("treated", "last_observation_date")],
-        F.coalesce(F.col("treated"), F.lit(False)).alias("treated"),
+        *[c for c in joined_df.columns if c not in (*flags, "last_observation_date")],
+        *[F.coalesce(F.col(c), F.lit(False)).alias(c) for c in flags],
         capped_expr(F.col("last_observation_date"), cutoff).alias("end_of_observation"),
     )
 
@@ -265,21 +292,27 @@ def attach_cohorts(summary_df: DataFrame, cohorts_df: DataFrame | None) -> DataF
 
 
 def build_persons(
-    summary_df: DataFrame, cutoff: dt.date | None, cohorts_df: DataFrame | None = None
+    summary_df: DataFrame,
+    cutoff: dt.date | None,
+    cohorts_df: DataFrame | None = None,
+    require_ehr: bool = True,
+    race_ethnicity: dict[str, dict[int, str]] | None = None,
 ) -> DataFrame:
     """Every definition column from the per-person summaries (``PERSON_COLUMNS``).
 
     Parameters
     ----------
-    summary_df : as :func:`attach_periods` returns it.
+    summary_df : as :func:`attach_periods` returns it (with ``has_ehr``).
     cutoff : the data cutoff (age is its year minus year of birth).
     cohorts_df : (person_id, cohort), one row per person, or None.
+    require_ehr : a non-MDD control needs an EHR record.
+    race_ethnicity : labels of the race and ethnicity concepts (:func:`add_covariates`).
     """
     return (
         summary_df.transform(lambda df: attach_cohorts(df, cohorts_df))
-        .transform(add_mdd_columns)
+        .transform(lambda df: add_mdd_columns(df, require_ehr))
         .transform(add_trd_columns)
-        .transform(lambda df: add_covariates(df, cutoff))
+        .transform(lambda df: add_covariates(df, cutoff, race_ethnicity))
         .select(*PERSON_COLUMNS)
     )
 

@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.ehr.codes import (
+    DIAGNOSIS_VOCABULARIES,
     diagnosis_match_expr,
     normalise_code_expr,
     source_value_match_expr,
@@ -248,6 +249,7 @@ def person_flags_df(person_df: DataFrame, dates: PlausibleDates) -> DataFrame:
 
 
 MDD_BIT, SCZ_BIP_BIT = 1, 2  # bits of a diagnosis kind: MDD, schizophrenia or bipolar
+KIND_BITS = (MDD_BIT, SCZ_BIP_BIT)
 SCZ_BIP = ("schizophrenia", "bipolar")
 
 
@@ -258,29 +260,88 @@ def kind_expr(is_mdd: Column, is_scz_bip: Column) -> Column:
     return mdd + F.when(F.coalesce(is_scz_bip, F.lit(False)), SCZ_BIP_BIT).otherwise(0)
 
 
+def icd_kind_expr(diagnoses: pd.DataFrame) -> Column:
+    """The diagnosis kind of a ``concept`` row from its vocabulary and code (0 unless an
+    ICD-9-CM or ICD-10-CM code of a listed group)."""
+    code, vocabulary = normalise_code_expr(F.col("concept_code")), F.col("vocabulary_id")
+    return kind_expr(
+        diagnosis_match_expr(diagnoses, "mdd", code, vocabulary),
+        diagnosis_match_expr(diagnoses, "schizophrenia", code, vocabulary)
+        | diagnosis_match_expr(diagnoses, "bipolar", code, vocabulary),
+    )
+
+
+SNOMED_KIND_SCHEMA = "concept_id long, snomed_kind int"
+
+
+def snomed_kinds(
+    concept_df: DataFrame, relationship_df: DataFrame, diagnoses: pd.DataFrame
+) -> pd.DataFrame:
+    """The diagnosis kind of each SNOMED source concept, through its standard concept.
+
+    A standard concept has a kind when every ICD-9-CM / ICD-10-CM concept that 'Maps to'
+    it has that kind (it is MDD when only MDD codes map to it, and so on), so a record
+    coded in SNOMED is read as the ICD codes behind its standard concept would be, and
+    only when they agree.  A SNOMED source concept takes the kinds of its 'Maps to'
+    targets (itself, for a standard one).  Collected: a few hundred concepts at most.
+
+    Returns
+    -------
+    pandas DataFrame (concept_id, snomed_kind), only concepts of a kind > 0.
+    """
+    maps_df = relationship_df.where(F.col("relationship_id") == "Maps to").select(
+        "concept_id_1", "concept_id_2"
+    )
+    icd_df = concept_df.where(F.col("vocabulary_id").isin(*DIAGNOSIS_VOCABULARIES)).select(
+        F.col("concept_id").alias("concept_id_1"), icd_kind_expr(diagnoses).alias("kind")
+    )
+    every = [F.min(F.col("kind").bitwiseAND(bit)).alias(f"_all_{bit}") for bit in KIND_BITS]
+    standard_df = (
+        icd_df.join(maps_df, "concept_id_1")
+        .groupBy("concept_id_2")
+        .agg(*every)
+        .select("concept_id_2", sum(F.col(f"_all_{bit}") for bit in KIND_BITS).alias("kind"))
+        .where(F.col("kind") > 0)
+    )
+    snomed_df = concept_df.where(F.col("vocabulary_id") == "SNOMED").select(
+        F.col("concept_id").alias("concept_id_1")
+    )
+    kinds = (
+        snomed_df.join(maps_df, "concept_id_1")
+        .join(F.broadcast(standard_df), "concept_id_2")
+        .groupBy(F.col("concept_id_1").alias("concept_id"))
+        .agg(F.bit_or("kind").cast("int").alias("snomed_kind"))
+        .toPandas()
+    )
+    return kinds.astype({"concept_id": "int64", "snomed_kind": "int32"})
+
+
 def diagnosis_events_df(
-    condition_df: DataFrame, concept_df: DataFrame, diagnoses: pd.DataFrame
+    condition_df: DataFrame,
+    concept_df: DataFrame,
+    diagnoses: pd.DataFrame,
+    snomed_kinds_df: DataFrame | None = None,
 ) -> DataFrame:
     """Matching diagnosis rows: (person_id, date, is_mdd, is_scz_bip), one per row.
 
-    The code is the ICD concept code of ``condition_source_concept_id``; when that
-    id is 0, null or absent from ``concept``, ``condition_source_value`` is used
-    and its vocabulary read from its first character.  Concept codes are matched
-    once per concept (in ``concept``).  Source values are matched only on the rows
-    that need them, first by one expression for every listed code (the filter), then
-    per group on the rows that passed: Spark evaluates a filter's expressions again
-    in the projection above it.
+    The code is the ICD concept code of ``condition_source_concept_id``; a SNOMED source
+    concept counts through its standard concept (``snomed_kinds_df``, a small table from
+    :func:`snomed_kinds`); when the id is 0, null or absent from ``concept``,
+    ``condition_source_value`` is used and its vocabulary read from its first character.
+    Concept codes are matched once per concept (in ``concept``).  Source values are
+    matched only on the rows that need them, first by one expression for every listed
+    code (the filter), then per group on the rows that passed: Spark evaluates a
+    filter's expressions again in the projection above it.
     """
-    concept_code = normalise_code_expr(F.col("concept_code"))
-    vocabulary = F.col("vocabulary_id")
-    lookup_df = concept_df.select(
+    lookup_df = concept_df.select("concept_id", icd_kind_expr(diagnoses).alias("_icd_kind"))
+    snomed_kind = F.lit(0)
+    if snomed_kinds_df is not None:
+        lookup_df = lookup_df.join(F.broadcast(snomed_kinds_df), "concept_id", "left")
+        snomed_kind = F.coalesce(F.col("snomed_kind"), F.lit(0))
+    lookup_df = lookup_df.select(
         F.col("concept_id").alias("condition_source_concept_id"),
         F.lit(True).alias("_found"),
-        kind_expr(
-            diagnosis_match_expr(diagnoses, "mdd", concept_code, vocabulary),
-            diagnosis_match_expr(diagnoses, "schizophrenia", concept_code, vocabulary)
-            | diagnosis_match_expr(diagnoses, "bipolar", concept_code, vocabulary),
-        ).alias("_concept_kind"),
+        (F.col("_icd_kind") + snomed_kind).alias("_concept_kind"),
     )
     use_concept = F.coalesce(F.col("_found"), F.lit(False)) & (
         F.col("condition_source_concept_id") != 0
@@ -330,19 +391,46 @@ def exposure_end_expr(default_exposure_days: int) -> Column:
     )
 
 
-def drug_events_df(
-    drug_df: DataFrame, ingredient_map_df: DataFrame, default_exposure_days: int
-) -> DataFrame:
-    """Listed-drug exposures: (person_id, group, ingredient_id, start, end), one per ingredient.
+def route_reason_expr(route_rules: pd.DataFrame | None) -> Column:
+    """Why an antidepressant row's ``route_concept_id`` makes it no exposure, else null.
 
-    ``ingredient_map_df`` is :func:`trd_spark.ehr.codes.ingredient_map_df`'s small table.
+    ``route_rules`` holds (ingredient_id, route_concept_id, label) from
+    :func:`trd_spark.ehr.codes.route_exclusions`; ingredient -1 is every antidepressant.
     """
-    return drug_df.join(F.broadcast(ingredient_map_df), "drug_concept_id").select(
+    reason = F.lit(None).cast("string")
+    if route_rules is None:
+        return reason
+    route, ingredient = F.col("route_concept_id"), F.col("ingredient_id")
+    antidepressant = F.col("group") == "antidepressant"
+    for rule in route_rules.sort_values("label", ascending=False).itertuples():
+        matches = antidepressant & (route == int(rule.route_concept_id))
+        if int(rule.ingredient_id) != -1:
+            matches = matches & (ingredient == int(rule.ingredient_id))
+        reason = F.when(matches, F.lit(str(rule.label))).otherwise(reason)
+    return reason
+
+
+def drug_events_df(
+    drug_df: DataFrame,
+    ingredient_map_df: DataFrame,
+    default_exposure_days: int,
+    route_rules: pd.DataFrame | None = None,
+) -> DataFrame:
+    """Listed-drug rows: (person_id, group, ingredient_id, start, end, excluded), one per
+    ingredient.
+
+    ``ingredient_map_df`` is :func:`trd_spark.ehr.codes.ingredient_map_df`'s small table;
+    ``excluded`` says why an antidepressant row is no exposure (its dose form, else its
+    route, see :func:`route_reason_expr`), null for an exposure.
+    """
+    joined_df = drug_df.join(F.broadcast(ingredient_map_df), "drug_concept_id")
+    return joined_df.select(
         "person_id",
         "group",
         "ingredient_id",
         F.col("drug_exposure_start_date").alias("start"),
         exposure_end_expr(default_exposure_days).alias("end"),
+        F.coalesce(F.col("form_reason"), route_reason_expr(route_rules)).alias("excluded"),
     )
 
 

@@ -35,7 +35,11 @@ class TableSpec:
 OMOP_TABLES: dict[str, TableSpec] = {
     "person": TableSpec(
         required={"person_id": "id", "gender_concept_id": "id", "year_of_birth": "id"},
-        optional={"sex_at_birth_concept_id": "id"},
+        optional={
+            "sex_at_birth_concept_id": "id",
+            "race_concept_id": "id",
+            "ethnicity_concept_id": "id",
+        },
     ),
     "observation_period": TableSpec(
         required={
@@ -67,7 +71,7 @@ OMOP_TABLES: dict[str, TableSpec] = {
             "drug_exposure_end_date": "date",
             "days_supply": "id",
         },
-        optional={"drug_exposure_id": "id"},
+        optional={"drug_exposure_id": "id", "route_concept_id": "id"},
     ),
     "procedure_occurrence": TableSpec(
         required={"person_id": "id", "procedure_concept_id": "id", "procedure_date": "date"},
@@ -89,6 +93,11 @@ OMOP_TABLES: dict[str, TableSpec] = {
     ),
     "concept_ancestor": TableSpec(
         required={"ancestor_concept_id": "id", "descendant_concept_id": "id"}, optional={}
+    ),
+    # 'Maps to' (source concept -> standard concept) and 'RxNorm has dose form'
+    "concept_relationship": TableSpec(
+        required={"concept_id_1": "id", "concept_id_2": "id", "relationship_id": "str"},
+        optional={},
     ),
 }
 # All of Us: <table>_ext holds each row's source (an EHR site or the participant programme)

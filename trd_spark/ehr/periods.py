@@ -147,12 +147,19 @@ def summarise_persons(
 
     Returns
     -------
-    DataFrame (person_id, treated, <name>_switch_onset ...): ``treated`` when some
-    period under the default gap holds >= 2 exposures; an onset is the earliest
-    qualifying switch date, or null.
+    DataFrame (person_id, treated, treated_<name> ..., <name>_switch_onset ...):
+    ``treated`` when some period under the default gap holds >= 2 exposures,
+    ``treated_<name>`` the same under the gap of switching definition ``name`` (who is
+    treated in a comparison with it, see :func:`trd_spark.study.treated_column`); an
+    onset is the earliest qualifying switch date, or null.
     """
     gap_days = F.col("gap_days")
-    treated = F.max(F.when(gap_days == default_gap_days, F.col("n_exposures") >= 2))
+
+    def treated_under(gap: int) -> Column:
+        return F.max(F.when(gap_days == gap, F.col("n_exposures") >= 2))
+
+    treated = [treated_under(default_gap_days).alias("treated")]
+    treated += [treated_under(gap).alias(f"treated_{name}") for name, (gap, _) in switching.items()]
     onsets = [
         F.min(
             F.when(
@@ -165,5 +172,5 @@ def summarise_persons(
     return (
         periods_df.where(F.col("gap_basis") == gap_basis)
         .groupBy("person_id")
-        .agg(treated.alias("treated"), *onsets)
+        .agg(*treated, *onsets)
     )

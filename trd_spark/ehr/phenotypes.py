@@ -10,14 +10,23 @@ periods' summary per person to the third, and need the count's cutoff.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark.ehr import definitions as defs
 from trd_spark.ehr import events as ev
-from trd_spark.ehr.codes import CodeLists, ingredient_map_df, resolve_ingredient_ids
+from trd_spark.ehr.codes import (
+    CodeLists,
+    dose_form_reasons,
+    ingredient_map_df,
+    ingredient_pairs,
+    local_table_df,
+    resolve_ingredient_ids,
+    route_exclusions,
+)
 from trd_spark.ehr.periods import (
     assign_periods,
     setting_columns,
@@ -38,6 +47,13 @@ EVENT_RULES = {
     "procedure_occurrence": ev.procedure_rules,
 }
 CUTOFF_SOURCE = ("observation_period", "observation_period_end_date")
+# a record in any of these makes a person one "with EHR" (docs/phenotypes.md, Groups)
+EHR_TABLES = (
+    "condition_occurrence", "drug_exposure", "procedure_occurrence", "visit_occurrence",
+    "observation_period",
+)  # fmt: skip
+EXCLUDED_STEP = "antidepressants"  # attrition step of antidepressant rows that are no exposure
+NOT_EXPOSURE = "not an antidepressant exposure: "
 
 
 @dataclass(frozen=True)
@@ -84,25 +100,49 @@ class CodeLookups:
     ingredient_map_df: DataFrame  # drug concept -> listed ingredient, a small local table
     ect_concept_ids: list[int]
     attrition: list[ev.AttritionRow]  # listed drug names not found in concept
+    snomed_kinds_df: DataFrame  # SNOMED source concept -> diagnosis kind, a small local table
+    route_rules: pd.DataFrame | None  # routes that make an antidepressant row no exposure
+
+    @property
+    def race_ethnicity(self) -> dict[str, dict[int, str]]:
+        """``race`` / ``ethnicity`` -> {concept id: label} (race_ethnicity.tsv)."""
+        table = self.lists.race_ethnicity
+        return {
+            group: dict(zip(rows["concept_id"].astype(int), rows["label"].astype(str), strict=True))
+            for group, rows in table.groupby("group")
+        }
 
 
 def look_up_codes(
-    spark: SparkSession, tables: dict[str, DataFrame], code_lists: CodeLists
+    spark: SparkSession,
+    tables: dict[str, DataFrame],
+    code_lists: CodeLists,
+    exclude_non_systemic: bool = True,
 ) -> CodeLookups:
-    """Look the code lists up in ``concept`` and ``concept_ancestor`` (three small jobs):
-    drug ingredient ids by name (names not found are counted), the drug concepts of each
-    listed ingredient, and the ECT concept ids."""
-    drugs, missing = resolve_ingredient_ids(code_lists.drugs, tables["concept"])
-    lists = CodeLists(code_lists.diagnoses, drugs, code_lists.procedures)
+    """Look the code lists up in the vocabulary tables (small jobs): drug ingredient ids by
+    name (names not found are counted), the drug concepts of each listed ingredient and
+    their listed dose forms, the routes, the ECT concept ids, and the diagnosis kind of
+    SNOMED source concepts.  ``exclude_non_systemic`` False: no route or dose form rule."""
+    concept_df, relationship_df = tables["concept"], tables["concept_relationship"]
+    drugs, missing = resolve_ingredient_ids(code_lists.drugs, concept_df)
+    lists = replace(code_lists, drugs=drugs)
     attrition = [
         ev.AttritionRow("code_lists", 0, 0, f"drugs.tsv ingredient '{name}' not in concept")
         for name in missing
     ]
+    pairs = ingredient_pairs(drugs, tables["concept_ancestor"])
+    forms, routes = None, None
+    if exclude_non_systemic:
+        forms = dose_form_reasons(lists.drug_forms, drugs, pairs, concept_df, relationship_df)
+        routes = route_exclusions(lists.drug_forms, drugs, concept_df)
+    kinds = ev.snomed_kinds(concept_df, relationship_df, lists.diagnoses)
     return CodeLookups(
         lists,
-        ingredient_map_df(spark, drugs, tables["concept_ancestor"]),
-        ev.ect_concept_ids(tables["concept"], lists.procedures),
+        ingredient_map_df(spark, pairs, forms),
+        ev.ect_concept_ids(concept_df, lists.procedures),
         attrition,
+        local_table_df(spark, kinds, ev.SNOMED_KIND_SCHEMA),
+        routes,
     )
 
 
@@ -111,17 +151,57 @@ def plausible_dates(definitions: defs.Definitions) -> ev.PlausibleDates:
     return ev.PlausibleDates(definitions.earliest_date, definitions.latest_date)
 
 
+def drug_events_df(
+    clean: CleanTables, lookups: CodeLookups, definitions: defs.Definitions
+) -> DataFrame:
+    """The listed-drug rows of the usable ``drug_exposure`` rows (:func:`ev.drug_events_df`)."""
+    return ev.drug_events_df(
+        clean.tables["drug_exposure"],
+        lookups.ingredient_map_df,
+        definitions.default_exposure_days,
+        lookups.route_rules,
+    )
+
+
+def excluded_antidepressants_df(
+    clean: CleanTables, lookups: CodeLookups, definitions: defs.Definitions
+) -> DataFrame:
+    """Antidepressant rows of persons in ``person`` that are no exposure (a listed route
+    or dose form), with ``_reason`` for the attrition count."""
+    events_df = drug_events_df(clean, lookups, definitions)
+    excluded = F.col("excluded")
+    return known_persons_only(
+        events_df.where((F.col("group") == "antidepressant") & excluded.isNotNull()),
+        clean.person_ids_df,
+    ).select("person_id", F.concat(F.lit(NOT_EXPOSURE), excluded).alias("_reason"))
+
+
 def count_attrition(
-    clean: CleanTables, definitions: defs.Definitions
+    clean: CleanTables, definitions: defs.Definitions, lookups: CodeLookups | None = None
 ) -> tuple[list[ev.AttritionRow], dt.date | None]:
-    """One Spark job: the unusable rows counted by table and reason; and the cutoff
+    """One Spark job: the unusable rows counted by table and reason (with ``lookups``,
+    also the antidepressant rows that are no exposure, by reason); and the cutoff
     (``cutoff_date``, else the latest usable ``observation_period_end_date``).
 
     It needs nothing the periods need, so the stage runs it while the rest is planned
     and the periods are written; the persons need the cutoff.
     """
-    counts, latest = ev.count_reasons(clean.flagged, latest_of=CUTOFF_SOURCE)
+    flagged = dict(clean.flagged)
+    if lookups is not None:
+        flagged[EXCLUDED_STEP] = excluded_antidepressants_df(clean, lookups, definitions)
+    counts, latest = ev.count_reasons(flagged, latest_of=CUTOFF_SOURCE)
     return counts, definitions.cutoff_date or latest
+
+
+def ehr_persons_df(clean: CleanTables) -> DataFrame:
+    """(person_id, has_ehr true) of every person with a usable row in an ``EHR_TABLES``
+    table, one row each (each table's ids are made distinct where they are read)."""
+    ids_df = None
+    for table in EHR_TABLES:
+        table_ids_df = clean.tables[table].select("person_id")
+        ids_df = table_ids_df if ids_df is None else ids_df.union(table_ids_df)
+    assert ids_df is not None
+    return ids_df.distinct().select("person_id", F.lit(True).alias("has_ehr"))
 
 
 @dataclass(frozen=True)
@@ -133,6 +213,7 @@ class PhenotypePlan:
     summary_df: DataFrame  # every per-person summary but the periods'
     definitions: defs.Definitions
     cohorts_df: DataFrame | None
+    race_ethnicity: dict[str, dict[int, str]]
 
     def persons_df(
         self, periods_df: DataFrame, summary_df: DataFrame, cutoff: dt.date | None
@@ -145,7 +226,9 @@ class PhenotypePlan:
             periods_df, d.gap_basis, d.default_gap_days, d.switching
         )
         with_periods_df = defs.attach_periods(summary_df, period_persons_df, cutoff)
-        return defs.build_persons(with_periods_df, cutoff, self.cohorts_df)
+        return defs.build_persons(
+            with_periods_df, cutoff, self.cohorts_df, d.require_ehr, self.race_ethnicity
+        )
 
 
 def plan_phenotypes(
@@ -169,23 +252,26 @@ def plan_phenotypes(
     cohorts_df : (person_id, cohort) to attach, or None.
     """
     t, lists = clean.tables, lookups.lists
-    drug_df = ev.drug_events_df(
-        t["drug_exposure"], lookups.ingredient_map_df, definitions.default_exposure_days
-    )
-    antidepressant_df = known_persons_only(
-        drug_df.where(F.col("group") == "antidepressant"), clean.person_ids_df
-    )
+    drug_df = drug_events_df(clean, lookups, definitions)
+    exposure = (F.col("group") == "antidepressant") & F.col("excluded").isNull()
+    antidepressant_df = known_persons_only(drug_df.where(exposure), clean.person_ids_df)
     settings = definitions.gap_settings
     period_rows_df = summarise_periods(
         assign_periods(antidepressant_df, settings), definitions.min_switch_drugs
     )
     periods_df = period_rows_df.select("*", *setting_columns(settings)).select(*PERIOD_COLUMNS)
     ect_df = ev.ect_events_df(t["procedure_occurrence"], lookups.ect_concept_ids, lists.procedures)
+    diagnosis_df = ev.diagnosis_events_df(
+        t["condition_occurrence"], t["concept"], lists.diagnoses, lookups.snomed_kinds_df
+    )
     stacked_df = defs.stack_person_rows(
         t["person"],
-        ev.diagnosis_events_df(t["condition_occurrence"], t["concept"], lists.diagnoses),
+        diagnosis_df,
         defs.last_line_events_df(ect_df, drug_df),
         t["observation_period"],
     )
-    summary_df = defs.summarise_person_rows(stacked_df)
-    return PhenotypePlan(periods_df, summary_df, definitions, cohorts_df)
+    summary_df = defs.summarise_person_rows(stacked_df).join(
+        ehr_persons_df(clean), "person_id", "left"
+    )
+    summary_df = summary_df.withColumn("has_ehr", F.coalesce(F.col("has_ehr"), F.lit(False)))
+    return PhenotypePlan(periods_df, summary_df, definitions, cohorts_df, lookups.race_ethnicity)

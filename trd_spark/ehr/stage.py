@@ -61,6 +61,8 @@ def definitions_from_config(phenotypes: PhenotypeConfig) -> Definitions:
         default_exposure_days=phenotypes.default_exposure_days,
         cutoff_date=phenotypes.cutoff_date,
         min_mdd_dates_survival=phenotypes.min_mdd_dates_survival,
+        require_ehr=phenotypes.controls.require_ehr,
+        exclude_non_systemic=phenotypes.exclude_non_systemic,
     )
 
 
@@ -89,6 +91,20 @@ def read_tables(
         tables[table], n_dropped = omop.keep_ehr_rows(tables[table], ids_df, table)
         attrition.append(AttritionRow(table, 0, n_dropped, "not from an EHR site (src_id)"))
     return tables
+
+
+NO_EHR_REASON = (
+    "no EHR record (condition, drug, procedure, visit or observation period): "
+    "not a non-MDD control, in no group"
+)
+
+
+def no_ehr_attrition(persons: pd.DataFrame, require_ehr: bool) -> list[AttritionRow]:
+    """The persons of ``person`` without any EHR record, left out of the controls."""
+    n = int((~persons["has_ehr"].astype(bool)).sum())
+    if not require_ehr:
+        return [AttritionRow("persons", n, 0, "kept: no EHR record; controls.require_ehr off")]
+    return [AttritionRow("persons", n, n, NO_EHR_REASON)]
 
 
 def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
@@ -162,13 +178,13 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
         clean = clean_tables(tables, plausible_dates(definitions))
     with logged_step("code lists looked up"):
         # before the count starts: a lookup's one task would wait for all of the count's
-        lookups = look_up_codes(spark, tables, code_lists)
+        lookups = look_up_codes(spark, tables, code_lists, definitions.exclude_non_systemic)
     scratch = join(out_dir, "_scratch")
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Spark runs the count's job while this thread plans and writes the rest, so
             # the cores are busy while the driver plans and at the ends of each other's stages
-            counted = pool.submit(count_attrition, clean, definitions)
+            counted = pool.submit(count_attrition, clean, definitions, lookups)
             with logged_step("definitions planned"):
                 plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
             with logged_step("periods and per-person summary written"):
@@ -185,7 +201,9 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
         storage.write_parquet(
             time_to_event_rows, output_path(out_dir, Layout.TIME_TO_EVENT), TIME_TO_EVENT_SCHEMA
         )
-        attrition += counts + lookups.attrition + survival_attrition(time_to_event_rows)
+        attrition += counts + lookups.attrition
+        attrition += no_ehr_attrition(persons, definitions.require_ehr)
+        attrition += survival_attrition(time_to_event_rows)
         sizes = group_sizes_pandas(persons)
         write_small_outputs(out_dir, sizes, attrition)
     n_persons = len(persons)
