@@ -15,7 +15,7 @@ from trd_spark.study import STAGES, parse_stages
 
 log = logging.getLogger("trd_spark")
 
-SCALES = ("tiny", "demo", "aou")
+SCALES = ("tiny", "demo", "aou", "bench")
 EXPORT_FORMATS = ("vcf", "plink")
 PARTS = ("genotypes", "ehr")
 
@@ -68,7 +68,8 @@ def _add_simulation_args(parser: argparse.ArgumentParser, default_scale: str) ->
         "--scale",
         choices=SCALES,
         default=default_scale,
-        help=f"tiny (tests), demo (~30,000 persons) or aou (292,663); default {default_scale}",
+        help=f"tiny (tests), demo (~30,000 persons), aou (292,663) or bench (phenotype "
+        f"benchmark, ~60,000 persons at realistic EHR density); default {default_scale}",
     )
     parser.add_argument(
         "--seed", type=_non_negative_int, default=2025, help="random seed (default 2025)"
@@ -104,6 +105,13 @@ def get_parser() -> argparse.ArgumentParser:
         default=list(PARTS),
         metavar="PARTS",
         help="what to write: genotypes,ehr (default both; 'ehr' alone needs no Hail)",
+    )
+    simulate.add_argument(
+        "--ehr-density",
+        choices=["sparse", "realistic"],
+        default=None,
+        help="EHR rows per person: sparse (phenotype events only; tiny, demo, aou) or "
+        "realistic (hundreds, All of Us-like; the bench scale's default)",
     )
 
     run = commands.add_parser("run", help="run the pipeline's stages in order")
@@ -189,7 +197,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     from trd_spark import commands
 
     if args.command == "simulate":
-        commands.simulate(args.out, args.scale, args.seed, args.export, args.overwrite, args.parts)
+        commands.simulate(
+            args.out,
+            args.scale,
+            args.seed,
+            args.export,
+            args.overwrite,
+            args.parts,
+            args.ehr_density,
+        )
     elif args.command == "demo":
         commands.demo(args.out, args.scale, args.seed, args.export, args.overwrite)
     elif args.command == "run":

@@ -52,6 +52,7 @@ def simulate(
     export: Sequence[str],
     overwrite: bool,
     parts: Sequence[str] = ("genotypes", "ehr"),
+    ehr_density: str | None = None,
 ) -> Path:
     """Write a synthetic study into ``out``; returns its ``config.yaml``.
 
@@ -66,7 +67,13 @@ def simulate(
         start_session(out, master="local[*]")
     try:
         config_path = simulate_study(
-            out, scale=scale, seed=seed, export=export, overwrite=overwrite, parts=parts
+            out,
+            scale=scale,
+            seed=seed,
+            export=export,
+            overwrite=overwrite,
+            parts=parts,
+            ehr_density=ehr_density,
         )
     finally:
         if with_hail:

@@ -18,6 +18,8 @@ from trd_spark.simulate.vocab import (
     ECT_CODES,
     MDD_ICD9,
     MDD_ICD10,
+    NOS_ICD9,
+    NOS_ICD10,
     OTHER_PROCEDURES,
     PSYCH_ICD9,
     PSYCH_ICD10,
@@ -127,7 +129,7 @@ def add_responsive_course(
     pattern = rng.random()
     d1, d2, d3, d4 = pick_antidepressants(rng, names, 4)
     if pattern < 0.45:  # one drug, refilled
-        add_course(history, d1, start, rng.randint(2, 10), rng.choice((30, 30, 90)))
+        add_course(history, d1, start, rng.randint(2, 10), rng.choice((30, 30, 90, 120)))
     elif pattern < 0.70:  # one switch
         last = add_course(history, d1, start, rng.randint(1, 4), 30)
         add_course(history, d2, last + 30, rng.randint(2, 6), 30)
@@ -163,8 +165,16 @@ def add_last_line(rng: random.Random, history: History, day: int, kind: str) -> 
 
 
 def add_noise_events(rng: random.Random, history: History, plan: PersonPlan) -> None:
-    """Distractor diagnoses, unrelated drugs and procedures, and plain visits."""
+    """Distractor diagnoses (depression NOS among them), unrelated drugs and procedures,
+    topical doxepin and oral selegiline (not antidepressant exposures), plain visits."""
     span = (plan.obs_start, plan.obs_end)
+    if rng.random() < 0.05:  # depression NOS: 311 before October 2015, F32.A after
+        for _ in range(rng.randint(1, 3)):
+            day = rng.randint(*span)
+            history.conditions.append((day, *diagnosis_code(rng, day, NOS_ICD10, NOS_ICD9)))
+    for name, share in (("doxepin_topical", 0.02), ("selegiline_oral", 0.01)):
+        if rng.random() < share:
+            add_course(history, name, rng.randint(*span), rng.randint(1, 4), 30)
     for _ in range(rng.choice((0, 0, 0, 1, 2, 3))):
         day = rng.randint(*span)
         history.conditions.append(
@@ -273,8 +283,11 @@ def add_mdd_treatment(
         start = first + rng.randint(-60, max(0, min(plan.follow_up - 100, 900)))
         add_responsive_course(rng, history, names, max(plan.obs_start, start))
         add_trmdd_extras(rng, history, plan, first, antipsychotics)
-    elif rng.random() < 0.5:  # untreated: at most one exposure
-        history.drugs.append((after(rng, first, plan), rng.choice(names), 30))
+    else:  # untreated: at most one exposure; some take an antipsychotic and no antidepressant
+        if rng.random() < 0.5:
+            history.drugs.append((after(rng, first, plan), rng.choice(names), 30))
+        elif rng.random() < 0.3:
+            add_last_line(rng, history, after(rng, first, plan), rng.choice(antipsychotics))
     if group == "mdd_psych":
         day = (
             after(rng, first + 1, plan)

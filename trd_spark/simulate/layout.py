@@ -31,6 +31,10 @@ BOOL_COLUMNS = (
     "mdd_2",
     "mdd_3",
     "treated",
+    "treated_trd_1",
+    "treated_trd_2",
+    "treated_trd_3",
+    "has_ehr",
     "non_mdd",
     "trd_1",
     "trd_2",
@@ -85,7 +89,13 @@ def write_truth_persons(
             "group",
             "time_to_trd",
         ]
-    ].rename(columns={"group": "planned_group", "time_to_trd": "planned_time_to_trd"})
+    ].rename(
+        columns={
+            "group": "planned_group",
+            "time_to_trd": "planned_time_to_trd",
+            "has_ehr": "planned_has_ehr",
+        }
+    )
     base["ancestry_pred"] = base["ancestry"].where(base["in_ancestry_file"])
     persons_df = base.merge(truth_df, how="left", left_on="person_id", right_index=True)
     for column in BOOL_COLUMNS:
@@ -137,9 +147,11 @@ Parts: {parts}; exports: {exports}.  Everything here is simulated.
 
 ## Persons
 WGS European {n_eur:,}, WGS Diverse {n_div:,}, Microarray {n_array:,} (the study's cohorts;
-array persons never have WGS), plus {n_ehr_only:,} persons with EHR but no genotypes and
-{n_no_ehr:,} genotyped persons without any EHR.  About 0.5% of the genotyped persons are left
-out of `data/ancestry_preds.tsv`.
+array persons never have WGS), plus {n_ehr_only:,} persons with EHR but no genotypes,
+{n_no_ehr:,} genotyped persons without any EHR and {n_person_only:,} persons with neither (every
+person is in `person`; about a quarter of its rows have no EHR record).  About 0.5% of the
+genotyped persons are left out of `data/ancestry_preds.tsv`.  EHR record density:
+{density}.
 Planned status shares per cohort: trMDD {f.trmdd:.3f}, TRD {f.trd:.3f}, untreated MDD
 {f.mdd_untreated:.3f}, MDD with schizophrenia/bipolar {f.mdd_psych:.3f}, the rest non-MDD.
 {enriched}
@@ -167,13 +179,18 @@ Planned status shares per cohort: trMDD {f.trmdd:.3f}, TRD {f.trd:.3f}, untreate
 
 
 def write_readme(
-    root: Path, sizes: Scale, seed: int, parts: Sequence[str], export: Sequence[str]
+    root: Path,
+    sizes: Scale,
+    seed: int,
+    parts: Sequence[str],
+    export: Sequence[str],
+    density: str | None = None,
 ) -> None:
     """README.md describing the study folder."""
     enriched = (
         "Case fractions are enriched relative to the study so the planted TRD-vs-trMDD "
         "directions are visible at this size."
-        if sizes.name != "aou"
+        if sizes.name not in ("aou", "bench")
         else "Case fractions follow the study's discovery set (104,128 / 16,640 / 4,177)."
     )
     text = README_TEXT.format(
@@ -186,6 +203,8 @@ def write_readme(
         n_array=sizes.n_array,
         n_ehr_only=sizes.n_ehr_only,
         n_no_ehr=sizes.n_no_ehr,
+        n_person_only=sizes.n_person_only,
+        density=density or sizes.ehr_density,
         f=sizes.fractions,
         enriched=enriched,
     )

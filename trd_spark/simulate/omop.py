@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trd_spark.simulate.events import History
-from trd_spark.simulate.vocab import SNOMED_CONDITIONS, Vocabulary
+from trd_spark.simulate.vocab import (
+    ETHNICITY_CONCEPTS,
+    RACE_CONCEPTS,
+    RELATIONSHIP_COLUMNS,
+    ROUTES,
+    Vocabulary,
+)
 
 I64, I32, STR, DATE, TS, F64 = (
     pa.int64(),
@@ -147,7 +154,57 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("min_levels_of_separation", I32),
         ("max_levels_of_separation", I32),
     ],
+    "concept_relationship": [
+        ("concept_id_1", I32),
+        ("concept_id_2", I32),
+        ("relationship_id", STR),
+        ("valid_start_date", DATE),
+        ("valid_end_date", DATE),
+        ("invalid_reason", STR),
+    ],
 }
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """An event table the histories fill: its row id and the columns of its row tuples."""
+
+    id_column: str
+    columns: tuple[str, ...]
+
+
+EVENT_TABLES: dict[str, EventTable] = {
+    "observation_period": EventTable(
+        "observation_period_id",
+        ("person_id", "observation_period_start_date", "observation_period_end_date"),
+    ),
+    "visit_occurrence": EventTable(
+        "visit_occurrence_id", ("person_id", "visit_concept_id", "visit_start_date")
+    ),
+    "condition_occurrence": EventTable(
+        "condition_occurrence_id",
+        (
+            "person_id", "condition_start_date", "visit_occurrence_id",
+            "condition_source_concept_id", "condition_source_value", "condition_concept_id",
+        ),
+    ),
+    "drug_exposure": EventTable(
+        "drug_exposure_id",
+        (
+            "person_id", "drug_exposure_start_date", "drug_concept_id",
+            "drug_exposure_end_date", "days_supply", "route_concept_id",
+        ),
+    ),
+    "procedure_occurrence": EventTable(
+        "procedure_occurrence_id",
+        (
+            "person_id", "procedure_date", "procedure_concept_id", "procedure_source_value",
+            "visit_occurrence_id",
+        ),
+    ),
+}  # fmt: skip
+# rows that point at a visit of the same chunk (chunk-local index until finish_frames)
+VISIT_LINKED = ("condition_occurrence", "procedure_occurrence")
 EHR_TYPE = 32817
 UNKNOWN_SOURCE_CONCEPT = 2_099_999_999  # an id the concept table does not hold
 
@@ -177,8 +234,51 @@ def write_part(root: Path, table: str, part: int, frame: pd.DataFrame) -> None:
     pq.write_table(to_arrow(table, frame), folder / f"part-{part:05d}.parquet")
 
 
+# race answers by true ancestry group (All of Us style: PPI answers, skips, "none of these")
+RACE_BY_ANCESTRY = {
+    "eur": {"White": 0.9, "More than one population": 0.03},
+    "afr": {"Black or African American": 0.85, "More than one population": 0.06},
+    "amr": {"White": 0.3, "None of these": 0.35, "More than one population": 0.15},
+    "eas": {"Asian": 0.9},
+    "sas": {"Asian": 0.8, "None of these": 0.08},
+    "mid": {"White": 0.6, "None of these": 0.25},
+    "oth": {"More than one population": 0.4, "None of these": 0.3},
+}
+MISSING_ANSWERS = {"PMI: Skip": 0.55, "I prefer not to answer": 0.3, "No matching concept": 0.15}
+
+
+def draw_answer(rng: np.random.Generator, shares: dict[str, float], ids: dict[str, int]) -> int:
+    """One concept id: a listed answer by its share, else a skip / no answer / 0."""
+    names = list(shares)
+    p = np.array([shares[n] for n in names])
+    if rng.random() < p.sum():
+        return ids[names[rng.choice(len(names), p=p / p.sum())]]
+    missing = [n for n in MISSING_ANSWERS if n in ids]
+    q = np.array([MISSING_ANSWERS[n] for n in missing])
+    return ids[missing[rng.choice(len(missing), p=q / q.sum())]]
+
+
+def race_ethnicity(rng: np.random.Generator, ancestry: np.ndarray) -> tuple[list[int], list[int]]:
+    """race_concept_id and ethnicity_concept_id of each person, by true ancestry group."""
+    races = [draw_answer(rng, RACE_BY_ANCESTRY.get(a, {}), RACE_CONCEPTS) for a in ancestry]
+    hispanic = {"amr": 0.85}
+    ethnicities = [
+        draw_answer(
+            rng,
+            {
+                "Hispanic or Latino": 0.95 * hispanic.get(a, 0.03),
+                "Not Hispanic or Latino": 0.95 * (1 - hispanic.get(a, 0.03)),
+            },
+            ETHNICITY_CONCEPTS,
+        )
+        for a in ancestry
+    ]
+    return races, ethnicities
+
+
 def person_rows(plan_df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """person rows: sex at birth (All of Us), gender fallback, a few with neither."""
+    """person rows: sex at birth (All of Us), gender fallback, a few with neither; race
+    and ethnicity answers."""
     n = len(plan_df)
     female = plan_df["female"].to_numpy()
     draw = rng.random(n)
@@ -186,76 +286,96 @@ def person_rows(plan_df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     gender = np.where(female, 8532, 8507)
     sab = np.where(draw < 0.055, 0, sab)  # no sex at birth: falls back to gender
     gender = np.where(draw < 0.008, 0, gender)  # neither: sex unknown
+    races, ethnicities = race_ethnicity(rng, plan_df["ancestry"].to_numpy())
     return pd.DataFrame(
         {
             "person_id": plan_df["person_id"].to_numpy(),
             "gender_concept_id": gender,
             "year_of_birth": plan_df["year_of_birth"].to_numpy(),
             "month_of_birth": rng.integers(1, 13, n),
-            "race_concept_id": rng.choice([8527, 8516, 8515], n),
-            "ethnicity_concept_id": 0,
+            "race_concept_id": races,
+            "ethnicity_concept_id": ethnicities,
             "person_source_value": plan_df["person_id"].astype(str).to_numpy(),
             "sex_at_birth_concept_id": sab,
         }
     )
 
 
-def condition_fields(rng: random.Random, vocab: Vocabulary, vocabulary: str, code: str) -> tuple:
-    """(source concept id, source value) in one of the ways EHR sites record a code."""
+def condition_fields(
+    rng: random.Random, vocab: Vocabulary, vocabulary: str, code: str
+) -> tuple[int | None, str, int]:
+    """(source concept id, source value, standard concept id) in one of the ways EHR sites
+    record a code: the ICD concept, a bare or odd source value without a concept, or the
+    SNOMED concept alone (a standard one, or a non-standard source that maps to it)."""
     draw = rng.random()
-    concept = vocab.condition_ids[(vocabulary, code)]
-    if draw < 0.82:
-        return concept, code
+    concept, standard = vocab.condition_ids[(vocabulary, code)], vocab.snomed_of[(vocabulary, code)]
+    if draw < 0.78:
+        return concept, code, standard
+    if draw < 0.84:
+        source = vocab.snomed_sources.get(standard, standard) if rng.random() < 0.4 else standard
+        return source, str(source), standard
     bare = code.replace(".", "")
     if draw < 0.90:
-        return 0, bare
+        return 0, bare, standard
     if draw < 0.94:
-        return 0, code.lower() if rng.random() < 0.5 else code
+        return 0, code.lower() if rng.random() < 0.5 else code, standard
     if draw < 0.97:
-        return None, bare
-    return UNKNOWN_SOURCE_CONCEPT, code
+        return None, bare, standard
+    return UNKNOWN_SOURCE_CONCEPT, code, standard
 
 
-def drug_fields(rng: random.Random, vocab: Vocabulary, name: str, start: int, supply: int) -> tuple:
-    """(drug concept id, end day or None, days_supply or None) with the EHR's usual gaps."""
+ORAL_ROUTE = "oral"
+
+
+def drug_concept(rng: random.Random, vocab: Vocabulary, name: str) -> int:
+    """A product, the ingredient itself or a combination containing it; ``name`` may also
+    be a key of ``vocab.special`` (topical doxepin, oral selegiline)."""
+    if name in vocab.special:
+        return vocab.special[name]
     draw = rng.random()
     products = vocab.products[name]
     if draw < 0.6:
-        concept = products[rng.randint(0, 1)]
-    elif draw < 0.75:
-        concept = products[2]
-    elif draw < 0.85 or name not in vocab.combos:
-        concept = vocab.ingredients[name]
-    else:
-        concept = vocab.combos[name]
+        return products[rng.randint(0, 1)]
+    if draw < 0.75:
+        return products[2]
+    if draw < 0.85 or name not in vocab.combos:
+        return vocab.ingredients[name]
+    return vocab.combos[name]
+
+
+def route_id(rng: random.Random, vocab: Vocabulary, name: str, concept: int) -> int | None:
+    """The route_concept_id a site writes: the product's route, often 0 or missing."""
+    route = vocab.routes.get(concept, "transdermal" if name == "selegiline" else ORAL_ROUTE)
+    draw = rng.random()
+    if draw < 0.7 and route in ROUTES:
+        return ROUTES[route]
+    return 0 if draw < 0.9 else None
+
+
+def drug_fields(rng: random.Random, vocab: Vocabulary, name: str, start: int, supply: int) -> tuple:
+    """(drug concept id, end day or None, days_supply or None, route concept id) with the
+    EHR's usual gaps."""
+    concept = drug_concept(rng, vocab, name)
+    route = route_id(rng, vocab, name, concept)
     draw = rng.random()
     if draw < 0.55:
-        return concept, start + supply - 1, supply
+        return concept, start + supply - 1, supply, route
     if draw < 0.72:
-        return concept, None, supply
+        return concept, None, supply, route
     if draw < 0.82:
-        return concept, None, None
+        return concept, None, None, route
     if draw < 0.87:
-        return concept, start - rng.randint(1, 10), supply  # end before start: unusable end
+        return concept, start - rng.randint(1, 10), supply, route  # end before start
     if draw < 0.94:
-        return concept, start + rng.randint(5, 80), None
-    return concept, None, 0
+        return concept, start + rng.randint(5, 80), None, route
+    return concept, None, 0, route
 
 
 def history_frames(
     person_ids: list[int], histories: list[History], vocab: Vocabulary, rng: random.Random
 ) -> dict[str, pd.DataFrame]:
     """The chunk's event tables (ids still chunk-local)."""
-    rows: dict[str, list[tuple]] = {
-        k: []
-        for k in (
-            "observation_period",
-            "visit_occurrence",
-            "condition_occurrence",
-            "drug_exposure",
-            "procedure_occurrence",
-        )
-    }
+    rows: dict[str, list[tuple]] = {table: [] for table in EVENT_TABLES}
     for pid, history in zip(person_ids, histories, strict=True):
         visit_of = {
             day: len(rows["visit_occurrence"]) + k
@@ -266,67 +386,24 @@ def history_frames(
         for start, end in history.periods:
             rows["observation_period"].append((pid, start, end))
         for day, vocabulary, code in history.conditions:
-            source_id, value = condition_fields(rng, vocab, vocabulary, code)
+            source_id, value, standard = condition_fields(rng, vocab, vocabulary, code)
             rows["condition_occurrence"].append(
-                (pid, day, visit_of.get(day), source_id, value, condition_standard(code))
+                (pid, day, visit_of.get(day), source_id, value, standard)
             )
         for day, name, supply in history.drugs:
-            concept, end, days = drug_fields(rng, vocab, name, day, supply)
-            rows["drug_exposure"].append((pid, day, concept, end, days))
+            rows["drug_exposure"].append((pid, day, *drug_fields(rng, vocab, name, day, supply)))
         for day, vocabulary, code in history.procedures:
             concept = vocab.procedure_ids[(vocabulary, code)]
             rows["procedure_occurrence"].append((pid, day, concept, code, visit_of.get(day)))
     return frames_from_rows(rows)
 
 
-def condition_standard(code: str) -> int:
-    """The SNOMED concept a diagnosis maps to (coarse, for realism only)."""
-    bare = code.replace(".", "")
-    if bare.startswith(("F32", "F33", "2962", "2963")):
-        return SNOMED_CONDITIONS["mdd"]
-    if bare.startswith(
-        ("F20", "F31", "295", "2964", "2965", "2966", "2967", "2968", "2960", "2961")
-    ):
-        return SNOMED_CONDITIONS["psych"]
-    return SNOMED_CONDITIONS["other"]
-
-
 def frames_from_rows(rows: dict[str, list[tuple]]) -> dict[str, pd.DataFrame]:
     """Column-named frames from the row tuples."""
-    columns = {
-        "observation_period": [
-            "person_id",
-            "observation_period_start_date",
-            "observation_period_end_date",
-        ],
-        "visit_occurrence": ["person_id", "visit_concept_id", "visit_start_date"],
-        "condition_occurrence": [
-            "person_id",
-            "condition_start_date",
-            "visit_occurrence_id",
-            "condition_source_concept_id",
-            "condition_source_value",
-            "condition_concept_id",
-        ],
-        "drug_exposure": [
-            "person_id",
-            "drug_exposure_start_date",
-            "drug_concept_id",
-            "drug_exposure_end_date",
-            "days_supply",
-        ],
-        "procedure_occurrence": [
-            "person_id",
-            "procedure_date",
-            "procedure_concept_id",
-            "procedure_source_value",
-            "visit_occurrence_id",
-        ],
-    }
     frames = {}
-    for table, names in columns.items():
-        frame = pd.DataFrame(rows[table], columns=names)
-        for name in names:
+    for table, spec in EVENT_TABLES.items():
+        frame = pd.DataFrame(rows[table], columns=list(spec.columns))
+        for name in spec.columns:
             if name.endswith(("_id", "_date", "days_supply")) and frame[name].dtype == object:
                 frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
         frames[table] = frame
@@ -335,27 +412,28 @@ def frames_from_rows(rows: dict[str, list[tuple]]) -> dict[str, pd.DataFrame]:
 
 def finish_frames(frames: dict[str, pd.DataFrame], offsets: dict[str, int]) -> None:
     """Add global row ids (continuing ``offsets``), visit ids, type concepts and end dates."""
-    id_column = {
-        "observation_period": "observation_period_id",
-        "visit_occurrence": "visit_occurrence_id",
-        "condition_occurrence": "condition_occurrence_id",
-        "drug_exposure": "drug_exposure_id",
-        "procedure_occurrence": "procedure_occurrence_id",
-    }
     visit_base = offsets["visit_occurrence"]
-    for table, column in id_column.items():
+    for table, spec in EVENT_TABLES.items():
         frame = frames[table]
-        if table in ("condition_occurrence", "procedure_occurrence"):
+        if table in VISIT_LINKED:
             frame["visit_occurrence_id"] = frame["visit_occurrence_id"] + visit_base
-        frame[column] = np.arange(len(frame), dtype=np.int64) + offsets[table]
+        frame[spec.id_column] = np.arange(len(frame), dtype=np.int64) + offsets[table]
         offsets[table] += len(frame)
-    frames["observation_period"]["period_type_concept_id"] = EHR_TYPE
+        type_column = (
+            "period_type_concept_id"
+            if table == "observation_period"
+            else (f"{table.split('_')[0]}_type_concept_id")
+        )
+        frame[type_column] = EHR_TYPE
     visits = frames["visit_occurrence"]
     visits["visit_end_date"] = visits["visit_start_date"]
-    visits["visit_type_concept_id"] = EHR_TYPE
-    frames["condition_occurrence"]["condition_type_concept_id"] = EHR_TYPE
-    frames["drug_exposure"]["drug_type_concept_id"] = EHR_TYPE
     frames["drug_exposure"]["drug_source_concept_id"] = frames["drug_exposure"]["drug_concept_id"]
     procedures = frames["procedure_occurrence"]
     procedures["procedure_source_concept_id"] = procedures["procedure_concept_id"]
-    procedures["procedure_type_concept_id"] = EHR_TYPE
+
+
+def relationship_frame(vocab: Vocabulary) -> pd.DataFrame:
+    """concept_relationship rows as written (validity dates as ISO strings)."""
+    frame = vocab.relationship_df[list(RELATIONSHIP_COLUMNS)].copy()
+    frame["valid_start_date"], frame["valid_end_date"] = "1970-01-01", "2099-12-31"
+    return frame

@@ -63,12 +63,16 @@ def build_persons(rng: np.random.Generator, scale: Scale) -> pd.DataFrame:
     ]
     platform = np.concatenate([np.full(len(g), p, dtype=object) for p, g in parts])
     ancestry = np.concatenate([g for _, g in parts])
+    # persons in `person` without any EHR row: genotyped ones, then ones with neither
     no_ehr_platform = np.where(np.arange(scale.n_no_ehr) % 3 == 2, "array", "wgs")
-    no_ehr_ancestry = draw_groups(rng, scale.n_no_ehr, ARRAY_SHARES)
-    platform = np.concatenate([platform, no_ehr_platform.astype(object)])
+    n_without = scale.n_no_ehr + scale.n_person_only
+    no_ehr_ancestry = draw_groups(rng, n_without, ARRAY_SHARES)
+    platform = np.concatenate(
+        [platform, no_ehr_platform.astype(object), np.full(scale.n_person_only, None)]
+    )
     ancestry = np.concatenate([ancestry, no_ehr_ancestry])
     has_ehr = np.ones(len(platform), dtype=bool)
-    has_ehr[len(platform) - scale.n_no_ehr :] = False
+    has_ehr[len(platform) - n_without :] = False
     persons_df = pd.DataFrame({"platform": platform, "ancestry": ancestry, "has_ehr": has_ehr})
     persons_df["person_id"] = FIRST_PERSON_ID + rng.permutation(len(persons_df)).astype(np.int64)
     persons_df = persons_df.sort_values("person_id", ignore_index=True)

@@ -18,6 +18,7 @@ import pandas as pd
 from trd_spark.errors import InputError
 from trd_spark.resources import conf_path
 from trd_spark.simulate import layout
+from trd_spark.simulate.density import get_density
 from trd_spark.simulate.effects import build_effects
 from trd_spark.simulate.ehr_writer import write_ehr
 from trd_spark.simulate.genetics import simulate_genetics
@@ -93,6 +94,8 @@ def simulate_study(
     export: Sequence[str] = (),
     overwrite: bool = False,
     parts: Sequence[str] = ("genotypes", "ehr"),
+    ehr_density: str | None = None,
+    size_factor: float = 1.0,
 ) -> Path:
     """Write a synthetic study into ``out_dir``.
 
@@ -104,6 +107,9 @@ def simulate_study(
     export : also write ``vcf`` and/or ``plink`` copies of each platform's genotypes.
     overwrite : replace what is in ``out_dir``.
     parts : ``genotypes`` and/or ``ehr``; ``("ehr",)`` writes persons, OMOP and status truth only.
+    ehr_density : ``sparse`` (the phenotype-relevant events only) or ``realistic`` (hundreds
+        of everyday rows per person, see ``trd_spark.simulate.density``); None: the scale's.
+    size_factor : every person count of the scale multiplied by this (benchmarks).
 
     Returns
     -------
@@ -111,6 +117,10 @@ def simulate_study(
     """
     check_arguments(export, parts)
     sizes = get_scale(scale)
+    if size_factor != 1.0:
+        sizes = sizes.scaled(size_factor)
+    if ehr_density is not None:
+        get_density(ehr_density)  # an unknown name fails before anything is written
     root = prepare_folder(out_dir, overwrite)
     started = time.perf_counter()
     traits_df = pd.read_csv(conf_path("traits.tsv"), sep="\t")
@@ -129,11 +139,11 @@ def simulate_study(
     if "genotypes" in parts:
         genetics.finish(root, plan_df, export)
     if "ehr" in parts:
-        truth_df, tte_df = write_ehr(root, seed, sizes, plan_df)
+        truth_df, tte_df = write_ehr(root, seed, sizes, plan_df, ehr_density)
         layout.write_truth_persons(root, plan_df, truth_df, tte_df)
     layout.write_effects(root, effects_df, genetics, sizes)
     layout.write_genetic_values(root, persons_df, traits_df, genetics)
     config_path = layout.write_config(root, parts, scale, seed)
-    layout.write_readme(root, sizes, seed, parts, export)
+    layout.write_readme(root, sizes, seed, parts, export, ehr_density)
     log.info("simulated %s study in %s (%.1f s)", scale, root, time.perf_counter() - started)
     return config_path

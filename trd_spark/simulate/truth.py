@@ -15,6 +15,13 @@ from trd_spark.resources import conf_path
 
 GAP_DEFAULT = 182
 SWITCH_DEFS = {"trd_1": (182, 365), "trd_2": (91, 365), "trd_3": (182, 730)}
+EHR_TABLES = {  # a row with a date in one of these: the person has EHR
+    "condition_occurrence": "condition_start_date",
+    "drug_exposure": "drug_exposure_start_date",
+    "procedure_occurrence": "procedure_date",
+    "visit_occurrence": "visit_start_date",
+    "observation_period": "observation_period_end_date",
+}
 MIN_SWITCH_DRUGS = 3
 DEFAULT_EXPOSURE_DAYS = 30
 
@@ -28,6 +35,11 @@ class CodeLists:
     esketamine: set[int]
     antipsychotics: set[int]
     ect: set[tuple[str, str]]
+    # not exposures: (ingredient id or None for any antidepressant, route concept id) and
+    # (ingredient id or None, dose form name, lower case)
+    routes: set[tuple[int | None, int]]
+    dose_forms: set[tuple[int | None, str]]
+    labels: dict[str, dict[int, str]]  # race / ethnicity concept id -> text
 
 
 def normalise(codes: pd.Series) -> pd.Series:
@@ -57,12 +69,39 @@ def load_code_lists(concept_df: pd.DataFrame) -> CodeLists:
     def group_ids(name: str) -> set[int]:
         return {int(i) for i in drugs.loc[drugs["group"] == name, "id"].dropna()}
 
+    ingredient = dict(zip(drugs["ingredient"], drugs["id"], strict=True))
+    forms = pd.read_csv(folder / "drug_forms.tsv", sep="\t", dtype=str, keep_default_na=False)
+    routes_by_name = {
+        str(n).lower(): int(c)
+        for n, c, d in zip(
+            concept_df["concept_name"], concept_df["concept_id"], concept_df["domain_id"],
+            strict=True,
+        )
+        if d == "Route"
+    }  # fmt: skip
+    routes, dose_forms = set(), set()
+    for row in forms.itertuples():
+        who = None if row.ingredient == "*" else ingredient.get(row.ingredient)
+        if row.group == "route":
+            route = int(row.concept_id) if row.concept_id else routes_by_name.get(row.name.lower())
+            if route is not None:
+                routes.add((who, route))
+        else:
+            dose_forms.add((who, row.name.lower()))
+    demography = pd.read_csv(folder / "race_ethnicity.tsv", sep="\t", dtype=str)
+    labels = {
+        g: dict(zip(rows["concept_id"].astype(int), rows["label"], strict=True))
+        for g, rows in demography.groupby("group")
+    }
     return CodeLists(
         diagnoses=diagnoses[["group", "vocabulary", "prefix"]],
         antidepressants=group_ids("antidepressant"),
         esketamine=group_ids("esketamine"),
         antipsychotics=group_ids("antipsychotic"),
         ect={(v, c) for v, c in zip(procedures["vocabulary"], procedures["code"], strict=True)},
+        routes=routes,
+        dose_forms=dose_forms,
+        labels=labels,
     )
 
 
@@ -86,27 +125,93 @@ def condition_codes(conditions_df: pd.DataFrame, concept_df: pd.DataFrame) -> pd
             "day": merged["condition_start_date"],
             "vocabulary": vocab,
             "code": code,
+            "source_concept_id": source_id,
         }
     )
 
 
-def diagnosis_days(
-    codes_df: pd.DataFrame, lists: CodeLists, groups: tuple[str, ...]
-) -> pd.DataFrame:
-    """Distinct (person_id, day) with a code of any of ``groups`` (prefix match, own vocabulary)."""
+def code_hits(codes_df: pd.DataFrame, lists: CodeLists, groups: tuple[str, ...]) -> np.ndarray:
+    """Rows whose (vocabulary, code) matches a prefix of ``groups`` in its own vocabulary."""
     hit = np.zeros(len(codes_df), dtype=bool)
     wanted = lists.diagnoses[lists.diagnoses["group"].isin(groups)]
     for vocabulary, prefix in zip(wanted["vocabulary"], wanted["prefix"], strict=True):
         same = (codes_df["vocabulary"] == vocabulary).fillna(False).to_numpy()
         hit |= same & codes_df["code"].str.startswith(prefix).fillna(False).to_numpy()
+    return hit
+
+
+def snomed_groups(vocabulary: dict[str, pd.DataFrame], lists: CodeLists) -> pd.DataFrame:
+    """(concept_id, mdd, other) of the SNOMED concepts: a concept's standard concepts ('Maps
+    to') are MDD (other) when every ICD code mapping to them is."""
+    concept_df, links = vocabulary["concept"], vocabulary["concept_relationship"]
+    links = links[links["relationship_id"] == "Maps to"]
+    icd = concept_df[concept_df["vocabulary_id"].isin(["ICD9CM", "ICD10CM"])]
+    icd_codes = pd.DataFrame(
+        {"vocabulary": icd["vocabulary_id"], "code": normalise(icd["concept_code"])}
+    )
+    icd = icd.assign(
+        mdd=code_hits(icd_codes, lists, ("mdd",)),
+        other=code_hits(icd_codes, lists, ("schizophrenia", "bipolar")),
+    )
+    mapped = icd.merge(links, left_on="concept_id", right_on="concept_id_1")
+    standard = mapped.groupby("concept_id_2")[["mdd", "other"]].all().reset_index()
+    snomed = concept_df.loc[concept_df["vocabulary_id"] == "SNOMED", ["concept_id"]]
+    sources = snomed.merge(links, left_on="concept_id", right_on="concept_id_1").merge(
+        standard, on="concept_id_2"
+    )
+    return sources.groupby("concept_id")[["mdd", "other"]].any().reset_index()
+
+
+def diagnosis_days(
+    codes_df: pd.DataFrame, lists: CodeLists, groups: tuple[str, ...], snomed: pd.DataFrame
+) -> pd.DataFrame:
+    """Distinct (person_id, day) with a code of any of ``groups`` (prefix match, own
+    vocabulary), or a SNOMED source concept of that kind (``snomed``: :func:`snomed_groups`)."""
+    hit = code_hits(codes_df, lists, groups)
+    kind = "mdd" if groups == ("mdd",) else "other"
+    by_snomed = codes_df["source_concept_id"].isin(snomed.loc[snomed[kind], "concept_id"])
+    hit |= (codes_df["vocabulary"] == "SNOMED").fillna(False).to_numpy() & by_snomed.to_numpy()
     return codes_df.loc[hit, ["person_id", "day"]].drop_duplicates()
 
 
+def dose_form_names(vocabulary: dict[str, pd.DataFrame]) -> dict[int, str]:
+    """Drug concept id -> its dose form's name, lower case ('RxNorm has dose form')."""
+    links = vocabulary["concept_relationship"]
+    links = links[links["relationship_id"] == "RxNorm has dose form"]
+    names = vocabulary["concept"].set_index("concept_id")["concept_name"].str.lower()
+    return {
+        int(a): names.get(b, "")
+        for a, b in zip(links["concept_id_1"], links["concept_id_2"], strict=True)
+    }
+
+
+def not_systemic(merged: pd.DataFrame, lists: CodeLists, forms: dict[int, str]) -> np.ndarray:
+    """Rows whose route or dose form is listed (for their ingredient, or for all)."""
+    ingredient = merged["ancestor_concept_id"].to_numpy()
+    route = (
+        merged["route_concept_id"]
+        if "route_concept_id" in merged
+        else pd.Series([None] * len(merged), index=merged.index)
+    )
+    form = merged["drug_concept_id"].map(forms).fillna("").to_numpy()
+    out = np.zeros(len(merged), dtype=bool)
+    for who, listed in lists.routes:
+        out |= (route.fillna(-1).to_numpy() == listed) & ((who is None) | (ingredient == who))
+    for who, name in lists.dose_forms:
+        out |= (form == name) & ((who is None) | (ingredient == who))
+    return out
+
+
 def exposures(
-    drugs_df: pd.DataFrame, ancestor_df: pd.DataFrame, ingredient_ids: set[int]
+    drugs_df: pd.DataFrame,
+    ancestor_df: pd.DataFrame,
+    ingredient_ids: set[int],
+    systemic: tuple[CodeLists, dict[int, str]] | None = None,
 ) -> pd.DataFrame:
     """person_id, ingredient, start, end of every exposure to the listed ingredients (or their
-    descendants); a combination product yields one exposure per listed ingredient."""
+    descendants); a combination product yields one exposure per listed ingredient.  With
+    ``systemic`` (the lists and :func:`dose_form_names`), rows of a listed route or dose
+    form are not exposures."""
     links = ancestor_df[ancestor_df["ancestor_concept_id"].isin(ingredient_ids)]
     links = pd.concat(
         [
@@ -120,6 +225,8 @@ def exposures(
         ]
     ).drop_duplicates()
     merged = drugs_df.merge(links, left_on="drug_concept_id", right_on="descendant_concept_id")
+    if systemic is not None:
+        merged = merged[~not_systemic(merged, *systemic)]
     start = merged["drug_exposure_start_date"].astype("int64")
     end = merged["drug_exposure_end_date"]
     supply = merged["days_supply"]
@@ -198,17 +305,23 @@ def mdd_columns(truth_df: pd.DataFrame, mdd_days: pd.DataFrame, psych_days: pd.D
     truth_df["mdd_2"] = (n >= 2) & never
     after_mdd = first_psych > truth_df["first_mdd_date"].astype("float")
     truth_df["mdd_3"] = (n >= 1) & (never | after_mdd.fillna(False))
-    truth_df["non_mdd"] = n == 0
+    truth_df["non_mdd"] = (n == 0) & truth_df["has_ehr"]
+
+
+def treated_under(ad_df: pd.DataFrame, gap: int, persons: pd.Index) -> np.ndarray:
+    """Whether each person has a period under ``gap`` holding two or more exposures."""
+    sizes = assign_periods(ad_df, gap).groupby(["person_id", "period_id"]).size()
+    return persons.isin(sizes[sizes >= 2].index.get_level_values("person_id").unique())
 
 
 def trd_columns(
     truth_df: pd.DataFrame, ad_df: pd.DataFrame, ect_esk: pd.DataFrame, antipsychotic: pd.DataFrame
 ) -> None:
-    """treated, trd_1..5 and their onsets (in place)."""
-    default = assign_periods(ad_df, GAP_DEFAULT)
-    sizes = default.groupby(["person_id", "period_id"]).size()
-    treated_ids = sizes[sizes >= 2].index.get_level_values("person_id").unique()
-    truth_df["treated"] = truth_df.index.isin(treated_ids)
+    """treated (default gap), treated_trd_k (trd_k's gap), trd_1..5 and their onsets (in
+    place)."""
+    truth_df["treated"] = treated_under(ad_df, GAP_DEFAULT, truth_df.index)
+    for name, (gap, _) in SWITCH_DEFS.items():
+        truth_df[f"treated_{name}"] = treated_under(ad_df, gap, truth_df.index)
     has_mdd = truth_df["n_mdd_dates"] >= 1
     for name, (gap, window) in SWITCH_DEFS.items():
         onset = switching_onsets(assign_periods(ad_df, gap), window).reindex(truth_df.index)
@@ -226,8 +339,7 @@ def trd_columns(
 
 def compute_truth(
     tables: dict[str, pd.DataFrame],
-    concept_df: pd.DataFrame,
-    ancestor_df: pd.DataFrame,
+    vocabulary: dict[str, pd.DataFrame],
     lists: CodeLists,
     cutoff: int,
     cutoff_year: int,
@@ -236,9 +348,9 @@ def compute_truth(
 
     Parameters
     ----------
-    tables : person, observation_period, condition_occurrence, drug_exposure, procedure_occurrence
-        (dates as day numbers).
-    concept_df, ancestor_df : the vocabulary tables as written.
+    tables : person, observation_period, visit_occurrence, condition_occurrence,
+        drug_exposure, procedure_occurrence (dates as day numbers).
+    vocabulary : concept, concept_ancestor and concept_relationship as written.
     lists : the code lists.
     cutoff : data cutoff (day number); cutoff_year its calendar year.
 
@@ -246,19 +358,26 @@ def compute_truth(
     -------
     One row per person (index person_id) with the persons.parquet definition columns.
     """
+    concept_df, ancestor_df = vocabulary["concept"], vocabulary["concept_ancestor"]
     person_df = tables["person"].set_index("person_id")
     truth_df = pd.DataFrame(index=person_df.index)
     truth_df["sex"] = sex_of(person_df)
+    for column in ("race", "ethnicity"):
+        labels = lists.labels.get(column, {})
+        truth_df[column] = person_df[f"{column}_concept_id"].map(labels).astype(object)
     truth_df["year_of_birth"] = person_df["year_of_birth"].astype(int)
     truth_df["age"] = cutoff_year - truth_df["year_of_birth"]
     codes_df = condition_codes(tables["condition_occurrence"], concept_df)
+    snomed = snomed_groups(vocabulary, lists)
+    truth_df["has_ehr"] = has_ehr(tables, truth_df.index)
     mdd_columns(
         truth_df,
-        diagnosis_days(codes_df, lists, ("mdd",)),
-        diagnosis_days(codes_df, lists, ("schizophrenia", "bipolar")),
+        diagnosis_days(codes_df, lists, ("mdd",), snomed),
+        diagnosis_days(codes_df, lists, ("schizophrenia", "bipolar"), snomed),
     )
     drugs_df = tables["drug_exposure"]
-    ad_df = exposures(drugs_df, ancestor_df, lists.antidepressants)
+    systemic = (lists, dose_form_names(vocabulary))
+    ad_df = exposures(drugs_df, ancestor_df, lists.antidepressants, systemic)
     esk = exposures(drugs_df, ancestor_df, lists.esketamine)[["person_id", "start"]].rename(
         columns={"start": "day"}
     )
@@ -274,6 +393,14 @@ def compute_truth(
     diagnosis_year = pd.to_datetime(truth_df["first_mdd_date"].astype("float"), unit="D").dt.year
     truth_df["age_at_diagnosis"] = (diagnosis_year - truth_df["year_of_birth"]).astype("Int64")
     return truth_df
+
+
+def has_ehr(tables: dict[str, pd.DataFrame], persons: pd.Index) -> np.ndarray:
+    """Whether each person has a dated row in one of the ``EHR_TABLES``."""
+    ids = [
+        tables[t].loc[tables[t][column].notna(), "person_id"] for t, column in EHR_TABLES.items()
+    ]
+    return persons.isin(pd.concat(ids).unique())
 
 
 def ect_days(
