@@ -22,12 +22,28 @@ FLUOXETINE_CAP, OLANZAPINE_FLUOXETINE, CIT_SER_COMBO, ESKETAMINE_SPRAY, HALOPERI
     40000001, 40000002, 40000003, 40000004, 40000005,
 )  # fmt: skip
 ACETAMINOPHEN = 1125315
+DOXEPIN, SELEGILINE = 738156, 766209
+DOXEPIN_CREAM, SELEGILINE_CAP, SELEGILINE_PATCH = 40000006, 40000007, 40000008
 DRUG_CHOICES = [
     FLUOXETINE, CITALOPRAM, SERTRALINE, BUPROPION, MIRTAZAPINE, FLUOXETINE_CAP,
     OLANZAPINE_FLUOXETINE, CIT_SER_COMBO, ESKETAMINE_SPRAY, ESKETAMINE, ARIPIPRAZOLE,
-    HALOPERIDOL_TAB, ACETAMINOPHEN, 0,
+    HALOPERIDOL_TAB, ACETAMINOPHEN, 0, DOXEPIN_CREAM, SELEGILINE_CAP, SELEGILINE_PATCH,
 ]  # fmt: skip
-SWITCH_DRUGS = [FLUOXETINE, CITALOPRAM, SERTRALINE, BUPROPION, MIRTAZAPINE, FLUOXETINE_CAP]
+SWITCH_DRUGS = [
+    FLUOXETINE, CITALOPRAM, SERTRALINE, BUPROPION, MIRTAZAPINE, FLUOXETINE_CAP, DOXEPIN,
+    DOXEPIN_CREAM, SELEGILINE, SELEGILINE_CAP, SELEGILINE_PATCH,
+]  # fmt: skip
+# route concepts: oral, topical, transdermal, and an ophthalmic one listed by name only
+ORAL, TOPICAL, TRANSDERMAL, OPHTHALMIC = 4132161, 4263689, 4262099, 46100001
+ROUTE_CHOICES = [None, None, 0, ORAL, ORAL, TOPICAL, TRANSDERMAL, OPHTHALMIC]
+# dose forms (RxNorm 'Dose Form' concepts, matched by name)
+TOPICAL_CREAM, ORAL_CAPSULE, TRANSDERMAL_SYSTEM = 46000001, 46000002, 46000003
+# SNOMED: standard concepts (mapping to themselves) and a non-standard source
+S_MDD, S_DEPRESSION, S_PSYCHOSIS, S_MIXED, S_MDD_SOURCE = (
+    45600001, 45600002, 45600003, 45600004, 45600010,
+)  # fmt: skip
+RACES = [8527, 8516, 8515, 45882607, 903096, 1177221, 0, None]
+ETHNICITIES = [38003563, 38003564, 903096, 0, None]
 
 _ICD = [
     (45500001, "F32.9", "ICD10CM"), (45500002, "F33.1", "ICD10CM"), (45500003, "F32.81", "ICD10CM"),
@@ -35,6 +51,26 @@ _ICD = [
     (45500007, "296.30", "ICD9CM"), (45500008, "296.20", "ICD9CM"), (45500009, "296.40", "ICD9CM"),
     (45500010, "295.10", "ICD9CM"), (45500011, "311", "ICD9CM"), (45500012, "F33.40", "ICD10CM"),
     (45500013, "35489007", "SNOMED"), (45500014, "296.89", "ICD9CM"),
+    (45500015, "F25.1", "ICD10CM"), (45500016, "F30.9", "ICD10CM"), (45500017, "295.70", "ICD9CM"),
+    (45500018, "296.01", "ICD9CM"),
+]  # fmt: skip
+_SNOMED = [
+    (S_MDD, "370143000"), (S_DEPRESSION, "35489007"), (S_PSYCHOSIS, "69322001"),
+    (S_MIXED, "191616006"), (S_MDD_SOURCE, "87512008"),
+]  # fmt: skip
+# 'Maps to': ICD and SNOMED source concepts -> standard SNOMED.  S_MIXED is reached from an
+# MDD code (F33.40) and a code that is not MDD (F32.81): its reading is not MDD.
+MAPS_TO = [
+    (45500001, S_MDD), (45500002, S_MDD), (45500007, S_MDD), (45500008, S_MDD),
+    (45500004, S_DEPRESSION), (45500011, S_DEPRESSION), (45500013, S_DEPRESSION),
+    (45500005, S_PSYCHOSIS), (45500006, S_PSYCHOSIS), (45500009, S_PSYCHOSIS),
+    (45500010, S_PSYCHOSIS), (45500014, S_PSYCHOSIS), (45500015, S_PSYCHOSIS),
+    (45500012, S_MIXED), (45500003, S_MIXED), (S_MDD_SOURCE, S_MDD),
+    (S_MDD, S_MDD), (S_DEPRESSION, S_DEPRESSION), (S_PSYCHOSIS, S_PSYCHOSIS), (S_MIXED, S_MIXED),
+]  # fmt: skip
+HAS_DOSE_FORM = [
+    (DOXEPIN_CREAM, TOPICAL_CREAM), (SELEGILINE_CAP, ORAL_CAPSULE),
+    (SELEGILINE_PATCH, TRANSDERMAL_SYSTEM), (FLUOXETINE_CAP, ORAL_CAPSULE),
 ]  # fmt: skip
 _PROCEDURES = [
     (2000001, "90870", "CPT4"), (2000002, "23835007", "SNOMED"), (2000003, "GZB4ZZZ", "ICD10PCS"),
@@ -60,22 +96,53 @@ def vocabulary() -> tuple[pd.DataFrame, pd.DataFrame]:
         (ESKETAMINE_SPRAY, "esketamine nasal spray", "RxNorm", "Clinical Drug", "2119371"),
         (HALOPERIDOL_TAB, "haloperidol 5 MG tablet", "RxNorm", "Clinical Drug", "310672"),
         (ACETAMINOPHEN, "acetaminophen", "RxNorm", "Ingredient", "161"),
-    ]
+        (DOXEPIN, "doxepin", "RxNorm", "Ingredient", "3638"),
+        (SELEGILINE, "selegiline", "RxNorm", "Ingredient", "9639"),
+        (DOXEPIN_CREAM, "doxepin 50 MG/ML Topical Cream", "RxNorm", "Clinical Drug", "1000001"),
+        (SELEGILINE_CAP, "selegiline 5 MG Oral Capsule", "RxNorm", "Clinical Drug", "1000002"),
+        (SELEGILINE_PATCH, "selegiline 6 MG/24HR Transdermal System", "RxNorm", "Clinical Drug",
+         "1000003"),
+        (TOPICAL_CREAM, "Topical Cream", "RxNorm", "Dose Form", "316288"),
+        (ORAL_CAPSULE, "Oral Capsule", "RxNorm", "Dose Form", "316965"),
+        (TRANSDERMAL_SYSTEM, "Transdermal System", "RxNorm", "Dose Form", "316987"),
+    ]  # fmt: skip
     rows += [(cid, code, vocab, "Condition", code) for cid, code, vocab in _ICD]
+    rows += [(cid, code, "SNOMED", "Condition", code) for cid, code in _SNOMED]
     rows += [(cid, code, vocab, "Procedure", code) for cid, code, vocab in _PROCEDURES]
     concept = pd.DataFrame(
         [(c, name, v, k, code) for c, name, v, k, code in rows],
         columns=["concept_id", "concept_name", "vocabulary_id", "concept_class_id", "concept_code"],
     )
     concept.loc[concept.concept_class_id.isin(["Condition", "Procedure"]), "concept_name"] = "x"
+    concept["domain_id"] = (
+        concept["concept_class_id"]
+        .map({"Condition": "Condition", "Procedure": "Procedure"})
+        .fillna("Drug")
+    )
+    routes = pd.DataFrame(
+        [(ORAL, "Oral route"), (TOPICAL, "Topical route"), (TRANSDERMAL, "Transdermal route"),
+         (OPHTHALMIC, "Ophthalmic route")],
+        columns=["concept_id", "concept_name"],
+    ).assign(vocabulary_id="SNOMED", concept_class_id="Qualifier Value", concept_code="r",
+             domain_id="Route")  # fmt: skip
+    concept = pd.concat([concept, routes], ignore_index=True)
     pairs = [
         (FLUOXETINE, FLUOXETINE), (FLUOXETINE, FLUOXETINE_CAP), (FLUOXETINE, OLANZAPINE_FLUOXETINE),
         (OLANZAPINE, OLANZAPINE_FLUOXETINE), (CITALOPRAM, CIT_SER_COMBO),
         (SERTRALINE, CIT_SER_COMBO), (ESKETAMINE, ESKETAMINE_SPRAY),
         (HALOPERIDOL, HALOPERIDOL_TAB), (SERTRALINE, SERTRALINE),
+        (DOXEPIN, DOXEPIN_CREAM), (SELEGILINE, SELEGILINE_CAP), (SELEGILINE, SELEGILINE_PATCH),
     ]  # fmt: skip
     ancestor = pd.DataFrame(pairs, columns=["ancestor_concept_id", "descendant_concept_id"])
     return concept, ancestor
+
+
+def relationships() -> pd.DataFrame:
+    """concept_relationship rows: 'Maps to' and 'RxNorm has dose form'."""
+    rows = [(a, b, "Maps to") for a, b in MAPS_TO]
+    rows += [(a, b, "RxNorm has dose form") for a, b in HAS_DOSE_FORM]
+    rows += [(S_MDD, 45500001, "Mapped from")]  # another relationship: ignored
+    return pd.DataFrame(rows, columns=["concept_id_1", "concept_id_2", "relationship_id"])
 
 
 # Diagnosis choices: (condition_source_concept_id, condition_source_value)
@@ -83,12 +150,17 @@ DIAGNOSIS_CHOICES: list[tuple[int | None, str | None]] = [
     *[(cid, "ignored") for cid, _, _ in _ICD],
     (0, "F32.9"), (None, "f33.2"), (0, "296.3"), (0, "F20"), (0, "296.89"), (0, "F32.81"),
     (99999999, "F32.1"), (0, "V62.84"), (0, "E950"), (None, None), (0, "F31.9"),
+    (0, "311"), (0, "F32.A"), (0, "F25.0"), (0, "F30.2"), (0, "295.72"), (0, "296.04"),
+    *[(cid, code) for cid, code in _SNOMED],
 ]  # fmt: skip
 PROCEDURE_CHOICES: list[tuple[int, int | None, str | None]] = [
     (2000001, 2000001, "90870"), (2000002, 0, None), (0, 0, "90870"), (0, None, "GZB4ZZZ"),
     (2000004, 2000004, "90870"), (0, 2000003, "x"), (0, 0, "94.27"), (0, 0, "12345"),
 ]  # fmt: skip
-MDD_CHOICES = [(45500001, None), (45500002, None), (0, "F32.9"), (45500007, None), (0, "296.3")]
+MDD_CHOICES = [
+    (45500001, None), (45500002, None), (0, "F32.9"), (45500007, None), (0, "296.3"),
+    (S_MDD, "370143000"), (S_MDD_SOURCE, "87512008"), (S_MIXED, "191616006"),
+]  # fmt: skip
 CHAIN_STEPS = [0, 90, 91, 92, 150, 181, 182, 182]
 STEPS = [0, 0, 1, 30, 90, 91, 92, 181, 182, 183, 364, 365, 366, 729, 730, 731]
 DURATIONS = [None, None, -1, 0, 29, 89, 90, 200, 400]
@@ -108,9 +180,18 @@ def person_history(rng: random.Random, person_id: int) -> dict[str, list[dict[st
                 "gender_concept_id": rng.choice([8532, 8507, 0]),
                 "year_of_birth": rng.choice([None, *range(1930, 2006)]),
                 "sex_at_birth_concept_id": rng.choice([45878463, 45880669, 903096, None]),
+                "race_concept_id": rng.choice(RACES),
+                "ethnicity_concept_id": rng.choice(ETHNICITIES),
             }
         ]
     }
+    # some persons have visits only: EHR evidence without any other row
+    out["visit_occurrence"] = [
+        {"person_id": person_id, "visit_occurrence_id": person_id * 100 + k,
+         "visit_concept_id": 9202, "visit_start_date": day(rng.randint(0, 3000)),
+         "visit_end_date": None}
+        for k in range(rng.choice([0, 0, 0, 1, 2]))
+    ]  # fmt: skip
     out["condition_occurrence"] = [
         {
             "person_id": person_id,
@@ -165,6 +246,7 @@ def draw_drugs(rng: random.Random, person_id: int) -> list[dict[str, Any]]:
                 if duration is None
                 else start + dt.timedelta(days=duration),
                 "days_supply": rng.choice(SUPPLIES),
+                "route_concept_id": rng.choice(ROUTE_CHOICES),
             }
         )
     return rows
@@ -193,7 +275,11 @@ def histories(n_min: int, n_max: int) -> st.SearchStrategy[dict[str, pd.DataFram
 def assemble(people: list[dict[str, list[dict[str, Any]]]]) -> dict[str, pd.DataFrame]:
     """Concatenate per-person rows into OMOP tables (with the shared vocabulary)."""
     concept, ancestor = vocabulary()
-    tables: dict[str, pd.DataFrame] = {"concept": concept, "concept_ancestor": ancestor}
+    tables: dict[str, pd.DataFrame] = {
+        "concept": concept,
+        "concept_ancestor": ancestor,
+        "concept_relationship": relationships(),
+    }
     for name, columns in OMOP_COLUMNS.items():
         if name in tables:
             continue
@@ -208,6 +294,8 @@ OMOP_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "gender_concept_id": pa.int64(),
         "year_of_birth": pa.int64(),
         "sex_at_birth_concept_id": pa.int64(),
+        "race_concept_id": pa.int64(),
+        "ethnicity_concept_id": pa.int64(),
     },
     "condition_occurrence": {
         "person_id": pa.int64(),
@@ -221,6 +309,7 @@ OMOP_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "drug_exposure_start_date": pa.date32(),
         "drug_exposure_end_date": pa.date32(),
         "days_supply": pa.int64(),
+        "route_concept_id": pa.int64(),
     },
     "procedure_occurrence": {
         "person_id": pa.int64(),
@@ -247,8 +336,14 @@ OMOP_COLUMNS: dict[str, dict[str, pa.DataType]] = {
         "vocabulary_id": pa.string(),
         "concept_class_id": pa.string(),
         "concept_code": pa.string(),
+        "domain_id": pa.string(),
     },
     "concept_ancestor": {"ancestor_concept_id": pa.int64(), "descendant_concept_id": pa.int64()},
+    "concept_relationship": {
+        "concept_id_1": pa.int64(),
+        "concept_id_2": pa.int64(),
+        "relationship_id": pa.string(),
+    },
 }
 
 

@@ -31,6 +31,7 @@ class Settings:
     default_days: int = 30
     cutoff: dt.date | None = None
     survival_min_dates: int = 3
+    require_ehr: bool = True
 
 
 def _missing(value: Any) -> bool:
@@ -63,7 +64,13 @@ def _read_tsv(path: str) -> list[dict[str, str]]:
 class CodeBook:
     """The code lists, with concept ids filled from the concept table."""
 
-    def __init__(self, folder: str, concept: pd.DataFrame, ancestor: pd.DataFrame) -> None:
+    def __init__(
+        self,
+        folder: str,
+        concept: pd.DataFrame,
+        ancestor: pd.DataFrame,
+        relationship: pd.DataFrame | None = None,
+    ) -> None:
         self.dx = [
             (r["group"], r["vocabulary"], _clean(r["code"]))
             for r in _read_tsv(os.path.join(folder, "diagnoses.tsv"))
@@ -95,11 +102,86 @@ class CodeBook:
         for row in ancestor.itertuples():
             if int(row.ancestor_concept_id) in self.drug_group:
                 self.ingredients[int(row.descendant_concept_id)].add(int(row.ancestor_concept_id))
+        links = [] if relationship is None else list(relationship.itertuples())
+        self.snomed_groups = self._snomed_groups(concept, links)
+        self._read_forms(folder, concept, links, by_name)
+        self.labels: dict[str, dict[int, str]] = defaultdict(dict)
+        for r in _read_tsv(os.path.join(folder, "race_ethnicity.tsv")):
+            self.labels[r["group"]][int(r["concept_id"])] = r["label"]
+
+    def _snomed_groups(self, concept: pd.DataFrame, links: list) -> dict[int, set[str]]:
+        """SNOMED concept -> the groups it counts for: those of its 'Maps to' targets, a
+        target counting for a group when every ICD code mapping to it is in the group
+        (schizophrenia and bipolar taken together)."""
+        maps = [
+            (int(r.concept_id_1), int(r.concept_id_2))
+            for r in links
+            if r.relationship_id == "Maps to"
+        ]
+        kinds_into: dict[int, list[set[str]]] = defaultdict(list)
+        for source, target in maps:
+            code, vocab = self.concepts.get(source, ("", ""))
+            if vocab in ("ICD9CM", "ICD10CM"):
+                kinds_into[target].append(self._kinds(_clean(code), vocab))
+        standard = {target: set.intersection(*kinds) for target, kinds in kinds_into.items()}
+        out: dict[int, set[str]] = defaultdict(set)
+        for source, target in maps:
+            if self.concepts.get(source, ("", ""))[1] == "SNOMED":
+                out[source] |= standard.get(target, set())
+        return out
+
+    def _kinds(self, code: str, vocab: str) -> set[str]:
+        groups = {g for g, v, prefix in self.dx if v == vocab and code.startswith(prefix)}
+        kinds = {"mdd"} if "mdd" in groups else set()
+        return kinds | ({"psychosis"} if groups & {"schizophrenia", "bipolar"} else set())
+
+    def _read_forms(
+        self, folder: str, concept: pd.DataFrame, links: list, by_name: dict[str, int]
+    ) -> None:
+        """Routes and dose forms that make an antidepressant row no exposure."""
+        route_by_name = {
+            str(r.concept_name).lower(): int(r.concept_id)
+            for r in concept.itertuples()
+            if getattr(r, "domain_id", None) == "Route"
+        }
+        form_name = {
+            int(r.concept_id): str(r.concept_name).lower()
+            for r in concept.itertuples()
+            if r.concept_class_id == "Dose Form"
+        }
+        self.dose_form = {
+            int(r.concept_id_1): form_name.get(int(r.concept_id_2), "")
+            for r in links
+            if r.relationship_id == "RxNorm has dose form"
+        }
+        self.bad_routes: list[tuple[int | None, int, str]] = []
+        self.bad_forms: list[tuple[int | None, str, str]] = []
+        for r in _read_tsv(os.path.join(folder, "drug_forms.tsv")):
+            ingredient = r["ingredient"].strip().lower()
+            who = None if ingredient == "*" else by_name.get(ingredient, -2)
+            name = r["name"].strip().lower()
+            if r["group"] == "route":
+                cid = int(r["concept_id"]) if r["concept_id"].strip() else route_by_name.get(name)
+                if cid is not None:
+                    self.bad_routes.append((who, cid, r["label"]))
+            else:
+                self.bad_forms.append((who, name, r["label"]))
+
+    def not_exposure(self, drug_concept_id: int, ingredient: int, route: int | None) -> bool:
+        """An antidepressant row of a listed dose form, or of a listed route."""
+        form = self.dose_form.get(drug_concept_id)
+        for who, name, _ in self.bad_forms:
+            if form == name and who in (None, ingredient):
+                return True
+        return any(route == cid and who in (None, ingredient) for who, cid, _ in self.bad_routes)
 
     def diagnosis_groups(self, source_concept_id: Any, source_value: Any) -> set[str]:
         cid = _int(source_concept_id)
         if cid not in (None, 0) and cid in self.concepts:
             code, vocab = self.concepts[cid]
+            if vocab == "SNOMED":
+                kinds = self.snomed_groups.get(cid, set())
+                return {"mdd"} & kinds | ({"schizophrenia"} if "psychosis" in kinds else set())
             code = _clean(code)
         else:
             if _missing(source_value):
@@ -193,10 +275,12 @@ def one_person(
         end = exposure_end(
             start, _date(r.drug_exposure_end_date), _int(r.days_supply), s.default_days
         )
+        route = _int(getattr(r, "route_concept_id", None))
         for ingredient in sorted(book.ingredients.get(cid, ())):
             group = book.drug_group[ingredient]
             if group == "antidepressant":
-                antidepressants.append((start, end, ingredient))
+                if not book.not_exposure(cid, ingredient, route):
+                    antidepressants.append((start, end, ingredient))
             elif group == "esketamine":
                 last_line.append(start)
             else:
@@ -213,9 +297,13 @@ def one_person(
     out["mdd_1"] = n_dates >= 1 and not other_dates
     out["mdd_2"] = n_dates >= 2 and not other_dates
     out["mdd_3"] = n_dates >= 1 and not any(d <= first_mdd for d in other_dates)
-    out["non_mdd"] = n_dates == 0
+    out["has_ehr"] = has_ehr_record(rows)
+    out["non_mdd"] = n_dates == 0 and (out["has_ehr"] or not s.require_ehr)
     default_periods = make_periods(antidepressants, s.default_gap, s.gap_basis)
     out["treated"] = any(len(p) >= 2 for p in default_periods)
+    for name, (gap, _) in s.switching.items():  # treated under the gap of each definition
+        periods = make_periods(antidepressants, gap, s.gap_basis)
+        out[f"treated_{name}"] = any(len(p) >= 2 for p in periods)
     onsets: dict[str, dt.date | None] = {}
     for name, (gap, window) in s.switching.items():
         onsets[name] = switching_onset(
@@ -242,11 +330,39 @@ def one_person(
     out["end_of_observation"] = eoo
     sex = FEMALE_MALE_AT_BIRTH.get(_int(getattr(person, "sex_at_birth_concept_id", None)))
     out["sex"] = sex or FEMALE_MALE_GENDER.get(_int(person.gender_concept_id))
+    for column in ("race", "ethnicity"):
+        value = _int(getattr(person, f"{column}_concept_id", None))
+        out[column] = book.labels[column].get(value) if value is not None else None
     yob = _int(person.year_of_birth)
     out["year_of_birth"] = yob
     out["age"] = None if yob is None or cutoff is None else cutoff.year - yob
     out["age_at_diagnosis"] = None if yob is None or first_mdd is None else first_mdd.year - yob
     return out
+
+
+def has_ehr_record(rows: dict[str, pd.DataFrame]) -> bool:
+    """A usable condition, drug, procedure, visit or observation period row."""
+    for r in rows["condition_occurrence"].itertuples():
+        if _date(r.condition_start_date) is not None:
+            return True
+    for r in rows["drug_exposure"].itertuples():
+        if _date(r.drug_exposure_start_date) is not None and _int(r.drug_concept_id) not in (
+            None,
+            0,
+        ):
+            return True
+    for r in rows["procedure_occurrence"].itertuples():
+        if _date(r.procedure_date) is not None:
+            return True
+    for r in rows["visit_occurrence"].itertuples():
+        start, end = _date(r.visit_start_date), _date(r.visit_end_date)
+        if start is not None and (end is None or end >= start):
+            return True
+    for r in rows["observation_period"].itertuples():
+        start, end = _date(r.observation_period_start_date), _date(r.observation_period_end_date)
+        if end is not None and (start is None or end >= start):
+            return True
+    return False
 
 
 def time_to_event_row(p: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +399,12 @@ def reference_phenotypes(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Persons and time-to-event tables for every person in ``tables['person']``."""
     s = settings or Settings()
-    book = CodeBook(code_list_dir, tables["concept"], tables["concept_ancestor"])
+    book = CodeBook(
+        code_list_dir,
+        tables["concept"],
+        tables["concept_ancestor"],
+        tables.get("concept_relationship"),
+    )
     cutoff = s.cutoff
     if cutoff is None:
         known = set(tables["person"]["person_id"].dropna().astype(int))
@@ -302,6 +423,7 @@ def reference_phenotypes(
             "condition_occurrence",
             "drug_exposure",
             "procedure_occurrence",
+            "visit_occurrence",
             "observation_period",
         )
     }

@@ -222,9 +222,12 @@ def test_unknown_persons_leave_no_periods_and_do_not_set_the_cutoff(
 def test_empty_condition_table_gives_no_mdd(spark: Any, tmp_path: Path) -> None:
     tables = small_study()
     tables["condition_occurrence"] = tables["condition_occurrence"].iloc[0:0]
-    persons = run(spark, tables, tmp_path).persons_df.toPandas()
-    assert persons.non_mdd.all() and not persons.mdd_1.any() and not persons.trd_1.any()
+    persons = run(spark, tables, tmp_path).persons_df.toPandas().sort_values("person_id")
+    assert not persons.mdd_1.any() and not persons.trd_1.any()
     assert persons.n_mdd_dates.tolist() == [0, 0]
+    # person 2 has no EHR record at all: no MDD, and no control either
+    assert persons.has_ehr.tolist() == [True, False]
+    assert persons.non_mdd.tolist() == [True, False]
 
 
 def test_ehr_only_keeps_rows_from_ehr_sites_and_counts_the_rest(spark: Any, tmp_path: Path) -> None:

@@ -157,9 +157,10 @@ def test_planted_sizes_and_statuses(ehr_study):
     assert (ehr["platform"] == "wgs").sum() == sizes.n_wgs_eur + sizes.n_wgs_diverse
     assert (ehr["platform"] == "array").sum() == sizes.n_array
     assert ehr["platform"].isna().sum() == sizes.n_ehr_only
-    assert (~truth["has_ehr"]).sum() == sizes.n_no_ehr
+    assert (~truth["has_ehr"]).sum() == sizes.n_no_ehr + sizes.n_person_only
+    assert (truth["has_ehr"] == truth["planned_has_ehr"]).all()
     person = pd.read_parquet(ehr_study / "data" / "omop" / "person")
-    assert set(person["person_id"]) == set(ehr["person_id"])
+    assert set(person["person_id"]) == set(truth["person_id"])  # every person, EHR or not
     for unit, unit_df in ehr.groupby(ehr["cohort"].fillna("none")):
         n_trd = round(sizes.fractions.trd * len(unit_df))
         assert (unit_df["planned_group"] == "trd").sum() == n_trd, unit
@@ -177,6 +178,20 @@ def test_planted_sizes_and_statuses(ehr_study):
     ).mean()
 
 
+def test_a_quarter_of_person_rows_have_no_ehr_record_in_any_table(ehr_study):
+    omop = ehr_study / "data" / "omop"
+    person = pd.read_parquet(omop / "person")
+    with_rows = set()
+    for table in ("condition_occurrence", "drug_exposure", "procedure_occurrence",
+                  "visit_occurrence", "observation_period"):  # fmt: skip
+        with_rows |= set(pd.read_parquet(omop / table, columns=["person_id"])["person_id"])
+    without = ~person["person_id"].isin(with_rows)
+    assert 0.2 < without.mean() < 0.3
+    truth = pd.read_parquet(ehr_study / "truth" / "persons.parquet").set_index("person_id")
+    assert set(person.loc[without, "person_id"]) == set(truth.index[~truth["has_ehr"]])
+    assert not truth.loc[~truth["has_ehr"], "non_mdd"].any()  # no EHR: never a control
+
+
 def test_truth_matches_duckdb_reading_of_omop(ehr_study):
     duckdb = pytest.importorskip("duckdb")
     omop = ehr_study / "data" / "omop"
@@ -189,10 +204,24 @@ def test_truth_matches_duckdb_reading_of_omop(ehr_study):
                           case when regexp_matches(upper(c.condition_source_value), '^[0-9EV]') then 'ICD9CM'
                                else 'ICD10CM' end) as vocab
           from read_parquet('{omop}/condition_occurrence/*.parquet') c
-          left join read_parquet('{omop}/concept/*.parquet') k on k.concept_id = c.condition_source_concept_id)
+          left join read_parquet('{omop}/concept/*.parquet') k on k.concept_id = c.condition_source_concept_id),
+        maps as (select * from read_parquet('{omop}/concept_relationship/*.parquet') where relationship_id = 'Maps to'),
+        icd as (
+          select concept_id, (vocabulary_id = 'ICD10CM' and (regexp_matches(replace(concept_code, '.', ''), '^F32[0-59]')
+                 or regexp_matches(replace(concept_code, '.', ''), '^F33[0-489]')))
+                 or (vocabulary_id = 'ICD9CM' and regexp_matches(replace(concept_code, '.', ''), '^296[23]')) as mdd
+          from read_parquet('{omop}/concept/*.parquet') where vocabulary_id in ('ICD9CM', 'ICD10CM')),
+        mdd_standard as (
+          select m.concept_id_2 from icd join maps m on m.concept_id_1 = icd.concept_id
+          group by m.concept_id_2 having bool_and(icd.mdd)),
+        mdd_snomed as (
+          select m.concept_id_1 as concept_id from maps m join mdd_standard s using (concept_id_2)
+          join read_parquet('{omop}/concept/*.parquet') k on k.concept_id = m.concept_id_1
+          where k.vocabulary_id = 'SNOMED')
         select person_id, count(distinct d) as n, min(d) as first from codes
         where (vocab = 'ICD10CM' and (regexp_matches(code, '^F32[0-59]') or regexp_matches(code, '^F33[0-489]')))
            or (vocab = 'ICD9CM' and regexp_matches(code, '^296[23]'))
+           or (vocab = 'SNOMED' and code in (select cast(concept_id as varchar) from mdd_snomed))
         group by person_id"""
     expected = duckdb.sql(sql).df().set_index("person_id")
     truth = pd.read_parquet(ehr_study / "truth" / "persons.parquet").set_index("person_id")

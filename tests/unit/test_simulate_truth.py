@@ -23,23 +23,33 @@ def vocab():
     return build_vocabulary()
 
 
-def drug(vocab, pid, name, start, end=None, supply=30, form="clinical"):
+def drug(vocab, pid, name, start, end=None, supply=30, form="clinical", route=None):
     concept = {
-        "clinical": vocab.products[name][0],
-        "ingredient": vocab.ingredients[name],
-        "branded": vocab.products[name][2],
-        "combo": vocab.combos.get(name),
-    }[form]
+        "clinical": lambda: vocab.products[name][0],
+        "ingredient": lambda: vocab.ingredients[name],
+        "branded": lambda: vocab.products[name][2],
+        "combo": lambda: vocab.combos.get(name),
+        "special": lambda: vocab.special[name],
+    }[form]()
     return {
         "person_id": pid,
         "drug_concept_id": concept,
         "drug_exposure_start_date": day(start),
         "drug_exposure_end_date": None if end is None else day(end),
         "days_supply": supply,
+        "route_concept_id": route,
     }
 
 
 def cond(vocab, pid, offset, code, vocabulary="ICD10CM", how="concept"):
+    if how == "snomed":  # recorded with the SNOMED concept of the code's standard concept
+        standard = vocab.snomed_of[(vocabulary, code)]
+        return {
+            "person_id": pid,
+            "condition_start_date": day(offset),
+            "condition_source_concept_id": standard,
+            "condition_source_value": str(standard),
+        }
     if how == "concept":
         return {
             "person_id": pid,
@@ -55,13 +65,21 @@ def cond(vocab, pid, offset, code, vocabulary="ICD10CM", how="concept"):
     }
 
 
-def frames(vocab, persons, conditions, drugs, procedures=(), periods=None):
+DRUG_COLUMNS = [
+    "person_id", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date",
+    "days_supply", "route_concept_id",
+]  # fmt: skip
+
+
+def frames(vocab, persons, conditions, drugs, procedures=(), periods=None, races=None):
     person = pd.DataFrame(
         {
             "person_id": persons,
             "year_of_birth": 1960,
             "gender_concept_id": 8532,
             "sex_at_birth_concept_id": 45878463,
+            "race_concept_id": races or [0] * len(persons),
+            "ethnicity_concept_id": 0,
         }
     )
     periods = periods if periods is not None else [(p, day(-3000), day(3000)) for p in persons]
@@ -74,19 +92,25 @@ def frames(vocab, persons, conditions, drugs, procedures=(), periods=None):
         "condition_occurrence": pd.DataFrame(conditions).astype(
             {"condition_source_concept_id": "Int64"}
         ),
-        "drug_exposure": pd.DataFrame(drugs).astype(
-            {"drug_exposure_end_date": "Int64", "days_supply": "Int64"}
+        "drug_exposure": pd.DataFrame(drugs, columns=DRUG_COLUMNS).astype(
+            {"drug_exposure_end_date": "Int64", "days_supply": "Int64", "route_concept_id": "Int64"}
         ),
         "procedure_occurrence": pd.DataFrame(
             list(procedures), columns=["person_id", "procedure_date", "procedure_concept_id"]
         ),
+        "visit_occurrence": pd.DataFrame({"person_id": [], "visit_start_date": []}),
     }
 
 
 def run(vocab, tables, cutoff=None):
     cutoff = day(3000) if cutoff is None else cutoff
+    vocabulary = {
+        "concept": vocab.concept_df,
+        "concept_ancestor": vocab.ancestor_df,
+        "concept_relationship": vocab.relationship_df,
+    }
     lists = load_code_lists(vocab.concept_df)
-    return compute_truth(tables, vocab.concept_df, vocab.ancestor_df, lists, cutoff, 2018)
+    return compute_truth(tables, vocabulary, lists, cutoff, 2018)
 
 
 def test_switching_definitions_and_onsets(vocab):
@@ -217,3 +241,82 @@ def test_ect_onset_and_time_to_event(vocab):
     assert tte.loc[2, "exclusion"] == "prevalent" and not tte.loc[2, "included"]
     assert tte.loc[1, "time_days"] == 1000 and not tte.loc[1, "event"]
     assert tte.loc[3, "time_days"] == 3000 and not tte.loc[3, "event"]  # trd_4 is not the Cox event
+
+
+def test_depression_nos_schizoaffective_manic_and_snomed_only_codes(vocab):
+    conditions = [
+        cond(vocab, 1, 0, "311", vocabulary="ICD9CM"),  # depression NOS (ICD-9): not MDD
+        cond(vocab, 1, 5, "F32.A"),  # depression NOS (ICD-10): not MDD
+        cond(vocab, 2, 0, "F32.9"),  # MDD, single episode, unspecified: MDD
+        cond(vocab, 2, 10, "F25.1"),  # schizoaffective after MDD: not mdd_1, still mdd_3
+        cond(vocab, 3, 20, "295.70", vocabulary="ICD9CM"),  # schizoaffective (ICD-9) first
+        cond(vocab, 3, 30, "F33.1"),
+        cond(vocab, 4, 20, "296.01", vocabulary="ICD9CM"),  # manic episode (ICD-9) first
+        cond(vocab, 4, 30, "F33.1"),
+        cond(vocab, 5, 40, "F30.9"),  # manic episode before MDD
+        cond(vocab, 5, 50, "F32.2"),
+        cond(vocab, 6, 0, "F33.1", how="snomed"),  # MDD recorded only in SNOMED
+        cond(vocab, 6, 9, "F32.0", how="snomed"),
+        cond(vocab, 7, 0, "F32.A", how="snomed"),  # 'Depressive disorder': 311 and F32.A only
+        cond(vocab, 8, 0, "F33.1"),
+        cond(vocab, 8, 5, "F31.9", how="snomed"),  # bipolar recorded in SNOMED after MDD
+    ]
+    source = vocab.snomed_sources[vocab.snomed_of[("ICD10CM", "F33.1")]]
+    conditions.append(  # a non-standard SNOMED source concept mapping to recurrent MDD
+        {"person_id": 9, "condition_start_date": day(3), "condition_source_concept_id": source,
+         "condition_source_value": str(source)}
+    )  # fmt: skip
+    truth = run(vocab, frames(vocab, list(range(1, 10)), conditions, []))
+    assert truth.loc[1, "non_mdd"] and truth.loc[1, "n_mdd_dates"] == 0
+    assert truth.loc[2, ["mdd_1", "mdd_3"]].tolist() == [False, True]
+    for pid in (3, 4, 5):
+        assert truth.loc[pid, ["mdd_1", "mdd_3", "n_mdd_dates"]].tolist() == [False, False, 1], pid
+    assert truth.loc[6, ["n_mdd_dates", "mdd_2"]].tolist() == [2, True]
+    assert truth.loc[7, "non_mdd"]
+    assert truth.loc[8, ["mdd_1", "mdd_3"]].tolist() == [False, True]
+    assert truth.loc[9, "first_mdd_date"] == day(3)
+
+
+def test_topical_and_oral_selegiline_rows_are_not_exposures(vocab):
+    conditions = [cond(vocab, p, 0, "F33.1") for p in (1, 2, 3, 4)]
+    oral, topical = 4_132_161, 4_263_689
+    drugs = [
+        # person 1: sertraline + topical doxepin cream (dose form) + bupropion: 2 drugs only
+        drug(vocab, 1, "sertraline", 0),
+        drug(vocab, 1, "doxepin_topical", 30, form="special"),
+        drug(vocab, 1, "bupropion", 60),
+        # person 2: the same with transdermal selegiline: 3 drugs, TRD
+        drug(vocab, 2, "sertraline", 0),
+        drug(vocab, 2, "selegiline", 30),
+        drug(vocab, 2, "bupropion", 60),
+        # person 3: oral selegiline capsule (dose form), and selegiline written with an
+        # oral route on the ingredient: neither counts
+        drug(vocab, 3, "sertraline", 0),
+        drug(vocab, 3, "selegiline_oral", 30, form="special"),
+        drug(vocab, 3, "selegiline", 45, form="ingredient", route=oral),
+        drug(vocab, 3, "bupropion", 60),
+        # person 4: doxepin written on the ingredient with a topical route: not an exposure
+        drug(vocab, 4, "sertraline", 0),
+        drug(vocab, 4, "doxepin", 30, form="ingredient", route=topical),
+        drug(vocab, 4, "bupropion", 60),
+    ]
+    truth = run(vocab, frames(vocab, [1, 2, 3, 4], conditions, drugs))
+    assert truth["trd_1"].tolist() == [False, True, False, False]
+    assert truth.loc[2, "trd_1_onset"] == day(60)
+
+
+def test_treated_per_gap_no_ehr_and_race(vocab):
+    conditions = [cond(vocab, 1, 0, "F33.1")]
+    # person 1: two fills 120 days apart: treated under 182 days, not under 91
+    drugs = [drug(vocab, 1, "sertraline", 0), drug(vocab, 1, "sertraline", 120)]
+    periods = [(1, day(-3000), day(3000)), (2, day(-3000), day(3000))]
+    # person 2: an observation period only; person 3: nothing at all
+    tables = frames(vocab, [1, 2, 3], conditions, drugs, periods=periods, races=[8516, 903096, 0])
+    truth = run(vocab, tables)
+    assert truth.loc[1, ["treated", "treated_trd_1", "treated_trd_2", "treated_trd_3"]].tolist() == [
+        True, True, False, True,
+    ]  # fmt: skip
+    assert truth["has_ehr"].tolist() == [True, True, False]
+    assert truth["non_mdd"].tolist() == [False, True, False]  # no EHR: never a control
+    assert truth["race"].tolist()[0] == "Black or African American"
+    assert truth["race"].isna().tolist()[1:] == [True, True]  # skipped, no matching concept

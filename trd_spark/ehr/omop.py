@@ -89,7 +89,7 @@ OMOP_TABLES: dict[str, TableSpec] = {
             "concept_class_id": "str",
             "concept_code": "str",
         },
-        optional={},
+        optional={"domain_id": "str"},
     ),
     "concept_ancestor": TableSpec(
         required={"ancestor_concept_id": "id", "descendant_concept_id": "id"}, optional={}

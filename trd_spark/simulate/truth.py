@@ -397,10 +397,11 @@ def compute_truth(
 
 def has_ehr(tables: dict[str, pd.DataFrame], persons: pd.Index) -> np.ndarray:
     """Whether each person has a dated row in one of the ``EHR_TABLES``."""
-    ids = [
-        tables[t].loc[tables[t][column].notna(), "person_id"] for t, column in EHR_TABLES.items()
-    ]
-    return persons.isin(pd.concat(ids).unique())
+    ids: set[int] = set()
+    for table, column in EHR_TABLES.items():
+        rows = tables[table]
+        ids.update(rows.loc[rows[column].notna(), "person_id"].astype("int64"))
+    return persons.isin(list(ids))
 
 
 def ect_days(
