@@ -61,7 +61,7 @@ def ingredient_sql(code_lists: str, omop: str) -> str:
       select lower(concept_name) as name, min(concept_id) as cid from read_parquet('{omop}/concept/*.parquet')
       where vocabulary_id = 'RxNorm' and concept_class_id = 'Ingredient' group by 1
     )
-    select distinct grp, coalesce(lst.cid, named.cid) as ingredient_id
+    select distinct grp, coalesce(lst.cid, named.cid) as ingredient_id, lst.name
     from lst left join named on lst.cid is null and lst.name = named.name
     where coalesce(lst.cid, named.cid) is not null;
     """
@@ -72,7 +72,7 @@ def setup_sql(omop: str, code_lists: str) -> str:
     views = "".join(
         f"create or replace view {t} as select * from read_parquet('{omop}/{t}/*.parquet');\n"
         for t in ("person", "observation_period", "visit_occurrence", "condition_occurrence", "drug_exposure",
-                  "procedure_occurrence", "concept", "concept_ancestor")
+                  "procedure_occurrence", "concept", "concept_ancestor", "concept_relationship")
     )  # fmt: skip
     lists = f"""
     create or replace temp table dx as
@@ -82,6 +82,13 @@ def setup_sql(omop: str, code_lists: str) -> str:
       select vocabulary as vocab, upper(replace(trim(code), '.', '')) as code
       from read_csv('{code_lists}/procedures.tsv', delim='\t', header=true, all_varchar=true)
       where "group" = 'ect';
+    create or replace temp table forms as
+      select "group" as grp, lower(trim(ingredient)) as ingredient, try_cast(concept_id as bigint) as cid,
+        lower(trim(name)) as name, label
+      from read_csv('{code_lists}/drug_forms.tsv', delim='	', header=true, all_varchar=true);
+    create or replace temp table race_ethnicity as
+      select "group" as grp, cast(concept_id as bigint) as cid, label
+      from read_csv('{code_lists}/race_ethnicity.tsv', delim='	', header=true, all_varchar=true);
     """
     return views + lists + ingredient_sql(code_lists, omop)
 
@@ -92,9 +99,25 @@ create or replace temp table cutoff as
   select max(observation_period_end_date) as d from observation_period o join known using (person_id)
   where observation_period_end_date is not null
     and (observation_period_start_date is null or observation_period_end_date >= observation_period_start_date);
+create or replace temp table icd_groups as
+  select k.concept_id, bool_or(coalesce(dx.grp = 'mdd', false)) as is_mdd,
+    bool_or(coalesce(dx.grp <> 'mdd', false)) as is_other
+  from concept k left join dx on dx.vocab = k.vocabulary_id
+    and starts_with(upper(replace(trim(k.concept_code), '.', '')), dx.prefix)
+  where k.vocabulary_id in ('ICD9CM', 'ICD10CM') group by k.concept_id;
+create or replace temp table maps_to as
+  select concept_id_1, concept_id_2 from concept_relationship where relationship_id = 'Maps to';
+create or replace temp table snomed_kind as
+  with standard as (
+    select m.concept_id_2 as sid, bool_and(g.is_mdd) as mdd, bool_and(g.is_other) as other
+    from maps_to m join icd_groups g on g.concept_id = m.concept_id_1 group by m.concept_id_2)
+  select m.concept_id_1 as concept_id, bool_or(s.mdd) as mdd, bool_or(s.other) as other
+  from maps_to m join standard s on s.sid = m.concept_id_2
+  join concept k on k.concept_id = m.concept_id_1 and k.vocabulary_id = 'SNOMED'
+  group by m.concept_id_1 having bool_or(s.mdd) or bool_or(s.other);
 create or replace temp table dx_rows as
   with coded as (
-    select c.person_id, c.condition_start_date as d,
+    select c.person_id, c.condition_start_date as d, c.condition_source_concept_id as scid,
       case when k.concept_id is not null and c.condition_source_concept_id <> 0
            then upper(replace(trim(k.concept_code), '.', '')) else upper(replace(trim(c.condition_source_value), '.', '')) end as code,
       case when k.concept_id is not null and c.condition_source_concept_id <> 0 then k.vocabulary_id
@@ -106,7 +129,10 @@ create or replace temp table dx_rows as
   select coded.person_id, coded.d,
     bool_or(dx.grp = 'mdd') as is_mdd, bool_or(dx.grp <> 'mdd') as is_other
   from coded join dx on dx.vocab = coded.vocab and starts_with(coded.code, dx.prefix)
-  group by coded.person_id, coded.d, coded.code, coded.vocab;
+  group by coded.person_id, coded.d, coded.code, coded.vocab
+  union all
+  select coded.person_id, coded.d, s.mdd, s.other
+  from coded join snomed_kind s on s.concept_id = coded.scid where coded.vocab = 'SNOMED';
 create or replace temp table dx_person as
   select person_id, min(d) filter (where is_mdd) as first_mdd_date,
     count(distinct d) filter (where is_mdd) as n_mdd_dates,
@@ -116,15 +142,35 @@ create or replace temp table drug_map as
   select ingredient_id as drug_concept_id, ingredient_id, grp from listed
   union select a.descendant_concept_id, l.ingredient_id, l.grp
   from concept_ancestor a join listed l on a.ancestor_concept_id = l.ingredient_id;
+create or replace temp table route_rules as
+  select f.label, case when f.ingredient = '*' then null else l.ingredient_id end as ing,
+    coalesce(f.cid, r.concept_id) as route_id
+  from forms f
+  left join (select concept_id, lower(concept_name) as name from concept where domain_id = 'Route') r
+    on f.cid is null and r.name = f.name
+  left join listed l on l.grp = 'antidepressant' and l.name = f.ingredient
+  where f.grp = 'route' and coalesce(f.cid, r.concept_id) is not null
+    and (f.ingredient = '*' or l.ingredient_id is not null);
+create or replace temp table form_rules as
+  select f.label, case when f.ingredient = '*' then null else l.ingredient_id end as ing, r.concept_id_1 as drug
+  from forms f
+  join concept k on k.concept_class_id = 'Dose Form' and (lower(k.concept_name) = f.name or k.concept_id = f.cid)
+  join concept_relationship r on r.relationship_id = 'RxNorm has dose form' and r.concept_id_2 = k.concept_id
+  left join listed l on l.grp = 'antidepressant' and l.name = f.ingredient
+  where f.grp = 'dose_form' and (f.ingredient = '*' or l.ingredient_id is not null);
 create or replace temp table exposures as
   select e.person_id, m.ingredient_id, m.grp, e.drug_exposure_start_date as s,
+    case when m.grp = 'antidepressant' then coalesce(
+      (select min(fr.label) from form_rules fr where fr.drug = e.drug_concept_id and (fr.ing is null or fr.ing = m.ingredient_id)),
+      (select min(rr.label) from route_rules rr where rr.route_id = e.route_concept_id and (rr.ing is null or rr.ing = m.ingredient_id)))
+    end as excluded,
     case when e.drug_exposure_end_date is not null and e.drug_exposure_end_date >= e.drug_exposure_start_date
          then e.drug_exposure_end_date
          when e.days_supply > 0 then e.drug_exposure_start_date + cast(e.days_supply - 1 as integer)
          else e.drug_exposure_start_date + {default_last} end as e
   from drug_exposure e join known using (person_id) join drug_map m using (drug_concept_id)
   where e.drug_exposure_start_date is not null and coalesce(e.drug_concept_id, 0) <> 0;
-create or replace temp table ad as select * from exposures where grp = 'antidepressant';
+create or replace temp table ad as select * from exposures where grp = 'antidepressant' and excluded is null;
 create or replace temp table labelled as
   with g as (
     select *, s - lag(s) over w as gap_ss, s - max(e) over (w rows between unbounded preceding and 1 preceding) as gap_es
@@ -143,8 +189,16 @@ create or replace temp table switches as
 create or replace temp table switch_person as
   select person_id, {switch_aggs} from switches group by person_id;
 create or replace temp table treated as
-  select person_id, bool_or(n_exposures >= 2) as treated from periods
-  where gap_basis = '{basis}' and gap_days = {gap_default} group by person_id;
+  select person_id, {treated_aggs} from periods
+  where gap_basis = '{basis}' group by person_id;
+create or replace temp table ehr as
+  select distinct person_id from (
+    select person_id from condition_occurrence where condition_start_date is not null
+    union all select person_id from drug_exposure where drug_exposure_start_date is not null and coalesce(drug_concept_id, 0) <> 0
+    union all select person_id from procedure_occurrence where procedure_date is not null
+    union all select person_id from visit_occurrence where visit_start_date is not null and coalesce(visit_end_date >= visit_start_date, true)
+    union all select person_id from observation_period where observation_period_end_date is not null
+      and coalesce(observation_period_end_date >= observation_period_start_date, true));
 create or replace temp table last_line as
   with ev as (
     select person_id, s as d, 'ect_esk' as kind from exposures where grp = 'esketamine'
@@ -167,11 +221,13 @@ create or replace temp table persons as
   with base as (
     select p.person_id, p.year_of_birth, p.gender_concept_id, p.sex_at_birth_concept_id,
       x.first_mdd_date, coalesce(x.n_mdd_dates, 0) as n, x.first_other,
-      s.trd_1_s, s.trd_2_s, s.trd_3_s, coalesce(t.treated, false) as treated, l.ect_esk, l.ap, o.end_of_observation
+      s.trd_1_s, s.trd_2_s, s.trd_3_s, coalesce(t.treated, false) as treated,
+      {treated_columns}, h.person_id is not null as has_ehr, l.ect_esk, l.ap, o.end_of_observation,
+      p.race_concept_id, p.ethnicity_concept_id
     from (select distinct on (person_id) * from person where person_id is not null) p
     left join dx_person x using (person_id) left join switch_person s using (person_id)
     left join treated t using (person_id) left join last_line l using (person_id)
-    left join eoo o using (person_id)),
+    left join eoo o using (person_id) left join ehr h using (person_id)),
   onsets as (
     select *, case when n >= 1 then trd_1_s end as trd_1_onset, case when n >= 1 then trd_2_s end as trd_2_onset,
       case when n >= 1 then trd_3_s end as trd_3_onset,
@@ -186,7 +242,9 @@ create or replace temp table persons as
     end_of_observation,
     n >= 1 and first_other is null as mdd_1, n >= 2 and first_other is null as mdd_2,
     n >= 1 and (first_other is null or first_other > first_mdd_date) as mdd_3,
-    treated, n = 0 as non_mdd,
+    treated, treated_trd_1, treated_trd_2, treated_trd_3, has_ehr, n = 0 and has_ehr as non_mdd,
+    (select label from race_ethnicity where grp = 'race' and cid = race_concept_id) as race,
+    (select label from race_ethnicity where grp = 'ethnicity' and cid = ethnicity_concept_id) as ethnicity,
     trd_1_onset is not null as trd_1, trd_2_onset is not null as trd_2, trd_3_onset is not null as trd_3,
     trd_4_onset is not null as trd_4, trd_5_onset is not null as trd_5,
     trd_1_onset, trd_2_onset, trd_3_onset, trd_4_onset, trd_5_onset
@@ -224,6 +282,10 @@ def attrition_sql(earliest: str = "1900-01-01") -> str:
                 "when t.drug_exposure_end_date < t.drug_exposure_start_date then 'kept: end before start' "
                 "when t.days_supply < 0 then 'kept: negative days_supply'"),
         flagged("procedure_occurrence", date_cases("procedure_date")),
+        "select 'antidepressants' as step, person_id, 'not an antidepressant exposure: ' || excluded as reason "
+        "from exposures where grp = 'antidepressant' and excluded is not null",
+        "select 'persons' as step, person_id, 'no EHR record' as reason from known "
+        "where person_id not in (select person_id from ehr)",
     ]  # fmt: skip
     return ("create or replace temp table attrition as with flags as ("
             + " union all ".join(parts)
@@ -260,9 +322,18 @@ def phenotype_sql(basis: str = "start_to_start") -> str:
         f"min(switch_date) filter (where gap_days = {g} and switch_date <= start + {w}) as {name}_s"
         for name, (g, w) in SWITCHING.items()
     )
+    treated = [f"bool_or(n_exposures >= 2) filter (where gap_days = {GAP_DEFAULT}) as treated"]
+    treated += [
+        f"bool_or(n_exposures >= 2) filter (where gap_days = {g}) as treated_{name}"
+        for name, (g, _) in SWITCHING.items()
+    ]
+    columns = ", ".join(
+        f"coalesce(t.treated_{name}, false) as treated_{name}" for name in SWITCHING
+    )
     return PHENOTYPE_SQL.format(
         default_last=DEFAULT_DAYS - 1, labelled_union=union, basis=basis,
-        n_switch=N_SWITCH, switch_aggs=aggs, gap_default=GAP_DEFAULT,
+        n_switch=N_SWITCH, switch_aggs=aggs, treated_aggs=", ".join(treated),
+        treated_columns=columns,
     )  # fmt: skip
 
 
@@ -312,8 +383,10 @@ def compare(out: str) -> int:
     """Number of persons whose status columns differ between Spark and DuckDB."""
     spark = pd.read_parquet(f"{out}/phenotypes/persons.parquet").set_index("person_id").sort_index()
     duck = pd.read_parquet(f"{out}/persons_duckdb.parquet").set_index("person_id").sort_index()
-    columns = ["mdd_1", "mdd_2", "mdd_3", "treated", "non_mdd", "trd_1", "trd_2", "trd_3",
-               "trd_4", "trd_5", "n_mdd_dates", "trd_1_onset", "trd_5_onset", "end_of_observation"]  # fmt: skip
+    columns = ["mdd_1", "mdd_2", "mdd_3", "treated", "treated_trd_1", "treated_trd_2", "treated_trd_3",
+               "has_ehr", "non_mdd", "trd_1", "trd_2", "trd_3", "trd_4", "trd_5", "n_mdd_dates",
+               "first_mdd_date", "trd_1_onset", "trd_2_onset", "trd_3_onset", "trd_4_onset",
+               "trd_5_onset", "end_of_observation", "sex", "race", "ethnicity", "age"]  # fmt: skip
     duck = duck.reindex(spark.index)
     differ = pd.Series(False, index=spark.index)
     for column in columns:

@@ -13,11 +13,11 @@ from trd_spark.config import load_config
 from trd_spark.ehr import stage
 from trd_spark.ehr.definitions import comparison_groups_pandas
 from trd_spark.ehr.stage import run_phenotype
-from trd_spark.study import TRD_DEFS, TRMDD_DEFS
+from trd_spark.study import TRD_DEFS, TREATED_COLUMNS, TRMDD_DEFS, treated_column
 
 pytestmark = pytest.mark.integration
 
-STATUS = ["mdd_1", "mdd_2", "mdd_3", "treated", "non_mdd", *TRD_DEFS]
+STATUS = ["mdd_1", "mdd_2", "mdd_3", "treated", *TREATED_COLUMNS, "has_ehr", "non_mdd", *TRD_DEFS]
 DATES = ["first_mdd_date", "end_of_observation", *(f"{d}_onset" for d in TRD_DEFS)]
 NUMBERS = ["n_mdd_dates", "year_of_birth", "age", "age_at_diagnosis"]
 TTE = ["origin_date", "onset_date", "end_of_observation", "event", "time_days", "included",
@@ -39,11 +39,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def with_ehr(truth: pd.DataFrame) -> pd.DataFrame:
-    """Truth rows of persons in the OMOP ``person`` table (genotyped-only persons have none)."""
-    return truth[truth["has_ehr"]] if "has_ehr" in truth.columns else truth
-
-
 @pytest.fixture(scope="module")
 def phenotyped(tiny_study: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = load_config(tiny_study / "config.yaml")
@@ -57,7 +52,7 @@ def phenotyped(tiny_study: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "tte": read("time_to_event.parquet"),
         "sizes": read("group_sizes.parquet"),
         "attrition": read("attrition.parquet"),
-        "truth": with_ehr(pd.read_parquet(tiny_study / "truth" / "persons.parquet")),
+        "truth": pd.read_parquet(tiny_study / "truth" / "persons.parquet"),
         "truth_tte": pd.read_parquet(tiny_study / "truth" / "time_to_event.parquet"),
     }
 
@@ -98,7 +93,11 @@ def test_one_row_per_person(phenotyped: dict[str, Any]) -> None:
 
 
 def test_every_status_onset_and_covariate_equals_truth(phenotyped: dict[str, Any]) -> None:
-    compare(phenotyped["persons"], phenotyped["truth"], STATUS + DATES + NUMBERS + ["sex"])
+    compare(
+        phenotyped["persons"],
+        phenotyped["truth"],
+        STATUS + DATES + NUMBERS + ["sex", "race", "ethnicity"],
+    )
 
 
 def test_time_to_event_equals_truth(phenotyped: dict[str, Any]) -> None:
@@ -116,14 +115,28 @@ def test_group_sizes_are_the_counts_of_the_truth_groups(phenotyped: dict[str, An
             j = trmdd[-1]
             mdd = truth[f"mdd_{j}"].astype(bool)
             n_trd = int((mdd & truth[trd].astype(bool)).sum())
-            n_trmdd = int((mdd & truth.treated.astype(bool) & ~truth[trd].astype(bool)).sum())
+            treated = truth[treated_column(trd)].astype(bool)
+            n_trmdd = int((mdd & treated & ~truth[trd].astype(bool)).sum())
             row = sizes.loc[(trd, trmdd)]
             assert (row.n_trd, row.n_trmdd) == (n_trd, n_trmdd)
             labels = comparison_groups_pandas(phenotyped["persons"], trd, trmdd)
             assert (labels == "TRD").sum() == n_trd
-            assert (
-                (labels == "non-MDD").sum() == row.n_non_mdd == int((truth.n_mdd_dates == 0).sum())
-            )
+            controls = int(((truth.n_mdd_dates == 0) & truth.has_ehr).sum())
+            assert (labels == "non-MDD").sum() == row.n_non_mdd == controls
+
+
+def test_persons_without_ehr_are_counted_and_never_controls(phenotyped: dict[str, Any]) -> None:
+    persons, attrition = phenotyped["persons"], phenotyped["attrition"]
+    no_ehr = ~persons["has_ehr"]
+    assert 0.2 < no_ehr.mean() < 0.3 and not persons.loc[no_ehr, "non_mdd"].any()
+    row = attrition[(attrition.step == "persons") & attrition.reason.str.startswith("no EHR")]
+    assert row.n_persons.tolist() == [int(no_ehr.sum())]
+
+
+def test_pools_change_across_trd_definitions(phenotyped: dict[str, Any]) -> None:
+    sizes = phenotyped["sizes"].query("cohort == 'all'").set_index(["trd_def", "trmdd_def"])
+    pool = sizes.n_trd + sizes.n_trmdd
+    assert pool.loc[("trd_2", "trmdd_1")] != pool.loc[("trd_1", "trmdd_1")]
 
 
 def test_attrition_accounts_for_the_survival_subset(phenotyped: dict[str, Any]) -> None:
