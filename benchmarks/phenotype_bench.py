@@ -1,38 +1,34 @@
 # ruff: noqa: E501  (the DuckDB SQL is easier to read on long lines)
-"""Phenotype stage on simulated OMOP tables: Spark (trd-spark) vs the same definitions in DuckDB.
+"""Phenotype stage on simulated OMOP tables: Spark (trd-spark) vs the same work in DuckDB.
 
 Usage:
-    .venv/bin/python benchmarks/phenotype_bench.py [--study out/bench-aou] [--scale aou]
-        [--seed 1] [--repeat 16] [--keep]
+    .venv/bin/python benchmarks/phenotype_bench.py [--study out/bench] [--scale bench]
+        [--volumes 1,2,4] [--repeat 3] [--seed 1] [--threads 2] [--memory 6g] [--keep]
 
-Simulates the EHR part of a study into ``--study`` when it is not there yet
-(``simulate_study(..., parts=("ehr",))``), then, in one process and one Spark
-session, times the phenotype stage on Spark and the same definitions written as
-DuckDB SQL over the same Parquet files, checks that both give the same
-per-person statuses, time-to-event rows and dropped rows per table, and prints
-both times and the ratio.
+For each volume v, simulates the EHR part of the ``--scale`` study with every person count
+times v into ``<study>-<v>x`` when it is not there yet (``simulate_study(..., parts=("ehr",),
+size_factor=v)``; the ``bench`` scale writes All of Us record density, about 25 million OMOP
+rows at 1x).  Then each engine runs in a fresh Python process (Spark: a fresh JVM), the
+phenotype stage ``--repeat`` times: the first run is what one pipeline run gets, later runs
+are printed for information.  DuckDB does the same work as the Spark stage: the definitions
+(persons and periods written), the count of unusable rows by table and reason and the
+time-to-event table.  Outputs are checked person by person (every status, onset and
+covariate), time-to-event row by row, and dropped rows table by table.
 
-DuckDB does the same work as the Spark stage: the definitions (persons and
-periods written), the count of unusable rows by table and reason (every OMOP
-table the stage reads, ``visit_occurrence`` included) and the time-to-event
-table.  The time of the definitions alone is printed too.
-
-Each engine runs ``--repeat`` times (16 by default), alternating.  The first Spark
-run pays for the JVM's just-in-time compilation of Spark SQL (the session is
-started before timing, but no query has run in it); later runs show the warm
-engine, as in a pipeline where earlier stages have run queries.  The JVM keeps
-compiling for about sixteen runs (its compiler threads' CPU time falls from about
-40 core-seconds in the first run to 4 in the ninth and about 2 from the sixteenth on), so
-the warm time is the best of runs 2 to ``--repeat``.  Both are printed, with the median of
-the later half of the runs: warm runs spread (see ``benchmarks/README.md``).
+Printed per volume: both engines' times and their ratio (target: Spark's first run <= 3x
+DuckDB's at >= 20 million rows), the JIT compiler's time per run, peak memory (the Spark
+JVM, driver and executor in one in local mode; the DuckDB process), and where Spark's time
+went by stage (its event log).  Then a growth table over the volumes (cost per row).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -379,6 +375,123 @@ def run_spark(study: Path, out: str) -> tuple[float, dict]:
     return time.perf_counter() - started, summary
 
 
+def peak_rss_gb(pid: int | str = "self") -> float:
+    """Peak resident memory of a process (``VmHWM``), in GB."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
+def spark_worker(study: Path, out_root: Path, repeat: int, threads: int, memory: str) -> dict:
+    """One fresh process: start the session, run the stage ``repeat`` times; the first run is
+    what a pipeline run gets.  Returns times, the JVM's peak memory and JIT time, and the
+    event log folder (every job's stages, for where the time goes)."""
+    from trd_spark.session import start_session, stop_session
+
+    events = out_root / "eventlog"
+    events.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    spark = start_session(
+        str(out_root), master=f"local[{threads}]", driver_memory=memory,
+        extra_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{events}"},
+    )  # fmt: skip
+    session_s = time.perf_counter() - started
+    jvm = spark.sparkContext._jvm
+    management = jvm.java.lang.management.ManagementFactory
+    pid = int(jvm.java.lang.ProcessHandle.current().pid())
+    times, jit, windows = [], [], []
+    try:
+        for k in range(repeat):
+            out = out_root / f"spark-{k}"
+            before = management.getCompilationMXBean().getTotalCompilationTime()
+            window_start = time.time() * 1e3
+            seconds, summary = run_spark(study, str(out))
+            windows.append((window_start, time.time() * 1e3))
+            jit.append((management.getCompilationMXBean().getTotalCompilationTime() - before) / 1e3)
+            times.append(seconds)
+            if k < repeat - 1:
+                shutil.rmtree(out, ignore_errors=True)
+        heap_peak = sum(
+            pool.getPeakUsage().getUsed() for pool in management.getMemoryPoolMXBeans()
+            if "Heap" in str(pool.getType()) and "Non" not in str(pool.getType())
+        ) / 1024**3  # fmt: skip
+        rss = peak_rss_gb(pid)
+    finally:
+        stop_session()
+    return {"engine": "spark", "session_s": session_s, "times": times, "jit_s": jit,
+            "jvm_peak_rss_gb": rss, "jvm_heap_peak_gb": heap_peak,
+            "n_persons": summary["n_persons"], "out": str(out), "eventlog": str(events),
+            "first_window": windows[0]}  # fmt: skip
+
+
+def duckdb_worker(study: Path, out_root: Path, repeat: int, threads: int) -> dict:
+    """One fresh process: the DuckDB side ``repeat`` times; returns times and peak memory."""
+    import resource
+
+    omop, lists = str(study / "data" / "omop"), str(study_code_lists())
+    times = []
+    for k in range(repeat):
+        out = out_root / f"duckdb-{k}"
+        out.mkdir(parents=True, exist_ok=True)
+        times.append(run_duckdb(omop, lists, str(out), threads))
+        if k < repeat - 1:
+            shutil.rmtree(out, ignore_errors=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return {"engine": "duckdb", "times": [t.total for t in times],
+            "definitions": [t.definitions for t in times], "peak_rss_gb": peak,
+            "out": str(out)}  # fmt: skip
+
+
+def stage_metrics(eventlog: str, window: tuple[float, float], top: int = 8) -> list[str]:
+    """Where the first Spark run's time went: the stages submitted in ``window`` (epoch ms)
+    by task time, from the event log (stage wall time, task executor time, input and
+    shuffle bytes)."""
+    files = sorted(Path(eventlog).glob("*"))
+    if not files:
+        return ["(no event log)"]
+    rows = []
+    for line in files[0].read_text().splitlines():
+        event = json.loads(line)
+        if event.get("Event") != "SparkListenerStageCompleted":
+            continue
+        info = event["Stage Info"]
+        if not window[0] <= info.get("Submission Time", 0) <= window[1]:
+            continue
+        acc = {a.get("Name"): a.get("Value") for a in info.get("Accumulables", [])}
+        wall = (info.get("Completion Time", 0) - info.get("Submission Time", 0)) / 1e3
+        rows.append((
+            float(acc.get("internal.metrics.executorRunTime", 0)) / 1e3, wall,
+            info["Stage ID"], info["Stage Name"][:60], info.get("Number of Tasks", 0),
+            float(acc.get("internal.metrics.input.bytesRead", 0)) / 1e6,
+            float(acc.get("internal.metrics.shuffle.write.bytesWritten", 0)) / 1e6,
+        ))  # fmt: skip
+    total = sum(r[0] for r in rows)
+    lines = [
+        f"first run: {len(rows)} stages, task time {total:.1f} s on {window[1] / 1e3 - window[0] / 1e3:.1f} s wall"
+    ]
+    for task_s, wall, sid, name, n, read_mb, shuffle_mb in sorted(rows, reverse=True)[:top]:
+        lines.append(
+            f"  stage {sid:4d} task {task_s:6.1f} s wall {wall:6.1f} s tasks {n:4d} "
+            f"input {read_mb:8.1f} MB shuffle {shuffle_mb:7.1f} MB  {name}"
+        )
+    return lines
+
+
+def omop_volume(study: Path) -> tuple[int, float]:
+    """(OMOP rows, Parquet GB) of the event and person tables."""
+    import pyarrow.parquet as pq
+
+    rows, size = 0, 0
+    for table in ("person", "observation_period", "visit_occurrence", "condition_occurrence",
+                  "drug_exposure", "procedure_occurrence"):  # fmt: skip
+        for part in (study / "data" / "omop" / table).glob("*.parquet"):
+            rows += pq.ParquetFile(part).metadata.num_rows
+            size += part.stat().st_size
+    return rows, size / 1e9
+
+
 def compare(out: str) -> int:
     """Number of persons whose status columns differ between Spark and DuckDB."""
     spark = pd.read_parquet(f"{out}/phenotypes/persons.parquet").set_index("person_id").sort_index()
@@ -395,72 +508,130 @@ def compare(out: str) -> int:
     return int(differ.sum())
 
 
+def run_worker(engine: str, study: Path, out_root: Path, args: argparse.Namespace) -> dict:
+    """Run one engine in a fresh Python process (a fresh JVM for Spark); returns its report."""
+    command = [
+        sys.executable, __file__, "--worker", engine, "--study", str(study),
+        "--worker-out", str(out_root), "--repeat", str(args.repeat),
+        "--threads", str(args.threads), "--memory", args.memory,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{engine} worker failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ensure_study(study: Path, scale: str, seed: int, factor: float) -> None:
+    """Simulate the EHR part of a study into ``study`` unless it is there."""
+    if (study / "config.yaml").is_file():
+        return
+    from trd_spark.simulate.study import simulate_study
+
+    started = time.perf_counter()
+    simulate_study(str(study), scale=scale, seed=seed, parts=("ehr",), size_factor=factor)
+    print(
+        f"simulated {scale} x{factor:g} EHR into {study} in {time.perf_counter() - started:.0f} s"
+    )
+
+
+def check_outputs(spark_out: str, duck_out: str) -> tuple[int, int, bool]:
+    """(persons that differ, time-to-event rows that differ, same dropped rows per table)."""
+    for name in (
+        "persons_duckdb.parquet",
+        "time_to_event_duckdb.parquet",
+        "attrition_duckdb.parquet",
+    ):
+        shutil.copy(Path(duck_out) / name, Path(spark_out) / name)  # fmt: skip
+    return compare(spark_out), compare_time_to_event(spark_out), same_dropped_rows(spark_out)
+
+
+def measure(study: Path, args: argparse.Namespace) -> dict:
+    """Both engines on one study, each in its own fresh process, outputs checked."""
+    out_root = Path(tempfile.mkdtemp(prefix="phenotype-bench-", dir=str(study)))
+    try:
+        duck = run_worker("duckdb", study, out_root / "duckdb", args)
+        spark = run_worker("spark", study, out_root / "spark", args)
+        differ, tte_differ, attrition_same = check_outputs(spark["out"], duck["out"])
+        metrics = stage_metrics(spark["eventlog"], spark["first_window"])
+    finally:
+        if not args.keep:
+            shutil.rmtree(out_root, ignore_errors=True)
+    rows, gigabytes = omop_volume(study)
+    return {"spark": spark, "duckdb": duck, "differ": differ, "tte_differ": tte_differ,
+            "attrition_same": attrition_same, "rows": rows, "gb": gigabytes,
+            "metrics": metrics}  # fmt: skip
+
+
+def report(volume: str, result: dict) -> None:
+    """Print one volume's times, ratios, memory, checks and where Spark's time went."""
+    spark, duck = result["spark"], result["duckdb"]
+    print(f"\n== volume {volume}: {result['rows']:,} OMOP rows, {result['gb']:.2f} GB Parquet, "
+          f"{spark['n_persons']:,} persons ==")  # fmt: skip
+    print(f"spark session start (JVM, Hail): {spark['session_s']:.1f} s")
+    print_times("spark phenotype stage", spark["times"])
+    print_times("duckdb, the same work", duck["times"])
+    line = f"ratio spark/duckdb: first run {spark['times'][0] / duck['times'][0]:.2f}"
+    if len(spark["times"]) > 1:
+        line += (
+            f", warm (best of later runs) {min(spark['times'][1:]) / min(duck['times'][1:]):.2f}"
+        )
+    print(line + " (target: first run <= 3)")
+    print(f"JIT compilation per run (s): {', '.join(f'{j:.1f}' for j in spark['jit_s'])}")
+    print(f"peak memory: Spark JVM (driver = executor in local mode) RSS {spark['jvm_peak_rss_gb']:.2f} GB, "
+          f"heap {spark['jvm_heap_peak_gb']:.2f} GB; DuckDB process {duck['peak_rss_gb']:.2f} GB (limit 8)")  # fmt: skip
+    print(f"persons whose statuses differ: {result['differ']}; time-to-event rows that differ: "
+          f"{result['tte_differ']}; dropped rows per table equal: {result['attrition_same']}")  # fmt: skip
+    print("where Spark's time went (event log, largest stages by task time):")
+    print("\n".join(result["metrics"]))
+
+
+def growth_table(results: dict[str, dict]) -> None:
+    """Cost per million rows at each volume, first run and best warm run."""
+    print("\n== growth ==")
+    print("volume | OMOP rows | spark first | duckdb first | ratio | spark us/row | duckdb us/row")
+    for volume, r in results.items():
+        s_first, d_first = r["spark"]["times"][0], r["duckdb"]["times"][0]
+        print(f"{volume} | {r['rows']:,} | {s_first:.1f} s | {d_first:.1f} s | "
+              f"{s_first / d_first:.2f} | {1e6 * s_first / r['rows']:.2f} | {1e6 * d_first / r['rows']:.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--study", default="out/bench-aou", help="study folder (simulated when absent)"
+        "--study", default="out/bench", help="study folder prefix (simulated when absent)"
     )
-    parser.add_argument("--scale", default="aou", choices=["tiny", "demo", "aou"])
+    parser.add_argument("--scale", default="bench", choices=["tiny", "demo", "aou", "bench"])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory", default="6g", help="Spark driver memory (local mode)")
+    parser.add_argument("--volumes", default="1", help="size factors of the scale, e.g. 1,2,4")
     parser.add_argument(
         "--repeat",
         type=int,
-        default=16,
-        help="runs of each engine (first: cold; the JVM compiles for about 16 runs)",
+        default=3,
+        help="runs per engine and process (first: the one that counts)",
     )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the last run's outputs (the folder is printed)"
-    )
-    args = parser.parse_args()
-    from trd_spark.session import start_session, stop_session
-
-    study = Path(args.study).resolve()
-    start_session(str(study), master=f"local[{args.threads}]", driver_memory="6g")
-    try:
-        if not (study / "config.yaml").is_file():
-            from trd_spark.simulate.study import simulate_study
-
-            started = time.perf_counter()
-            simulate_study(str(study), scale=args.scale, seed=args.seed, parts=("ehr",))
-            print(f"simulated {args.scale} EHR in {time.perf_counter() - started:.1f} s")
-        spark_s, duck_s = [], []
-        out = ""
-        for _ in range(args.repeat):
-            if out:  # only the last run's outputs are compared
-                shutil.rmtree(out, ignore_errors=True)
-            out = tempfile.mkdtemp(prefix="phenotype-bench-", dir=str(study))
-            seconds, summary = run_spark(study, out)
-            spark_s.append(seconds)
-            omop = str(study / "data" / "omop")
-            duck_s.append(run_duckdb(omop, str(study_code_lists()), out, args.threads))
-        n_differ = compare(out)
-        tte_differ = compare_time_to_event(out)
-        attrition_same = same_dropped_rows(out)
-    finally:
-        stop_session()
-        if out and not args.keep:
-            shutil.rmtree(out, ignore_errors=True)
-    if args.keep:
-        print(f"outputs of the last run of both engines: {out}")
-    print(f"persons: {summary['n_persons']}")
-    print_times("spark phenotype stage", spark_s)
-    print_times(
-        "duckdb, the same work (definitions, attrition, time to event)", [d.total for d in duck_s]
-    )
-    print_times("duckdb, definitions only (persons and periods)", [d.definitions for d in duck_s])
-    for label, duck in (
-        ("same work", [d.total for d in duck_s]),
-        ("definitions only", [d.definitions for d in duck_s]),
-    ):
-        line = f"ratio spark/duckdb ({label}): first run {spark_s[0] / duck[0]:.2f}"
-        if len(spark_s) > 1:
-            line += f", warm (best of runs 2..) {min(spark_s[1:]) / min(duck[1:]):.2f}"
-            line += f", median of the last half {last_half_median(spark_s) / last_half_median(duck):.2f}"
-        print(line + " (target <= 3)")
-    print(f"persons whose statuses differ between the two: {n_differ}")
-    print(f"time-to-event rows that differ: {tte_differ}")
-    print(f"dropped rows per table equal in both attrition counts: {attrition_same}")
+    parser.add_argument("--keep", action="store_true", help="keep the outputs (folder printed)")
+    parser.add_argument("--worker", choices=["spark", "duckdb"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()  # fmt: skip
+    if args.worker:
+        study, out_root = Path(args.study), Path(args.worker_out)
+        if args.worker == "spark":
+            result = spark_worker(study, out_root, args.repeat, args.threads, args.memory)
+        else:
+            result = duckdb_worker(study, out_root, args.repeat, args.threads)
+        print(json.dumps(result))
+        return
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    results = {}
+    for factor in [float(v) for v in args.volumes.split(",")]:
+        volume = f"{factor:g}x"
+        study = Path(f"{args.study}-{volume}").resolve()
+        ensure_study(study, args.scale, args.seed, factor)
+        results[volume] = measure(study, args)
+        report(volume, results[volume])
+    growth_table(results)
 
 
 def compare_time_to_event(out: str) -> int:
