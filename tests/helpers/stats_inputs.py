@@ -93,6 +93,7 @@ def _status_frame(
             "n_mdd_dates": n_dates,
             "mdd_1": mdd, "mdd_2": mdd & (n_dates >= 2), "mdd_3": mdd | (rng.random(n) < 0.01),
             **{treated_column(t): treated for t in TRD_DEFS},
+            "treated": treated, "has_ehr": True,
             "trd_1": trd, "trd_2": trd | (treated & more_trd[:, 0]),
             "trd_3": trd | (treated & more_trd[:, 1]),
             "trd_4": trd | (mdd & more_trd[:, 0]),

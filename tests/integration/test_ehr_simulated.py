@@ -68,7 +68,7 @@ def compare(got: pd.DataFrame, want: pd.DataFrame, columns: list[str]) -> None:
 
 def test_the_stage_leaves_its_outputs_and_no_scratch(phenotyped: dict[str, Any]) -> None:
     out = phenotyped["out"]
-    written = sorted(p.name for p in (out / "phenotypes").iterdir())
+    written = sorted(f"phenotypes/{p.name}" for p in (out / "phenotypes").iterdir())
     assert written == sorted(phenotyped["summary"]["outputs"])
     assert not (out / "_scratch").exists()
 
