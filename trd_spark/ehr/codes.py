@@ -194,7 +194,8 @@ def ingredient_map_df(
     mapped = pairs.assign(form_reason=None)
     if form_reasons is not None and len(form_reasons):
         mapped = pairs.merge(form_reasons, on=["drug_concept_id", "ingredient_id"], how="left")
-    mapped = mapped.astype({"form_reason": object}).where(mapped.notna(), None)
+    reasons = [None if pd.isna(r) else str(r) for r in mapped["form_reason"]]
+    mapped = mapped.assign(form_reason=pd.Series(reasons, index=mapped.index, dtype=object))
     return local_table_df(
         spark, mapped[["drug_concept_id", "ingredient_id", "group", "form_reason"]], MAP_SCHEMA
     )

@@ -300,7 +300,7 @@ def snomed_kinds(
         icd_df.join(maps_df, "concept_id_1")
         .groupBy("concept_id_2")
         .agg(*every)
-        .select("concept_id_2", sum(F.col(f"_all_{bit}") for bit in KIND_BITS).alias("kind"))
+        .select("concept_id_2", (F.col("_all_1") + F.col("_all_2")).alias("kind"))
         .where(F.col("kind") > 0)
     )
     snomed_df = concept_df.where(F.col("vocabulary_id") == "SNOMED").select(
@@ -402,11 +402,15 @@ def route_reason_expr(route_rules: pd.DataFrame | None) -> Column:
         return reason
     route, ingredient = F.col("route_concept_id"), F.col("ingredient_id")
     antidepressant = F.col("group") == "antidepressant"
-    for rule in route_rules.sort_values("label", ascending=False).itertuples():
-        matches = antidepressant & (route == int(rule.route_concept_id))
-        if int(rule.ingredient_id) != -1:
-            matches = matches & (ingredient == int(rule.ingredient_id))
-        reason = F.when(matches, F.lit(str(rule.label))).otherwise(reason)
+    rules = route_rules.sort_values("label", ascending=False)
+    for route_id, ingredient_id, label in zip(
+        rules["route_concept_id"].astype(int), rules["ingredient_id"].astype(int),
+        rules["label"].astype(str), strict=True,
+    ):  # fmt: skip
+        matches = antidepressant & (route == int(route_id))
+        if int(ingredient_id) != -1:
+            matches = matches & (ingredient == int(ingredient_id))
+        reason = F.when(matches, F.lit(label)).otherwise(reason)
     return reason
 
 

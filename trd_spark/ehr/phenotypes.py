@@ -108,7 +108,9 @@ class CodeLookups:
         """``race`` / ``ethnicity`` -> {concept id: label} (race_ethnicity.tsv)."""
         table = self.lists.race_ethnicity
         return {
-            group: dict(zip(rows["concept_id"].astype(int), rows["label"].astype(str), strict=True))
+            str(group): dict(
+                zip(rows["concept_id"].astype(int), rows["label"].astype(str), strict=True)
+            )
             for group, rows in table.groupby("group")
         }
 

@@ -79,18 +79,24 @@ def load_code_lists(concept_df: pd.DataFrame) -> CodeLists:
         )
         if d == "Route"
     }  # fmt: skip
-    routes, dose_forms = set(), set()
-    for row in forms.itertuples():
-        who = None if row.ingredient == "*" else ingredient.get(row.ingredient)
-        if row.group == "route":
-            route = int(row.concept_id) if row.concept_id else routes_by_name.get(row.name.lower())
+    routes: set[tuple[int | None, int]] = set()
+    dose_forms: set[tuple[int | None, str]] = set()
+    for group, name, concept_id, form in zip(
+        forms["group"], forms["ingredient"], forms["concept_id"], forms["name"], strict=True
+    ):
+        found = ingredient.get(str(name))
+        who = None if name == "*" else (None if found is None else int(found))
+        if who is None and name != "*":
+            continue  # not a listed antidepressant: the rule holds for nothing
+        if group == "route":
+            route = int(concept_id) if concept_id else routes_by_name.get(str(form).lower())
             if route is not None:
                 routes.add((who, route))
         else:
-            dose_forms.add((who, row.name.lower()))
+            dose_forms.add((who, str(form).lower()))
     demography = pd.read_csv(folder / "race_ethnicity.tsv", sep="\t", dtype=str)
     labels = {
-        g: dict(zip(rows["concept_id"].astype(int), rows["label"], strict=True))
+        str(g): dict(zip(rows["concept_id"].astype(int), rows["label"].astype(str), strict=True))
         for g, rows in demography.groupby("group")
     }
     return CodeLists(
