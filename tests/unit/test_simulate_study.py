@@ -285,3 +285,17 @@ def test_unknown_scale_and_part_are_input_errors(tmp_path):
         simulate_study(str(tmp_path / "a"), scale="huge")
     with pytest.raises(InputError, match="phenotypes"):
         simulate_study(str(tmp_path / "b"), scale="tiny", parts=("phenotypes",))
+
+
+def test_realistic_density_adds_hundreds_of_rows_and_changes_no_status(ehr_study, tmp_path):
+    simulate_study(str(tmp_path), scale="tiny", seed=11, parts=("ehr",), ehr_density="realistic")
+    sparse = pd.read_parquet(ehr_study / "truth" / "persons.parquet").set_index("person_id")
+    dense = pd.read_parquet(tmp_path / "truth" / "persons.parquet").set_index("person_id")
+    statuses = ["has_ehr", "non_mdd", "mdd_1", "mdd_3", "treated_trd_2", "trd_1", "trd_5",
+                "n_mdd_dates", "first_mdd_date", "trd_1_onset"]  # fmt: skip
+    pd.testing.assert_frame_equal(sparse[statuses], dense[statuses])
+    tables = ("visit_occurrence", "condition_occurrence", "drug_exposure", "procedure_occurrence")
+    rows = sum(len(pd.read_parquet(tmp_path / "data" / "omop" / t)) for t in tables)
+    per_person = rows / dense["has_ehr"].sum()
+    assert 250 < per_person < 700, per_person
+    assert "realistic" in (tmp_path / "README.md").read_text()
