@@ -334,12 +334,12 @@ def test_plausible_dates_end_today_by_default() -> None:
 
 
 def test_ingredient_map_without_listed_ingredients_is_empty(spark: Any) -> None:
-    from trd_spark.ehr.codes import ingredient_map_df
+    from trd_spark.ehr.codes import ingredient_map_df, ingredient_pairs
 
     drugs = read_code_lists(CODE_LISTS).drugs.iloc[0:0]
     ancestors = spark.createDataFrame(
         [(1, 2)], "ancestor_concept_id long, descendant_concept_id long"
     )
-    map_df = ingredient_map_df(spark, drugs, ancestors)
+    map_df = ingredient_map_df(spark, ingredient_pairs(drugs, ancestors))
     assert map_df.count() == 0
-    assert map_df.columns == ["drug_concept_id", "ingredient_id", "group"]
+    assert map_df.columns == ["drug_concept_id", "ingredient_id", "group", "form_reason"]
