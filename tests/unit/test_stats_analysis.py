@@ -68,6 +68,16 @@ def test_exclusions_are_counted_step_by_step() -> None:
     }
 
 
+def test_persons_without_any_ehr_record_are_counted_and_left_out() -> None:
+    cohorts_df, pgs_df, persons_df = small_inputs()
+    persons_df["has_ehr"] = ~persons_df.person_id.isin([9, 10])
+    table = build_analysis_table("A", cohorts_df, pgs_df, persons_df, ["t1", "t2"], 3)
+    steps = pd.DataFrame(table.attrition).set_index("step")
+    assert steps.loc["no_ehr_records", "n_rows_dropped"] == 2
+    assert steps.loc["no_ehr_records", "n_persons"] == 7
+    assert sorted(table.data_df.person_id) == [8, 11, 12]
+
+
 def test_pgs_standardized_within_the_analysis_sample() -> None:
     cohorts_df, pgs_df, persons_df = small_inputs()
     table = build_analysis_table("A", cohorts_df, pgs_df, persons_df, ["t1", "t2"], 3)

@@ -79,11 +79,16 @@ def build_analysis_table(
     table_df = log.drop(table_df, table_df[present].isna().all(axis=1), "no_genotypes",
                         "no PGS (not scored)")  # fmt: skip
     person_cols = ["person_id", "sex", "age", *status_columns]
-    if "age_at_diagnosis" in persons_df.columns:
-        person_cols.append("age_at_diagnosis")
-    table_df = table_df.merge(persons_df[person_cols], on="person_id", how="left", indicator=True)
+    person_cols += [c for c in ("age_at_diagnosis", "has_ehr") if c in persons_df.columns]
+    table_df = table_df.merge(
+        persons_df[list(dict.fromkeys(person_cols))], on="person_id", how="left", indicator=True
+    )
     table_df = log.drop(table_df, table_df.pop("_merge") != "both", "no_ehr",
                         f"not in {Layout.PERSONS}")  # fmt: skip
+    if "has_ehr" in table_df.columns:  # in person but without any EHR record: no group at all
+        table_df = log.drop(table_df, ~table_df["has_ehr"].eq(True), "no_ehr_records",
+                            "in person but no EHR record (condition, drug, procedure, visit "
+                            "or observation period)")  # fmt: skip
     _check_not_all_missing(table_df, [*pcs, "sex", "age"], cohort)
     table_df = log.drop(table_df, table_df[pcs].isna().any(axis=1), "missing_pcs", "missing PCs")
     table_df = log.drop(table_df, ~table_df.sex.isin(["female", "male"]), "missing_sex",
