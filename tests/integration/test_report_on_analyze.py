@@ -16,7 +16,7 @@ import pytest
 from tests.data.report.notebook import execute, images, printed
 from tests.helpers.stats_inputs import write_synthetic_inputs
 from trd_spark.config import config_from_dict
-from trd_spark.report.html import find_unsuppressed_counts
+from trd_spark.report.audit import find_unsuppressed_counts
 from trd_spark.report.stage import run_report
 from trd_spark.stats.stage import run_analyze
 

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from tests.data.report.fake_run import FLAGGED_TRAITS, SMALL_COUNTS, fake_config, write_fake_run
-from trd_spark.report.html import find_unsuppressed_counts
-from trd_spark.report.sections import ReportSettings, case_count_labels, primary_associations
+from trd_spark.report.audit import find_unsuppressed_counts
+from trd_spark.report.display import case_count_labels
+from trd_spark.report.select import case_counts, primary_associations
 from trd_spark.report.stage import run_report
 
 SECTIONS = (
@@ -167,16 +168,15 @@ def test_suppression_off_shows_exact_counts(open_report):
 
 def test_case_count_labels_mask_small_groups(fake_run):
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
-    settings = ReportSettings(report_dir="", cohorts=["microarray"], discovery="microarray")
-    labels = case_count_labels(primary_associations(assoc_df, settings), settings)
+    primary_df = primary_associations(assoc_df, "trd_1", "trmdd_1")
+    labels = case_count_labels(case_counts(primary_df, "microarray"), "microarray", 20, True)
     assert labels["TRD_vs_trMDD"] == "microarray: <20 cases, 40 controls"
     assert labels["trMDD_vs_nonMDD"] == "microarray: 40 cases, 90 controls"
 
 
 def test_primary_associations_keep_one_converged_row_per_trait(fake_run):
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
-    settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
-    primary_df = primary_associations(assoc_df, settings)
+    primary_df = primary_associations(assoc_df, "trd_1", "trmdd_1")
     counts = primary_df.groupby(["cohort", "contrast"]).size()
     assert len(counts) == 9
     assert counts.drop(("microarray", "TRD_vs_trMDD")).eq(61).all()
@@ -284,8 +284,8 @@ def test_headline_table_beside_the_published_values(fake_run):
     from trd_spark.report.headline import PUBLISHED_TRD_VS_TRMDD_OR, compare_odds_ratios
 
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
-    settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
-    compare_df = compare_odds_ratios(primary_associations(assoc_df, settings), "wgs_european")
+    primary_df = primary_associations(assoc_df, "trd_1", "trmdd_1")
+    compare_df = compare_odds_ratios(primary_df, "wgs_european")
     assert compare_df["trait"].tolist() == list(PUBLISHED_TRD_VS_TRMDD_OR)
     for row in compare_df.to_dict("records"):
         source = assoc_df[

@@ -12,12 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trd_spark.report.audit import find_unsuppressed_counts
 from trd_spark.report.figures import at_risk_at, at_risk_labels
-from trd_spark.report.html import (
-    find_unsuppressed_counts,
-    render_attrition_flow,
-    render_table,
-)
+from trd_spark.report.render import render_attrition_flow, render_table
 from trd_spark.report.suppress import (
     WITHHELD,
     format_count,
@@ -141,13 +138,17 @@ def test_attrition_flow_masks_every_count():
             "reason": ["start", "sex missing", "none", "start", "sex missing"],
         }
     )
-    flow = render_attrition_flow(attrition_df, 20, True)
-    counts = [html.unescape(c) for c in re.findall(r'class="count">([^<]*)<', flow)]
+
+    def flow(suppress: bool) -> str:
+        shown_df = suppress_count_columns(
+            attrition_df, ["n_persons", "n_rows_dropped"], 20, suppress
+        )
+        return render_attrition_flow(
+            attrition_df, list(shown_df["n_persons"]), list(shown_df["n_rows_dropped"])
+        )
+
+    counts = [html.unescape(c) for c in re.findall(r'class="count">([^<]*)<', flow(True))]
     # a: 500, dropped 13 -> <20, 487, 487 (no drop line for 0); b: 19 -> <20, dropped 19, 0
     assert counts == ["500", "<20", "487", "487", "<20", "<20", "0"]
-    assert find_unsuppressed_counts(flow, 20) == []
-    assert find_unsuppressed_counts(render_attrition_flow(attrition_df, 20, False), 20) == [
-        "13",
-        "19",
-        "19",
-    ]
+    assert find_unsuppressed_counts(flow(True), 20) == []
+    assert find_unsuppressed_counts(flow(False), 20) == ["13", "19", "19"]

@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 
 from tests.data.report.fake_run import GROUP_SIZES, fake_persons, fake_sensitivity
-from trd_spark.report.tables import (
-    assign_groups,
-    build_table1,
+from trd_spark.report.display import (
     flatten_summary,
     format_table1,
     format_table2,
     format_time_to_trd,
-    mdd_column_for,
     qc_summary_table,
 )
+from trd_spark.report.select import comparison_group
+from trd_spark.report.select import table1 as build_table1
+from trd_spark.study import mdd_definition
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,9 @@ def sql_groups(persons_df: pd.DataFrame, trd: str, mdd: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(("trd", "trmdd"), [("trd_1", "trmdd_1"), ("trd_4", "trmdd_2")])
-def test_assign_groups_matches_sql(persons_df, trd, trmdd):
-    expected = sql_groups(persons_df, trd, mdd_column_for(trmdd))
-    got = persons_df.assign(grp=assign_groups(persons_df, trd, trmdd)).sort_values("person_id")
+def test_comparison_group_matches_sql(persons_df, trd, trmdd):
+    expected = sql_groups(persons_df, trd, mdd_definition(trmdd))
+    got = persons_df.assign(grp=comparison_group(persons_df, trd, trmdd)).sort_values("person_id")
     assert got["grp"].fillna("none").tolist() == expected["grp"].fillna("none").tolist()
 
 

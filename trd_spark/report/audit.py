@@ -9,17 +9,39 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 
 import pandas as pd
 
-from trd_spark.report.html import find_unsuppressed_counts
-from trd_spark.report.tables import COUNT_COLUMNS
+from trd_spark.report.display import COUNT_COLUMNS, DISPLAY_COUNT_COLUMNS
 
 # participant-count columns of the shared CSVs: raw names and Table 1/2, KM, mean-time labels
 SHARED_COUNT_COLUMNS: frozenset[str] = frozenset(
     {c for columns in COUNT_COLUMNS.values() for c in columns}
-    | {"Female n", "n trMDD", "n TRD", "Events", "at_risk"}
+    | {c for columns in DISPLAY_COUNT_COLUMNS.values() for c in columns}
+    | {"at_risk"}
 )
+_COUNT_CELL = re.compile(r'class="count">([^<]*)<')
+
+
+def find_unsuppressed_counts(page: str, min_count: int) -> list[str]:
+    """Participant counts of a rendered page (``class="count"``) that show 1 to ``min_count``.
+
+    Parameters
+    ----------
+    page : the HTML of the report.
+    min_count : the largest count the policy hides.
+
+    Returns
+    -------
+    The offending cell texts (empty when the page follows the policy).
+    """
+    return [text for text in _COUNT_CELL.findall(page) if _is_small(text, min_count)]
+
+
+def _is_small(text: str, min_count: int) -> bool:
+    digits = text.replace(",", "").strip()
+    return digits.isdigit() and 1 <= int(digits) <= min_count
 
 
 def audit_small_counts(report_dir: str, min_count: int = 20) -> list[str]:
@@ -45,10 +67,10 @@ def audit_small_counts(report_dir: str, min_count: int = 20) -> list[str]:
 
 def _audit_csv(path: str, min_count: int) -> list[str]:
     table_df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    findings = []
-    for column in [c for c in table_df.columns if c in SHARED_COUNT_COLUMNS]:
-        for value in table_df[column]:
-            digits = value.replace(",", "").strip()
-            if digits.isdigit() and 1 <= int(digits) <= min_count:
-                findings.append(f"tables/{os.path.basename(path)}: {column}: {value}")
-    return findings
+    return [
+        f"tables/{os.path.basename(path)}: {column}: {value}"
+        for column in table_df.columns
+        if column in SHARED_COUNT_COLUMNS
+        for value in table_df[column]
+        if _is_small(value, min_count)
+    ]

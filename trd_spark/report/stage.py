@@ -10,31 +10,38 @@ folder first and the report copied up after (:mod:`trd_spark.storage`).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
 import os
 import tempfile
 from typing import Any
 
 from trd_spark.config import Config
-from trd_spark.report.html import Section, render_page, render_paragraphs, render_table
-from trd_spark.report.load import (
-    QC_SUMMARY_FILE,
-    TABLE_FILES,
-    read_manifests,
-    read_run_outputs,
-    read_trait_catalog,
-)
+from trd_spark.report.load import REPORT_INPUTS, read_manifests, read_run_outputs
 from trd_spark.report.methods import describe_suppression, stage_timings, write_methods
-from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
+from trd_spark.report.render import render_page
+from trd_spark.report.sections import (
+    ReportSettings,
+    SectionResult,
+    build_sections,
+    methods_section,
+)
+from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
 from trd_spark.storage import download, upload
 from trd_spark.uri import is_remote, join
 
 log = logging.getLogger(__name__)
 
 REPORT_TITLE = "Genetic correlates of treatment-resistant depression: study report"
-# what the report reads from a run (copied down first when the run is remote)
-REPORT_INPUTS = (*TABLE_FILES.values(), QC_SUMMARY_FILE, "manifests")
+# the report's folder under output_dir (``report``)
+REPORT_FOLDER = os.path.dirname(Layout.REPORT_INDEX)
+
+
+def pooled_set(config: Config) -> str:
+    """The survival set pooling the discovery cohort's platform, or ``""`` when the config
+    has no second cohort on that platform (the analyze stage pools two or more)."""
+    platform = config.cohorts[config.discovery_cohort].genotypes
+    on_platform = [name for name, rule in config.cohorts.items() if rule.genotypes == platform]
+    return pooled_set_name(platform) if len(on_platform) >= 2 else ""
 
 
 def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
@@ -49,6 +56,7 @@ def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
         min_count=config.report.min_count,
         suppress=config.report.suppress_small_counts,
         km_traits=list(config.report.km_traits),
+        pooled_set=pooled_set(config),
     )
 
 
@@ -82,25 +90,14 @@ def write_report(
     os.makedirs(report_dir, exist_ok=True)
     outputs = read_run_outputs(output_dir)
     results = build_sections(outputs, read_trait_catalog(traits_path), settings)
-    timings_df = stage_timings(outputs.manifests)
-    methods_section = Section(
-        "methods",
-        "Methods (from the configuration used)",
-        render_paragraphs(methods)
-        + "<h3>Stages of this run</h3>"
-        + (render_table(timings_df) if len(timings_df) else "<p>No stage manifests found.</p>"),
-    )
-    intro = (
-        render_paragraphs(
-            [
-                f"Run: {run_label or output_dir}" + (f" (config {source})" if source else ""),
-                f"Written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.",
-            ]
-        )
-        + f"<p class='note'>{html.escape(notice)}</p>"
-    )
-    page = render_page(REPORT_TITLE, intro, [r.section for r in results] + [methods_section])
-    with open(os.path.join(report_dir, "index.html"), "w", encoding="utf-8") as handle:
+    methods_part = methods_section(methods, stage_timings(outputs.manifests))
+    intro = [
+        f"Run: {run_label or output_dir}" + (f" (config {source})" if source else ""),
+        f"Written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.",
+    ]
+    page = render_page(REPORT_TITLE, intro, notice, [r.section for r in results] + [methods_part])
+    index = os.path.join(report_dir, os.path.basename(Layout.REPORT_INDEX))
+    with open(index, "w", encoding="utf-8") as handle:
         handle.write(page)
     return results
 
@@ -126,7 +123,7 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
             for relative in REPORT_INPUTS:  # absent ones: the report says "not available"
                 download(join(config.output_dir, relative), os.path.join(source_dir, relative))
         local_out = os.path.join(scratch, "out") if is_remote(out_dir) else out_dir
-        report_dir = os.path.join(local_out, "report")
+        report_dir = os.path.join(local_out, REPORT_FOLDER)
         results = write_report(
             source_dir,
             report_dir,
@@ -138,10 +135,10 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
             run_label=config.output_dir,
         )
         if is_remote(out_dir):
-            upload(report_dir, join(out_dir, "report"))
-    log.info("report written (it moves to %s when the stage finishes)", "report/index.html")
+            upload(report_dir, output_path(out_dir, REPORT_FOLDER))
+    log.info("report written (it moves to %s when the stage finishes)", Layout.REPORT_INDEX)
     return {
-        "index": "report/index.html",
+        "index": Layout.REPORT_INDEX,
         "figures": [name for r in results for name in r.figures],
         "tables": [name for r in results for name in r.tables],
         "unavailable": [r.section.anchor for r in results if not r.available],

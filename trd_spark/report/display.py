@@ -1,13 +1,14 @@
-"""The report's tables, built from the output tables with pandas.
+"""The report's numbers as display text, with the small-count policy applied.
 
-Each ``build_*`` function returns numbers (for tests and shareable CSVs);
-each ``format_*`` function turns them into display text with the small-count
-policy applied (``suppress.py``).
+Each ``format_*`` function takes a frame of numbers from :mod:`trd_spark.report.select`
+(or an output table) and returns a frame of text: participant counts through the
+disclosure policy, percentages and means of a withheld count withheld too, estimates
+rounded for reading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,6 @@ from trd_spark.report.suppress import (
     suppress_count_columns,
 )
 
-GROUPS = ("non-MDD", "trMDD", "TRD")
-CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
 # participant-count columns of each shared table
 COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
     "table1": ("n", "n_female"),
@@ -35,81 +34,13 @@ COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
     "phenotype_attrition": ("n_persons", "n_rows_dropped"),
     "analysis_attrition": ("n_persons", "n_rows_dropped"),
 }
-
-
-def mdd_column_for(trmdd_def: str) -> str:
-    """The MDD definition a trMDD definition rests on: ``trmdd_2`` -> ``mdd_2``."""
-    return trmdd_def.replace("trmdd_", "mdd_")
-
-
-def assign_groups(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.Series:
-    """Each person's group (non-MDD / trMDD / TRD, or None) under one definition pair.
-
-    Parameters
-    ----------
-    persons_df : ``phenotypes/persons.parquet``.
-    trd_def : e.g. ``trd_1``.
-    trmdd_def : e.g. ``trmdd_1``.
-
-    Returns
-    -------
-    A Series aligned with ``persons_df``, as ``docs/phenotypes.md`` defines the groups.
-    """
-    mdd = persons_df[mdd_column_for(trmdd_def)].fillna(False).astype(bool)
-    trd = persons_df[trd_def].fillna(False).astype(bool)
-    treated = persons_df["treated"].fillna(False).astype(bool)
-    non_mdd = persons_df["non_mdd"].fillna(False).astype(bool)
-    group = pd.Series(None, index=persons_df.index, dtype=object)
-    group[non_mdd] = "non-MDD"
-    group[mdd & treated & ~trd] = "trMDD"
-    group[mdd & trd] = "TRD"
-    return group
-
-
-def build_table1(
-    persons_df: pd.DataFrame, trd_def: str, trmdd_def: str, cohort_order: Sequence[str] = ()
-) -> pd.DataFrame:
-    """Table 1: per cohort and group, n, female n and %, age median and IQR.
-
-    Parameters
-    ----------
-    persons_df : ``phenotypes/persons.parquet`` (persons without a cohort are left out).
-    trd_def, trmdd_def : the primary definitions.
-    cohort_order : cohorts listed first, in this order (the rest follow alphabetically).
-
-    Returns
-    -------
-    Columns cohort, group, n, n_female, pct_female, age_median, age_q1, age_q3.
-    """
-    with_group_df = persons_df.assign(group=assign_groups(persons_df, trd_def, trmdd_def))
-    with_group_df = with_group_df[with_group_df["cohort"].notna() & with_group_df["group"].notna()]
-    rows = []
-    present = set(with_group_df["cohort"])
-    cohorts = [c for c in cohort_order if c in present] + sorted(present - set(cohort_order))
-    for cohort in cohorts:
-        for group in GROUPS:
-            rows.append(_summarise_group(with_group_df, cohort, group))
-    return pd.DataFrame(rows)
-
-
-def _summarise_group(with_group_df: pd.DataFrame, cohort: str, group: str) -> dict[str, Any]:
-    members_df = with_group_df[
-        (with_group_df["cohort"] == cohort) & (with_group_df["group"] == group)
-    ]
-    n = len(members_df)
-    n_female = int((members_df["sex"] == "female").sum())
-    ages = members_df["age"].dropna().to_numpy(dtype=float)
-    q1, median, q3 = np.percentile(ages, [25, 50, 75]) if len(ages) else (np.nan,) * 3
-    return {
-        "cohort": cohort,
-        "group": group,
-        "n": n,
-        "n_female": n_female,
-        "pct_female": 100.0 * n_female / n if n else np.nan,
-        "age_median": median,
-        "age_q1": q1,
-        "age_q3": q3,
-    }
+# participant-count columns of the display tables (Table 1, Table 2, survival, time to TRD)
+DISPLAY_COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "table1": ("n", "Female n"),
+    "table2": ("n trMDD", "n TRD"),
+    "survival": ("n", "Events"),
+    "time_to_trd": ("Events",),
+}
 
 
 def format_table1(table1_df: pd.DataFrame, min_count: int, suppress: bool) -> pd.DataFrame:
@@ -120,7 +51,7 @@ def format_table1(table1_df: pd.DataFrame, min_count: int, suppress: bool) -> pd
 
     Parameters
     ----------
-    table1_df : from ``build_table1``.
+    table1_df : from :func:`trd_spark.report.select.table1`.
     min_count, suppress : the small-count policy.
 
     Returns
@@ -172,9 +103,9 @@ def format_table2(sensitivity_df: pd.DataFrame, min_count: int, suppress: bool) 
             "trMDD definition": shown_df["trmdd_def"],
             "n trMDD": shown_df["n_trmdd"],
             "n TRD": shown_df["n_trd"],
-            "Meta R² (%)": [_fixed(v, 1) for v in ordered_df["meta_r2"]],
-            "Significant PGS": [_integer(v) for v in ordered_df["n_significant"]],
-            "Overlap with primary (%)": [_fixed(v, 1) for v in ordered_df["overlap_pct"]],
+            "Meta R² (%)": [fixed(v, 1) for v in ordered_df["meta_r2"]],
+            "Significant PGS": [integer(v) for v in ordered_df["n_significant"]],
+            "Overlap with primary (%)": [fixed(v, 1) for v in ordered_df["overlap_pct"]],
         }
     )
 
@@ -186,8 +117,8 @@ def format_survival(
 
     Parameters
     ----------
-    survival_df : ``results/survival.parquet``.
-    labels : trait -> label.
+    survival_df : ``results/survival.parquet`` rows.
+    labels : trait -> label (:attr:`trd_spark.study.TraitCatalog.labels`).
     min_count, suppress : the small-count policy.
 
     Returns
@@ -253,10 +184,10 @@ def format_replication(replication_df: pd.DataFrame) -> pd.DataFrame:
             "Contrast": replication_df["contrast"],
             "Cohort": replication_df["cohort"],
             "Against": replication_df["reference_cohort"],
-            "PGS (k)": [_integer(v) for v in replication_df["k"]],
-            "τ² null": [_fixed(v, 4) for v in replication_df["tau2_null"]],
-            "τ² with moderator": [_fixed(v, 4) for v in replication_df["tau2"]],
-            "Meta R² (%)": [_fixed(v, 1) for v in replication_df["r2"]],
+            "PGS (k)": [integer(v) for v in replication_df["k"]],
+            "τ² null": [fixed(v, 4) for v in replication_df["tau2_null"]],
+            "τ² with moderator": [fixed(v, 4) for v in replication_df["tau2"]],
+            "Meta R² (%)": [fixed(v, 1) for v in replication_df["r2"]],
             "QM p": [format_p(v) for v in replication_df["qm_p"]],
             "QE p": [format_p(v) for v in replication_df["qe_p"]],
         }
@@ -282,10 +213,63 @@ def format_counts_table(
     for column in shown_df.columns:
         if pd.api.types.is_float_dtype(shown_df[column]):
             shown_df[column] = [
-                format_p(v) if column == "p" or column.endswith("_p") else _fixed(v, 4)
+                format_p(v) if column == "p" or column.endswith("_p") else fixed(v, 4)
                 for v in shown_df[column]
             ]
     return shown_df
+
+
+def with_labels(table_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """``table_df`` with its ``trait`` column replaced by display labels."""
+    return table_df.assign(trait=[labels.get(t, t) for t in table_df["trait"]])
+
+
+def case_count_labels(
+    counts_df: pd.DataFrame, cohort: str, min_count: int, suppress: bool
+) -> dict[str, str]:
+    """Contrast -> ``"<cohort>: <n> cases, <n> controls"``, counts masked.
+
+    Parameters
+    ----------
+    counts_df : from :func:`trd_spark.report.select.case_counts`.
+    cohort : the cohort named in the text.
+    min_count, suppress : the small-count policy.
+    """
+    return {
+        str(row["contrast"]): (
+            f"{cohort}: {format_count(row['n_cases'], min_count, suppress)} cases, "
+            f"{format_count(row['n_controls'], min_count, suppress)} controls"
+        )
+        for row in counts_df.to_dict("records")
+    }
+
+
+def headline_display(compare_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """The run's headline estimates beside the published ones, as display text.
+
+    Parameters
+    ----------
+    compare_df : from :mod:`trd_spark.report.headline` (trait, published, estimate,
+        ci_low, ci_high, p, same_direction).
+    labels : trait -> label.
+    """
+    return pd.DataFrame(
+        {
+            "PGS": [labels.get(t, t) for t in compare_df["trait"]],
+            "Published": [f"{v:.2f}" for v in compare_df["published"]],
+            "This run [95% CI]": [
+                f"{e:.2f} [{lo:.2f}-{hi:.2f}]"
+                for e, lo, hi in zip(
+                    compare_df["estimate"],
+                    compare_df["ci_low"],
+                    compare_df["ci_high"],
+                    strict=True,
+                )
+            ],
+            "p": [format_p(v) for v in compare_df["p"]],
+            "Same direction": ["yes" if v else "no" for v in compare_df["same_direction"]],
+        }
+    )
 
 
 def qc_summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
@@ -310,7 +294,7 @@ def qc_summary_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     columns: dict[str, list[str]] = {"step": [s.replace("_", " ") for s in steps]}
     for platform, counts in platforms.items():
         columns[str(platform)] = [
-            _integer(counts[step]) if _is_int(counts.get(step)) else str(counts.get(step, ""))
+            integer(counts[step]) if _is_int(counts.get(step)) else str(counts.get(step, ""))
             for step in steps
         ]
     return pd.DataFrame(columns)
@@ -340,7 +324,7 @@ def _summary_rows(summary: Mapping[str, Any], prefix: str) -> list[tuple[str, st
         elif isinstance(value, list):
             rows.append((item, ", ".join(map(str, value))))
         else:
-            rows.append((item, _integer(value) if _is_int(value) else str(value)))
+            rows.append((item, integer(value) if _is_int(value) else str(value)))
     return rows
 
 
@@ -351,11 +335,13 @@ def format_p(value: float | None) -> str:
     return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
 
 
-def _fixed(value: Any, digits: int) -> str:
+def fixed(value: Any, digits: int) -> str:
+    """A number with ``digits`` decimals; empty when missing."""
     return "" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
 
 
-def _integer(value: Any) -> str:
+def integer(value: Any) -> str:
+    """A whole number with thousands separators; empty when missing."""
     return "" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
