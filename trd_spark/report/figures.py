@@ -2,7 +2,8 @@
 
 ``matplotlib.figure.Figure`` renders through the Agg canvas without pyplot,
 so nothing here touches the global backend of a notebook or a server.
-Every count a figure shows goes through ``format_count``.
+Every count of persons a figure shows (subtitles, at-risk tables) is handed in as text
+already through disclosure control (:mod:`trd_spark.report.disclose`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-from trd_spark.report.suppress import format_count, truncate_small_risk_sets
 from trd_spark.study import CONTRASTS, DOMAIN_LABELS, PGS_STRATA, TraitCatalog, label
 
 COHORT_COLOURS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
@@ -286,22 +286,31 @@ def _draw_scatter_panel(ax: Axes, pair_df: pd.DataFrame, title: str, r2: float |
     ax.tick_params(labelsize=7)
 
 
-def plot_km(km_df: pd.DataFrame, title: str, path: str, min_count: int, suppress: bool) -> str:
+def plot_km(
+    km_df: pd.DataFrame,
+    at_risk_df: pd.DataFrame,
+    title: str,
+    path: str,
+    threshold: int,
+    suppress: bool,
+) -> str:
     """Kaplan-Meier curves of one PGS by strata, with CI bands and an at-risk table.
 
     Parameters
     ----------
-    km_df : rows of ``results/km.parquet`` for one trait (and cohort).
+    km_df : rows of ``results/km.parquet`` for one trait (and survival set).
+    at_risk_df : the published Kaplan-Meier rows of that trait (stratum, time, at_risk as
+        text through disclosure control); the at-risk table shows some of them.
     title : the panel title.
     path : the PNG to write.
-    min_count, suppress : with suppression, curves stop once ``min_count`` or fewer
-        remain at risk, and at-risk counts 1..min_count read "<min_count".
+    threshold, suppress : with suppression, curves stop once ``threshold`` or fewer
+        remain at risk.
 
     Returns
     -------
     ``path``.
     """
-    shown_df = truncate_small_risk_sets(km_df, min_count) if suppress else km_df
+    shown_df = km_df[km_df["at_risk"] > threshold] if suppress else km_df
     strata = ordered_strata(km_df["stratum"])
     figure = Figure(figsize=(6.0, 4.6))
     ax, table_ax = figure.subplots(2, 1, height_ratios=[4, 1], sharex=True)
@@ -312,7 +321,7 @@ def plot_km(km_df: pd.DataFrame, title: str, path: str, min_count: int, suppress
     ax.set_ylabel("Free of TRD", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.legend(title="PGS percentile", fontsize=7, title_fontsize=7, loc="lower left")
-    _draw_at_risk_table(table_ax, km_df, strata, min_count, suppress)
+    _draw_at_risk_table(table_ax, at_risk_labels(at_risk_df, strata), strata)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     return path
@@ -344,67 +353,48 @@ def stratum_label(stratum: str) -> str:
     return text
 
 
-def at_risk_at(km_df: pd.DataFrame, times: Sequence[float]) -> list[int]:
-    """Persons at risk in one stratum just after each of ``times`` (0 past the last row).
-
-    Parameters
-    ----------
-    km_df : one stratum's rows (``time``, ``at_risk``: number at risk at that time).
-    times : the time points of the table.
-
-    Returns
-    -------
-    The at-risk count at each time: that of the first row at or after it.
-    """
-    ordered_df = km_df.sort_values("time")
-    counts = []
-    for t in times:
-        later_df = ordered_df[ordered_df["time"] >= t]
-        counts.append(int(later_df["at_risk"].iloc[0]) if len(later_df) else 0)
-    return counts
+MAX_AT_RISK_POINTS = 6  # numbers at risk shown per stratum under a KM plot
 
 
 def at_risk_labels(
-    km_df: pd.DataFrame,
-    strata: Sequence[str],
-    times: Sequence[float],
-    min_count: int,
-    suppress: bool,
-) -> list[list[str]]:
-    """The at-risk table under a KM plot as text, small counts masked.
+    at_risk_df: pd.DataFrame, strata: Sequence[str], most: int = MAX_AT_RISK_POINTS
+) -> list[list[tuple[float, str]]]:
+    """The numbers at risk shown under a KM plot: per stratum, up to ``most`` published
+    points spread over its published times (the first, time 0, included).
 
     Parameters
     ----------
-    km_df : one trait's rows of ``results/km.parquet``.
+    at_risk_df : published KM rows of one trait (stratum, time, at_risk text).
     strata : the strata, one table row each.
-    times : the table's time points.
-    min_count, suppress : the small-count policy.
+    most : points per stratum.
 
     Returns
     -------
-    One list of labels per stratum, one label per time point.
+    Per stratum, (time, text) pairs; the texts are the published ones, unchanged.
     """
-    return [
-        [
-            format_count(count, min_count, suppress)
-            for count in at_risk_at(km_df[km_df["stratum"] == stratum], times)
-        ]
-        for stratum in strata
-    ]
+    labels = []
+    for stratum in strata:
+        rows_df = at_risk_df[at_risk_df["stratum"] == stratum].sort_values("time")
+        chosen = np.unique(np.linspace(0, len(rows_df) - 1, min(most, len(rows_df))).round())
+        labels.append(
+            [
+                (float(rows_df["time"].iloc[int(i)]), str(rows_df["at_risk"].iloc[int(i)]))
+                for i in chosen
+            ]
+        )
+    return labels
 
 
 def _draw_at_risk_table(
-    ax: Axes, km_df: pd.DataFrame, strata: Sequence[str], min_count: int, suppress: bool
+    ax: Axes, labels: list[list[tuple[float, str]]], strata: Sequence[str]
 ) -> None:
-    times = list(np.linspace(0.0, float(km_df["time"].max()), 5).round())
-    labels = at_risk_labels(km_df, strata, times, min_count, suppress)
     for k, row in enumerate(labels):
-        for t, text in zip(times, row, strict=True):
+        for t, text in row:
             colour = STRATUM_COLOURS[k % len(STRATUM_COLOURS)]
             ax.text(t, k, text, ha="center", va="center", fontsize=7, color=colour)
     ax.set_ylim(len(strata) - 0.5, -0.5)
     ax.set_yticks(range(len(strata)), [stratum_label(s) for s in strata], fontsize=7)
-    ax.set_xlabel("Days since first MDD diagnosis (numbers at risk below)", fontsize=8)
+    ax.set_xlabel("Days since first MDD diagnosis (numbers still at risk below)", fontsize=8)
     ax.tick_params(labelsize=7)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)

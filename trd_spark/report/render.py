@@ -20,10 +20,12 @@ from markupsafe import Markup
 
 @dataclass(frozen=True)
 class Cell:
-    """One table cell as shown: its text, and whether it is a participant count."""
+    """One table cell as shown: its text, whether it is a participant count, and the key of
+    that count in the report's disclosure ledger (``data-cell``, read by the audit)."""
 
     text: str
     count: bool = False
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class FlowStep:
     n: str
     dropped: str = ""
     reason: str = ""
+    n_key: str = ""
+    dropped_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,10 @@ def render_macro(name: str, *args: Any) -> Markup:
 
 
 def flow_columns(
-    attrition_df: pd.DataFrame, n_persons: Sequence[str], n_dropped: Sequence[str]
+    attrition_df: pd.DataFrame,
+    n_persons: Sequence[str],
+    n_dropped: Sequence[str],
+    keys: Sequence[tuple[str, str]] | None = None,
 ) -> list[FlowColumn]:
     """Exclusion steps as flow columns, one per cohort.
 
@@ -135,6 +142,7 @@ def flow_columns(
     attrition_df : step, reason, and optionally cohort, one row per step, in order.
     n_persons, n_dropped : persons left and persons excluded at each row, as display text
         (already through the disclosure policy); an empty or ``"0"`` drop shows no line.
+    keys : the ledger keys of (n_persons, n_rows_dropped) per row, when known.
 
     Returns
     -------
@@ -145,26 +153,27 @@ def flow_columns(
     else:
         cohorts = [""] * len(attrition_df)
     columns: dict[str, list[FlowStep]] = {}
+    keys = keys or [("", "")] * len(attrition_df)
     rows = zip(
-        cohorts, attrition_df["step"], attrition_df["reason"], n_persons, n_dropped, strict=True
-    )
-    for cohort, step, reason, n, dropped in rows:
+        cohorts, attrition_df["step"], attrition_df["reason"], n_persons, n_dropped, keys,
+        strict=True,
+    )  # fmt: skip
+    for cohort, step, reason, n, dropped, (n_key, dropped_key) in rows:
+        shown = "" if dropped in ("", "0") else dropped
         columns.setdefault(cohort, []).append(
-            FlowStep(
-                label=_text(step),
-                n=n,
-                dropped="" if dropped in ("", "0") else dropped,
-                reason=_text(reason),
-            )
+            FlowStep(_text(step), n, shown, _text(reason), n_key, dropped_key if shown else "")
         )
     return [FlowColumn(title, steps) for title, steps in columns.items()]
 
 
 def render_attrition_flow(
-    attrition_df: pd.DataFrame, n_persons: Sequence[str], n_dropped: Sequence[str]
+    attrition_df: pd.DataFrame,
+    n_persons: Sequence[str],
+    n_dropped: Sequence[str],
+    keys: Sequence[tuple[str, str]] | None = None,
 ) -> Markup:
     """Exclusion steps as a flow of boxes, one column per cohort (see :func:`flow_columns`)."""
-    return render_macro("flow", flow_columns(attrition_df, n_persons, n_dropped))
+    return render_macro("flow", flow_columns(attrition_df, n_persons, n_dropped, keys))
 
 
 def render_page(title: str, intro: Sequence[str], notice: str, sections: Sequence[Section]) -> str:

@@ -1,5 +1,8 @@
 """Which rows the report shows: pure functions from output tables to DataFrames of numbers.
 
+Functions that choose rows keep the table's index, so the rows of a published table (whose
+index is its row positions) still find their cells' disclosure keys.
+
 Nothing here formats text or writes files; :mod:`trd_spark.report.display` turns these
 frames into display text under the disclosure policy and :mod:`trd_spark.report.render`
 into HTML.  Groups, contrasts and definitions come from :mod:`trd_spark.study`.
@@ -174,29 +177,30 @@ def primary_associations(assoc_df: pd.DataFrame, trd_def: str, trmdd_def: str) -
             f"({trd_def}, {trmdd_def}, stratum '{STRATA[0]}'); check "
             "analysis.primary_trd / primary_trmdd or re-run the analyze stage"
         )
-    return primary_df.reset_index(drop=True)
+    return primary_df
 
 
 def case_counts(primary_df: pd.DataFrame, cohort: str) -> pd.DataFrame:
-    """Cases and controls of each contrast in one cohort (for figure subtitles).
+    """One row per contrast of one cohort (every trait of a design shows the same cases and
+    controls), for figure subtitles.
 
     Parameters
     ----------
-    primary_df : from :func:`primary_associations`.
+    primary_df : from :func:`primary_associations` (numbers, or the published table).
     cohort : the cohort (the discovery cohort in Figure 1).
 
     Returns
     -------
-    Columns contrast, n_cases, n_controls, one row per contrast present.
+    The first row of each contrast present, in contrast order, index kept.
     """
     rows_df = primary_df[primary_df["cohort"] == cohort]
-    return rows_df.groupby("contrast", sort=True)[["n_cases", "n_controls"]].max().reset_index()
+    return rows_df.sort_values("contrast", kind="stable").groupby("contrast").head(1)
 
 
 def significant_rows(primary_df: pd.DataFrame) -> pd.DataFrame:
     """The significant primary associations, smallest p first."""
     hits_df = primary_df[primary_df["significant"].fillna(False).astype(bool)]
-    return hits_df.sort_values("p").reset_index(drop=True)
+    return hits_df.sort_values("p")
 
 
 def significant_counts(primary_df: pd.DataFrame) -> pd.DataFrame:
@@ -229,13 +233,13 @@ def sex_stratified_top(assoc_df: pd.DataFrame, n: int = TOP_SEX_STRATIFIED) -> p
     """
     rows_df = assoc_df[assoc_df["stratum"].isin(STRATA[1:])]
     top_df = rows_df.sort_values("p").groupby(["cohort", "stratum"], sort=False).head(n)
-    return top_df[SEX_STRATIFIED_COLUMNS].reset_index(drop=True)
+    return top_df[SEX_STRATIFIED_COLUMNS]
 
 
 def flagged_models(assoc_df: pd.DataFrame) -> pd.DataFrame:
     """Models that did not converge (or separated): listed, never shown as results."""
     flagged_df = assoc_df[~assoc_df["converged"].fillna(False).astype(bool)]
-    return flagged_df[FLAGGED_COLUMNS].reset_index(drop=True)
+    return flagged_df[FLAGGED_COLUMNS]
 
 
 def primary_group_sizes(sizes_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> pd.DataFrame:
@@ -243,7 +247,7 @@ def primary_group_sizes(sizes_df: pd.DataFrame, trd_def: str, trmdd_def: str) ->
     if not {"trd_def", "trmdd_def"} <= set(sizes_df.columns):
         return sizes_df
     chosen = (sizes_df["trd_def"] == trd_def) & (sizes_df["trmdd_def"] == trmdd_def)
-    return sizes_df[chosen].reset_index(drop=True)
+    return sizes_df[chosen]
 
 
 def survival_set(survival_df: pd.DataFrame | None, pooled: str, discovery: str) -> str:
@@ -299,4 +303,4 @@ def km_traits(
 
 def top_survival(survival_df: pd.DataFrame, n: int = 30) -> pd.DataFrame:
     """The ``n`` Cox rows with the smallest p (the HTML shows these; the CSV has all)."""
-    return survival_df.sort_values("p").head(n).reset_index(drop=True)
+    return survival_df.sort_values("p").head(n)
