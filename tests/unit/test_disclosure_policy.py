@@ -98,7 +98,7 @@ def test_private_records_stay_off_the_console_and_go_to_the_private_log(tmp_path
     printed = capsys.readouterr().err
     assert "shareable line" in printed and "7 persons" not in printed
     log_text = (tmp_path / "private" / "trd-spark.log").read_text()
-    assert "exact: 7 persons" in log_text and "shareable line" in log_text
+    assert "exact: 7 persons" in log_text and "shareable line" not in log_text
     assert "NOT SHAREABLE" in (tmp_path / "private" / "README.txt").read_text()
 
 

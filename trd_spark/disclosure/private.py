@@ -2,9 +2,9 @@
 
 The console and the log at INFO level or above are shareable outputs: a user may paste
 them anywhere.  A log record that carries exact counts of persons is marked
-``extra=PRIVATE``; :class:`ShareableFilter` keeps it off the console and
-:func:`attach_private_log` writes every record, marked or not, to
-``private/trd-spark.log``.  :func:`write_private` writes a whole file there (the phenotype
+``extra=PRIVATE``; :class:`ShareableFilter` keeps it off the console and the run's log file
+(``logs/trd-spark.log``), and :func:`attach_private_log` writes it, and only such records,
+to ``private/trd-spark.log``.  :func:`write_private` writes a whole file there (the phenotype
 stage's group sizes, the report's audit with its intervals).  ``private/`` holds a
 README saying it must not leave the secure environment.
 """
@@ -27,10 +27,17 @@ README = (
 
 
 class ShareableFilter(logging.Filter):
-    """Drops log records marked :data:`PRIVATE` (attach it to console handlers)."""
+    """Drops log records marked :data:`PRIVATE` (on the console and the run's log file)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not getattr(record, "private", False)
+
+
+class PrivateFilter(logging.Filter):
+    """Keeps only the log records marked :data:`PRIVATE` (for ``private/trd-spark.log``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return bool(getattr(record, "private", False))
 
 
 def private_path(output_dir: str, name: str) -> str:
@@ -60,8 +67,8 @@ def write_private(output_dir: str, name: str, text: str) -> str:
 def attach_private_log(
     output_dir: str, logger: logging.Logger | None = None
 ) -> logging.Handler | None:
-    """Log every record of ``logger`` (default: ``trd_spark``) that passes its level to
-    ``private/trd-spark.log``, marked :data:`PRIVATE` or not.
+    """Log the records of ``logger`` (default: ``trd_spark``) marked :data:`PRIVATE` to
+    ``private/trd-spark.log``.
 
     Parameters
     ----------
@@ -78,13 +85,15 @@ def attach_private_log(
     mark_private_folder(output_dir)
     handler = logging.FileHandler(private_path(output_dir, LOG_FILE), encoding="utf-8")
     handler.setLevel(logging.DEBUG)
+    handler.addFilter(PrivateFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     (logger or logging.getLogger("trd_spark")).addHandler(handler)
     return handler
 
 
-def filter_console(logger: logging.Logger | None = None) -> None:
-    """Add :class:`ShareableFilter` to every handler of ``logger`` (default: the root)."""
+def filter_shareable_handlers(logger: logging.Logger | None = None) -> None:
+    """Add :class:`ShareableFilter` to every handler of ``logger`` (default: the root): the
+    console and the run's log file show no record marked :data:`PRIVATE`."""
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, ShareableFilter) for f in handler.filters):
             handler.addFilter(ShareableFilter())
