@@ -390,3 +390,14 @@ def test_exact_counts_go_to_the_private_folder_only(report, fake_run):
     assert "\tprimary\t" in cells and "\tcomplementary\t" in cells
     assert "NOT SHAREABLE" in (fake_run / "private" / "README.txt").read_text()
     assert not any(p.name == "report_cells.tsv" for p in report_dir.rglob("*"))
+
+
+def test_audit_command(report, tmp_path, capsys):
+    from trd_spark.cli import main
+
+    _, _, report_dir = report
+    assert main(["audit", "--report", str(report_dir)]) == 0
+    assert "may be shared" in capsys.readouterr().out
+    assert main(["audit", "--report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "disclosure.json not found" in err and "trd-spark report --config" in err
