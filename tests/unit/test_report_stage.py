@@ -401,3 +401,23 @@ def test_audit_command(report, tmp_path, capsys):
     assert main(["audit", "--report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "disclosure.json not found" in err and "trd-spark report --config" in err
+
+
+def test_rounding_to_a_base(fake_run, tmp_path):
+    run_dir = tmp_path / "rounded"
+    shutil.copytree(fake_run, run_dir, ignore=shutil.ignore_patterns("_staging*"))
+    _, page, report_dir = build_report(run_dir, rounding_base=5)
+    assert "rounded to a multiple of 5" in page
+    assert audit_report(str(report_dir)) == []
+    table1_df = pd.read_csv(report_dir / "tables/table1.csv", dtype=str)
+    shown = [
+        int(v.replace(",", ""))
+        for v in table1_df[["n", "Female n"]].to_numpy().ravel()
+        if v != SUPPRESSED
+    ]
+    assert shown and all(v % 5 == 0 and v > 20 for v in shown)
+    # percentages are those of the published (rounded) counts
+    for row in table1_df.to_dict("records"):
+        if row["n"] != SUPPRESSED and row["Female n"] != SUPPRESSED:
+            female, n = int(row["Female n"].replace(",", "")), int(row["n"].replace(",", ""))
+            assert row["Female %"] == f"{100 * female / n:.1f}"
