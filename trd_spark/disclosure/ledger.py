@@ -106,6 +106,13 @@ class Ledger:
             terms[part] = terms.get(part, 0) - 1
         self.relate(terms)
 
+    def total_if_declared(self, total: str, parts: list[str]) -> bool:
+        """``total == sum(parts)`` when every one of them is declared; returns whether added."""
+        if total in self.values and all(p in self.values for p in parts):
+            self.total(total, parts)
+            return True
+        return False
+
     def contains(self, whole: str, part: str, remainder: str) -> None:
         """``whole == part + remainder``, with ``remainder`` a hidden cell declared here (its
         value is computed when both others are known)."""

@@ -6,7 +6,7 @@ Counts of persons are never formatted here: they come published from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,14 +31,19 @@ def with_labels(table_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFra
     return table_df.assign(trait=[labels.get(t, t) for t in table_df["trait"]])
 
 
+def with_interval(
+    estimates: Iterable[Any], lows: Iterable[Any], highs: Iterable[Any], digits: int
+) -> list[str]:
+    """``estimate [low-high]`` per row with ``digits`` decimals (empty where missing)."""
+    return [
+        "" if pd.isna(e) else f"{e:.{digits}f} [{lo:.{digits}f}-{hi:.{digits}f}]"
+        for e, lo, hi in zip(estimates, lows, highs, strict=True)
+    ]
+
+
 def hazard_ratios(survival_df: pd.DataFrame) -> list[str]:
     """``HR [low-high]`` per Cox row (empty where the model has no estimate)."""
-    return [
-        "" if pd.isna(hr) else f"{hr:.2f} [{lo:.2f}-{hi:.2f}]"
-        for hr, lo, hi in zip(
-            survival_df["hr"], survival_df["ci_low"], survival_df["ci_high"], strict=True
-        )
-    ]
+    return with_interval(survival_df["hr"], survival_df["ci_low"], survival_df["ci_high"], 2)
 
 
 def format_replication(replication_df: pd.DataFrame) -> pd.DataFrame:
@@ -71,15 +76,9 @@ def headline_display(compare_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.
         {
             "PGS": [labels.get(t, t) for t in compare_df["trait"]],
             "Published": [f"{v:.2f}" for v in compare_df["published"]],
-            "This run [95% CI]": [
-                f"{e:.2f} [{lo:.2f}-{hi:.2f}]"
-                for e, lo, hi in zip(
-                    compare_df["estimate"],
-                    compare_df["ci_low"],
-                    compare_df["ci_high"],
-                    strict=True,
-                )
-            ],
+            "This run [95% CI]": with_interval(
+                compare_df["estimate"], compare_df["ci_low"], compare_df["ci_high"], 2
+            ),
             "p": [format_p(v) for v in compare_df["p"]],
             "Same direction": ["yes" if v else "no" for v in compare_df["same_direction"]],
         }

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.report import select
+from trd_spark.report.display import fixed, integer, with_interval
 from trd_spark.study import (
     COMBINATIONS,
     DEFINITION_IMPLICATIONS,
@@ -177,12 +178,7 @@ def table1_numbers(
     """Table 1 in its shared layout (Cohort, Group, n, Female n, Female %, Age median
     [IQR]) with the counts as numbers (:func:`trd_spark.report.select.table1`)."""
     numbers_df = select.table1(persons_df, trd_def, trmdd_def, cohort_order)
-    ages = [
-        "" if np.isnan(m) else f"{m:.0f} [{q1:.0f}-{q3:.0f}]"
-        for m, q1, q3 in zip(
-            numbers_df["age_median"], numbers_df["age_q1"], numbers_df["age_q3"], strict=True
-        )
-    ]
+    ages = with_interval(numbers_df["age_median"], numbers_df["age_q1"], numbers_df["age_q3"], 0)
     return pd.DataFrame(
         {
             "Cohort": numbers_df["cohort"],
@@ -197,8 +193,6 @@ def table1_numbers(
 
 def table2_numbers(sensitivity_df: pd.DataFrame) -> pd.DataFrame:
     """Table 2 in its shared layout, counts as numbers, in trd_def, trmdd_def order."""
-    from trd_spark.report.display import fixed, integer
-
     ordered_df = sensitivity_df.sort_values(["trd_def", "trmdd_def"]).reset_index(drop=True)
     return pd.DataFrame(
         {
@@ -215,12 +209,7 @@ def table2_numbers(sensitivity_df: pd.DataFrame) -> pd.DataFrame:
 
 def time_to_trd_numbers(time_df: pd.DataFrame) -> pd.DataFrame:
     """Mean time to TRD in its shared layout (Cohort, Events, Mean days [95% CI])."""
-    means = [
-        "" if pd.isna(m) else f"{m:.0f} [{lo:.0f}-{hi:.0f}]"
-        for m, lo, hi in zip(
-            time_df["mean_days"], time_df["ci_low"], time_df["ci_high"], strict=True
-        )
-    ]
+    means = with_interval(time_df["mean_days"], time_df["ci_low"], time_df["ci_high"], 0)
     return pd.DataFrame(
         {
             "Cohort": time_df["cohort"],

@@ -127,10 +127,10 @@ def declare_group_sizes(
     pairs = set(zip(table_df["trd_def"], table_df["trmdd_def"], strict=True))
     for group in GROUP_SIZE_COLUMNS.values():
         for trd, trmdd in sorted(pairs) if group != NON_MDD else [("", "")]:
-            total = group_key("G", ALL_COHORTS, group, trd, trmdd)
-            parts = [group_key("G", c, group, trd, trmdd) for c in cohorts]
-            if total in ledger.values and all(p in ledger.values for p in parts):
-                ledger.total(total, parts)
+            ledger.total_if_declared(
+                group_key("G", ALL_COHORTS, group, trd, trmdd),
+                [group_key("G", c, group, trd, trmdd) for c in cohorts],
+            )
     return placed
 
 
@@ -421,10 +421,9 @@ def declare_survival(
     for pooled, members in facts.pooled_sets.items():
         for trait in dict.fromkeys(traits):
             for what in ("n", "events"):
-                total = f"SV|{pooled}|{trait}|{what}"
-                parts = [f"SV|{m}|{trait}|{what}" for m in members]
-                if total in ledger.values and all(p in ledger.values for p in parts):
-                    ledger.total(total, parts)
+                ledger.total_if_declared(
+                    f"SV|{pooled}|{trait}|{what}", [f"SV|{m}|{trait}|{what}" for m in members]
+                )
     return placed
 
 
@@ -438,9 +437,7 @@ def declare_time_to_trd(
         ledger, table_df, "Events", "time_to_trd", [f"TT|{c}" for c in sets], sets, MIDDLE
     )
     for pooled, members in facts.pooled_sets.items():
-        parts = [f"TT|{m}" for m in members]
-        if f"TT|{pooled}" in ledger.values and all(p in ledger.values for p in parts):
-            ledger.total(f"TT|{pooled}", parts)
+        ledger.total_if_declared(f"TT|{pooled}", [f"TT|{m}" for m in members])
     return placed
 
 
@@ -453,46 +450,29 @@ def declare_km(ledger: Ledger, table_df: pd.DataFrame, facts: Facts) -> dict[tup
     """Per curve, persons still at risk after each published time.  Relations: each count
     is the next one plus those who left the risk set in between (hidden); the strata's
     sizes (time 0) add up to the Cox model's persons."""
-    keys = [
-        km_key(str(c), str(t), str(s), float(time))
-        for c, t, s, time in zip(
+    points = list(
+        zip(
             table_df["cohort"],
             table_df["trait"],
             table_df["stratum"],
             table_df["time"],
             strict=True,
         )
-    ]
-    rows = [
-        f"{c} {t} {s} day {float(time):g}"
-        for c, t, s, time in zip(
-            table_df["cohort"],
-            table_df["trait"],
-            table_df["stratum"],
-            table_df["time"],
-            strict=True,
-        )
-    ]
+    )
+    keys = [km_key(str(c), str(t), str(s), float(time)) for c, t, s, time in points]
+    rows = [f"{c} {t} {s} day {float(time):g}" for c, t, s, time in points]
     placed = _declare_column(ledger, table_df, "at_risk", "km", keys, rows, LOW)
     curves: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
-    for c, t, s, time, key in zip(
-        table_df["cohort"],
-        table_df["trait"],
-        table_df["stratum"],
-        table_df["time"],
-        keys,
-        strict=True,
-    ):
+    for (c, t, s, time), key in zip(points, keys, strict=True):
         curves.setdefault((str(c), str(t), str(s)), []).append((float(time), key))
-    for points in curves.values():
-        points.sort()
-        for (_, before), (_, after) in itertools.pairwise(points):
+    for curve in curves.values():
+        curve.sort()
+        for (_, before), (_, after) in itertools.pairwise(curve):
             ledger.contains(before, after, before.replace("KM|", "KMleft|", 1))
     for c, t in dict.fromkeys((c, t) for c, t, _ in curves):
         sizes = [km_key(c, t, s, 0.0) for s in PGS_STRATA]
         persons = f"SV|{c}|{t}|n" if f"SV|{c}|{t}|n" in ledger.values else f"SV|{c}|*|n"
-        if persons in ledger.values and all(size in ledger.values for size in sizes):
-            ledger.total(persons, sizes)
+        ledger.total_if_declared(persons, sizes)
     return placed
 
 
