@@ -31,7 +31,9 @@ from trd_spark.study import (
     DEFINITION_IMPLICATIONS,
     GROUP_LABELS,
     STATUS_COLUMNS,
+    TRD_DEFS,
     group_masks,
+    treated_column,
 )
 
 
@@ -118,7 +120,8 @@ def definitional_inclusions(
     Covering (part, whole) pairs of group ids (a chain a in b in c gives a in b and b in
     c); equal groups give both directions.
     """
-    flags = sorted({f for pair in implications for f in pair} | set(STATUS_COLUMNS) | {"treated"})
+    treated = {treated_column(trd) for trd in TRD_DEFS}
+    flags = sorted({f for pair in implications for f in pair} | set(STATUS_COLUMNS) | treated)
     grid = np.array(list(itertools.product([False, True], repeat=len(flags))))
     allowed = np.ones(len(grid), bool)
     for part, whole in implications:
