@@ -1,4 +1,4 @@
-"""The ``trd-spark`` command: simulate a study, run stages, or both (``demo``)."""
+"""The ``trd-spark`` command: simulate a study, run stages, or both (``demo``); audit a report."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trd_spark import __version__
+from trd_spark.disclosure.private import filter_shareable_handlers
 from trd_spark.errors import TrdSparkError
 from trd_spark.resources import EXAMPLE_CONFIGS, example_config
 from trd_spark.study import STAGES, parse_stages
@@ -131,6 +132,11 @@ def get_parser() -> argparse.ArgumentParser:
             "--force", action="store_true", help="redo the stage if it already finished"
         )
 
+    audit = commands.add_parser(
+        "audit", help="check a written report: can any count of 1 to 20 persons be recovered?"
+    )
+    audit.add_argument("--report", required=True, help="the report folder (<output_dir>/report)")
+
     demo = commands.add_parser(
         "demo",
         help="simulate the demo study and run every stage on it",
@@ -183,6 +189,7 @@ def execute(args: argparse.Namespace) -> int:
     )
     for noisy in ("py4j", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    filter_shareable_handlers()  # exact counts go to private/ only (docs/disclosure.md)
     try:
         return _dispatch(args)
     except TrdSparkError as err:
@@ -210,6 +217,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         commands.demo(args.out, args.scale, args.seed, args.export, args.overwrite)
     elif args.command == "run":
         commands.run(args.config, args.stages, args.force)
+    elif args.command == "audit":
+        return commands.audit(args.report)
     else:
         commands.run(args.config, [args.command], args.force)
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 import trd_spark
 from trd_spark import __version__
 from trd_spark.config import Config, load_config
+from trd_spark.disclosure.private import attach_private_log, filter_shareable_handlers
 from trd_spark.errors import InputError
 from trd_spark.progress import log_to_file
 from trd_spark.session import session_paths, start_session, stop_session
@@ -89,12 +90,25 @@ def run(config_file: str, stages: Sequence[str], force: bool) -> None:
     config = load_config(config_file)
     log.info("log: %s", log_to_file(run_log_path(config.output_dir)))
     log.info("trd-spark %s from %s", __version__, Path(trd_spark.__file__).parent)
+    filter_shareable_handlers()  # the run's log file gets no exact counts either
+    private_log = attach_private_log(config.output_dir)  # those go here
     session_for(config)
     try:
         run_stages(stages, config, force=force)
     finally:
         stop_session()
+        if private_log is not None:
+            logging.getLogger("trd_spark").removeHandler(private_log)
+            private_log.close()
     print(f"outputs are in {config.output_dir}")
+
+
+def audit(report_dir: str) -> int:
+    """``trd-spark audit --report DIR``: attack a written report (no Spark); 0 when it may be
+    shared, 1 when a count of persons from 1 to 20 can be recovered."""
+    from trd_spark.report.audit import main
+
+    return main(report_dir)
 
 
 def demo_settings(scale: str, seed: int, export: Sequence[str]) -> dict[str, Any]:

@@ -182,8 +182,11 @@ class AnalysisConfig:
 class ReportConfig:
     """Report settings, including All of Us small-count suppression."""
 
+    # disclosure control of every shareable output (docs/disclosure.md): counts of persons
+    # from 1 to min_count are never shown nor derivable; off shows exact counts (private use)
     suppress_small_counts: bool = True
-    min_count: int = 20  # counts 1..min_count are shown as "<min_count"
+    min_count: int = 20
+    rounding_base: int = 0  # > 1: published counts rounded to a multiple of this (off: 0)
     # PGS whose Kaplan-Meier curves are drawn (the paper's Figure 2); absent ones are skipped
     km_traits: list[str] = field(default_factory=lambda: ["educational_attainment", "insomnia"])
 

@@ -76,6 +76,8 @@ class Layout:
     REPORT_INDEX = "report/index.html"
     REPORT_TABLES = "report/tables"
     MANIFESTS = "manifests"
+    # exact counts of persons (logs, the report's audit): never shareable (docs/disclosure.md)
+    PRIVATE = "private"
 
     @staticmethod
     def qc_variants(platform: str) -> str:
@@ -187,6 +189,18 @@ def treated_column(trd_def: str) -> str:
     (``docs/phenotypes.md``, "Treated").  ``trd_2`` -> ``treated_trd_2``.
     """
     return f"treated_{switching_root(trd_def)}"
+
+
+# one flag implies another under the study's definitions (docs/phenotypes.md); disclosure
+# control assumes a reader knows these (the report checks them on the data before use)
+DEFINITION_IMPLICATIONS: tuple[tuple[str, str], ...] = (
+    ("mdd_2", "mdd_1"),  # two MDD dates include one
+    ("mdd_1", "mdd_3"),  # no schizophrenia or bipolar code at all, or none before MDD
+    ("trd_1", "trd_3"),  # the same periods, a longer window
+    *((base, trd) for trd, base in BUILDS_ON.items()),  # trd_4 adds to trd_1, trd_5 to trd_4
+    # a switch takes three exposures within one period, so the person is treated
+    *((trd, treated_column(trd)) for trd in SWITCHING_DEFS),
+)
 
 
 # ---------------------------------------------------------------------------

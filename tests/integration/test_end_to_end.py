@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from trd_spark.disclosure import SUPPRESSED
 from trd_spark.study import STAGES
 
 pytestmark = pytest.mark.integration
@@ -69,7 +71,9 @@ def finished_times(run_dir: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def full_run(tiny_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("e2e") / "full"
-    run_pipeline(config_for_run(tiny_study, run_dir))
+    done = run_pipeline(config_for_run(tiny_study, run_dir))
+    # what the user saw in the terminal, beside the run (not in it)
+    (run_dir.parent / "console.txt").write_text(done.stdout + done.stderr)
     return run_dir
 
 
@@ -85,13 +89,74 @@ def test_every_stage_writes_its_outputs(full_run: Path) -> None:
 
 def test_report_images_load_and_no_small_count_is_shown(full_run: Path, tmp_path: Path) -> None:
     from tests.data.report.browser import check_images
-    from trd_spark.report.audit import audit_small_counts
+    from trd_spark.report.audit import audit_report
 
     page = full_run / "report" / "index.html"
     images = check_images(page, tmp_path / "chromium-profile")
     assert images["total"] >= 6 and images["broken"] == []
-    assert audit_small_counts(str(full_run / "report"), min_count=20) == []
-    assert "&lt;20" in page.read_text() or "<20" in page.read_text()
+    # the attack on every shareable table (and the page's counts against them) finds nothing
+    assert audit_report(str(full_run / "report")) == []
+    assert f">{SUPPRESSED}<" in page.read_text()  # the tiny study has small groups
+
+
+SMALL = r"(?:[1-9]|1\d|20)"
+# a count of 1..20 beside a word that makes it a count of persons
+PERSON_COUNT = re.compile(
+    rf"(?<![\d.,])(?<!to ){SMALL}(?![\d.,%])\s*(?:persons?|participants?|cases|controls|events?|"
+    rf"people|at risk|excluded)\b|\bn\s*=\s*{SMALL}\b",
+    re.IGNORECASE,
+)
+
+
+def test_no_bare_count_of_persons_in_html_csvs_or_console(full_run: Path) -> None:
+    from trd_spark.report.audit import find_unsuppressed_counts, read_report
+    from trd_spark.report.structure import SPECS
+
+    report_dir = full_run / "report"
+    page = (report_dir / "index.html").read_text()
+    cells = re.findall(r'class="count"( data-cell="[^"]*")?>([^<]*)<', page)
+    assert len(cells) > 50 and all(key for key, text in cells if text)
+    assert find_unsuppressed_counts(page, 20) == []
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert not PERSON_COUNT.search(text), PERSON_COUNT.search(text)
+    _, tables = read_report(str(report_dir))
+    checked = 0
+    for name, table_df in tables.items():
+        for column in SPECS[name].count_columns:
+            for value in table_df[column]:
+                digits = value.replace(",", "")
+                assert not (digits.isdigit() and 1 <= int(digits) <= 20), (name, column)
+                checked += 1
+    assert checked > 500
+    console = (full_run.parent / "console.txt").read_text()
+    assert "phenotype: group sizes in phenotypes/group_sizes.parquet" in console
+    assert not re.search(r"^\s*\S+\s+trd_\d\s+trmdd_\d\s+\d", console, re.MULTILINE)
+    assert not PERSON_COUNT.search(console), PERSON_COUNT.search(console)
+    # the exact counts are in the private folder only
+    private_log = (full_run / "private" / "trd-spark.log").read_text()
+    assert re.search(r"^\s*microarray\s+trd_1\s+trmdd_1\s+\d+", private_log, re.MULTILINE)
+    assert (full_run / "private" / "report_cells.tsv").is_file()
+
+
+def test_audit_command_passes_on_the_report_and_fails_on_a_leak(
+    full_run: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    done = subprocess.run(
+        cli("audit", "--report", str(full_run / "report")), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "may be shared" in done.stdout
+    leaky = tmp_path / "leaky"
+    shutil.copytree(full_run / "report", leaky)
+    sizes = leaky / "tables" / "group_sizes.csv"
+    # publish the exact group sizes again, as the report did before disclosure control
+    exact_df = pd.read_parquet(full_run / "phenotypes" / "group_sizes.parquet")
+    exact_df.to_csv(sizes, index=False)
+    done = subprocess.run(cli("audit", "--report", str(leaky)), capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "group_sizes" in done.stdout and "must not be shared" in done.stderr
 
 
 def test_notebook_runs_on_the_finished_run(full_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:

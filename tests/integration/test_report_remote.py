@@ -10,7 +10,7 @@ import pytest
 
 from tests.data.report.fake_run import fake_config, write_fake_run
 from trd_spark.config import config_from_dict
-from trd_spark.report.audit import audit_small_counts
+from trd_spark.report.audit import audit_report
 from trd_spark.report.stage import run_report
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,9 @@ def test_report_stage_on_a_uri_output_dir(spark, tmp_path):
     names = {p.name for p in report_dir.iterdir()}
     assert {"index.html", "figure1_forest.png", "figure2_hr_forest.png", "tables"} <= names
     assert len(list((report_dir / "tables").glob("*.csv"))) == len(summary["tables"])
+    assert (report_dir / "tables" / "disclosure.json").is_file()
+    assert (run_dir / "private" / "report_cells.tsv").is_file()  # exact counts: private only
     page = (report_dir / "index.html").read_text()
     assert f"Run: {uri}" in page
     assert "analyze" in page  # manifests were copied down too (stage timings)
-    assert audit_small_counts(str(report_dir), 20) == []
+    assert audit_report(str(report_dir)) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import struct
@@ -12,8 +13,9 @@ import pandas as pd
 import pytest
 
 from tests.data.report.fake_run import FLAGGED_TRAITS, SMALL_COUNTS, fake_config, write_fake_run
-from trd_spark.report.html import find_unsuppressed_counts
-from trd_spark.report.sections import ReportSettings, case_count_labels, primary_associations
+from trd_spark.disclosure import SUPPRESSED, DisclosureError
+from trd_spark.report.audit import audit_report, find_unsuppressed_counts
+from trd_spark.report.select import primary_associations
 from trd_spark.report.stage import run_report
 
 SECTIONS = (
@@ -127,10 +129,11 @@ def test_table1_rows_cover_cohorts_and_groups(report):
 
 def test_no_small_count_in_html(report):
     _, page, _ = report
-    n_cells = len(re.findall(r'<td class="count">', page))
+    n_cells = len(re.findall(r'<td class="count"', page))
     assert n_cells > 100  # the scan below looks at real cells
     assert find_unsuppressed_counts(page, 20) == []
-    assert "&lt;20" in page  # the fake run's small groups were masked, not dropped
+    # the fake run's small groups were masked, not dropped
+    assert re.search(rf'class="count" data-cell="[^"]+">{re.escape(SUPPRESSED)}<', page)
     # free text such as figure subtitles: no "12 cases" style counts either
     assert not re.search(r"\b([1-9]|1\d|20) (cases|controls|events|persons)\b", page)
 
@@ -148,35 +151,50 @@ def test_no_small_count_in_shared_csvs(report):
     assert checked > 1000
 
 
-def test_km_csv_stops_before_small_risk_sets(report, fake_run):
+def test_km_csv_is_coarse_enough_to_reveal_no_small_count(report, fake_run):
     _, _, report_dir = report
-    km_df = pd.read_csv(report_dir / "tables/km.csv")
+    km_df = pd.read_csv(report_dir / "tables/km.csv", dtype={"at_risk": str})
     source_df = pd.read_parquet(fake_run / "results/km.parquet")
-    source_df = source_df[source_df["cohort"] == "wgs"]  # the pooled WGS set is the one shown
     assert (source_df["at_risk"] <= 20).any()  # the fake curves do reach small risk sets
-    assert km_df["at_risk"].min() > 20
-    assert len(km_df) == int((source_df["at_risk"] > 20).sum())
+    assert set(km_df["cohort"]) == {"wgs"}  # the pooled WGS set is the one shown
+    assert set(km_df["trait"]) == {"educational_attainment", "insomnia"}  # those drawn
+    for _, curve_df in km_df.groupby(["trait", "stratum"]):
+        assert curve_df["time"].iloc[0] == 0.0
+        later = curve_df[curve_df["time"] > 0]["at_risk"]
+        assert all(int(n) > 20 for n in later if n != SUPPRESSED)
+        shown = [int(v) for v in curve_df["at_risk"] if v != SUPPRESSED]
+        assert all(a - b > 20 for a, b in itertools.pairwise(shown))
+        assert len(curve_df) < len(source_df) / 10  # a few points, not every event time
 
 
 def test_suppression_off_shows_exact_counts(open_report):
     _, page, _ = open_report
     leaked = find_unsuppressed_counts(page, 20)
     assert str(SMALL_COUNTS["microarray TRD"]) in leaked
-    assert "Small-count suppression is OFF" in page
+    assert "Disclosure control is OFF" in page
 
 
-def test_case_count_labels_mask_small_groups(fake_run):
-    assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
+def test_figure_subtitles_show_the_published_counts(report):
+    from trd_spark.report.sections import ReportSettings, _case_subtitles
+
+    _, _, report_dir = report
+    shown_df = pd.read_csv(report_dir / "tables/associations.csv", dtype=str, keep_default_na=False)
+    shown_df = shown_df.assign(converged=shown_df["converged"] == "True")
+    primary_df = primary_associations(shown_df, "trd_1", "trmdd_1")
     settings = ReportSettings(report_dir="", cohorts=["microarray"], discovery="microarray")
-    labels = case_count_labels(primary_associations(assoc_df, settings), settings)
-    assert labels["TRD_vs_trMDD"] == "microarray: <20 cases, 40 controls"
-    assert labels["trMDD_vs_nonMDD"] == "microarray: 40 cases, 90 controls"
+    subtitles = _case_subtitles(primary_df, settings)
+    assert subtitles["TRD_vs_trMDD"].startswith(f"microarray: {SUPPRESSED} cases, ")
+    for contrast, text in subtitles.items():
+        row = primary_df[
+            (primary_df["cohort"] == "microarray") & (primary_df["contrast"] == contrast)
+        ]
+        cases, controls = row["n_cases"].iloc[0], row["n_controls"].iloc[0]
+        assert text == f"microarray: {cases} cases, {controls} controls"
 
 
 def test_primary_associations_keep_one_converged_row_per_trait(fake_run):
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
-    settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
-    primary_df = primary_associations(assoc_df, settings)
+    primary_df = primary_associations(assoc_df, "trd_1", "trmdd_1")
     counts = primary_df.groupby(["cohort", "contrast"]).size()
     assert len(counts) == 9
     assert counts.drop(("microarray", "TRD_vs_trMDD")).eq(61).all()
@@ -223,7 +241,7 @@ def test_missing_results_degrade_gracefully(fake_run, tmp_path):
         "table2",
         "figure2",
     }
-    assert '<section id="table1">' in page and "&lt;20" in page  # what is there is still shown
+    assert '<section id="table1">' in page and f">{SUPPRESSED}<" in page  # what is there is shown
     for name in re.findall(r'<img src="([^"]+)"', page):
         assert (report_dir / name).is_file()
 
@@ -240,7 +258,7 @@ def test_a_table_without_a_documented_column_is_named(fake_run, tmp_path):
 
 def test_methods_follow_the_config(fake_run):
     _, page, _ = build_report(fake_run, min_count=10, km_traits=["neuroticism"])
-    assert "from 1 to 10 are shown as &lt;10" in page
+    assert "no count of 1 to 10 participants is shown or can be derived" in page
     assert "figure2_km_neuroticism.png" in page
     assert "p &lt; 1e-05" in page  # significance of the default config
     assert re.search(r"numpy \d", page)  # versions from the manifests
@@ -284,8 +302,8 @@ def test_headline_table_beside_the_published_values(fake_run):
     from trd_spark.report.headline import PUBLISHED_TRD_VS_TRMDD_OR, compare_odds_ratios
 
     assoc_df = pd.read_parquet(fake_run / "results/associations.parquet")
-    settings = ReportSettings(report_dir="", cohorts=[], discovery="wgs_european")
-    compare_df = compare_odds_ratios(primary_associations(assoc_df, settings), "wgs_european")
+    primary_df = primary_associations(assoc_df, "trd_1", "trmdd_1")
+    compare_df = compare_odds_ratios(primary_df, "wgs_european")
     assert compare_df["trait"].tolist() == list(PUBLISHED_TRD_VS_TRMDD_OR)
     for row in compare_df.to_dict("records"):
         source = assoc_df[
@@ -303,12 +321,103 @@ def test_stage_timings_from_manifests(report):
 
 
 def test_audit_finds_nothing_with_suppression_and_leaks_without(report, open_report):
-    from trd_spark.report.audit import audit_small_counts
+    _, _, report_dir = report
+    assert audit_report(str(report_dir)) == []
+    _, page, open_dir = open_report
+    assert "disclosure control was off" in audit_report(str(open_dir))[0]
+    table1_df = pd.read_csv(open_dir / "tables/table1.csv", dtype=str)
+    assert str(SMALL_COUNTS["microarray TRD"]) in set(table1_df["n"])
+    table2_df = pd.read_csv(open_dir / "tables/table2_sensitivity.csv", dtype=str)
+    assert str(SMALL_COUNTS["sensitivity trd_2/trmdd_3 n_trd"]) in set(table2_df["n TRD"])
+    assert find_unsuppressed_counts(page, 20)
+
+
+def test_every_count_shown_carries_its_cell_and_matches_the_tables(report):
+    _, page, report_dir = report
+    cells = re.findall(r'class="count"( data-cell="[^"]*")?>([^<]*)<', page)
+    assert len(cells) > 100
+    assert all(key for key, text in cells if text)  # every count shown names its cell
+    # the audit compares each of them with the shared tables
+    assert audit_report(str(report_dir)) == []
+
+
+def test_a_tampered_report_fails_the_audit(report, tmp_path):
+    _, _, report_dir = report
+    copy_dir = tmp_path / "tampered"
+    shutil.copytree(report_dir, copy_dir)
+    path = copy_dir / "tables/group_sizes.csv"
+    sizes_df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    row = (
+        (sizes_df["cohort"] == "all")
+        & (sizes_df["trd_def"] == "trd_1")
+        & (sizes_df["trmdd_def"] == "trmdd_1")
+    )
+    hidden = [c for c in ("n_trd", "n_trmdd") if sizes_df.loc[row, c].item() == SUPPRESSED]
+    assert hidden  # the all row hides something in the fake run
+    true_df = pd.read_parquet(report_dir.parents[1] / "phenotypes/group_sizes.parquet")
+    true_row = (
+        (true_df["cohort"] == "all")
+        & (true_df["trd_def"] == "trd_1")
+        & (true_df["trmdd_def"] == "trmdd_1")
+    )
+    sizes_df.loc[row, hidden[0]] = str(true_df.loc[true_row, hidden[0]].item())
+    sizes_df.to_csv(path, index=False)
+    problems = audit_report(str(copy_dir))
+    assert problems and any("group_sizes" in p or "derived count" in p for p in problems)
+    assert all(not re.search(r"\b\d+\b persons", p) for p in problems)  # names, not values
+
+
+def test_the_report_refuses_to_write_when_the_attack_wins(fake_run, tmp_path, monkeypatch):
+    from trd_spark.disclosure import protect as real_protect
+    from trd_spark.report import disclose
+
+    def primary_only(ledger, policy):  # cell-by-cell masking, as reports did before
+        protection = real_protect(ledger, policy)
+        protection.published |= protection.complementary
+        protection.complementary = set()
+        return protection
+
+    monkeypatch.setattr(disclose, "protect", primary_only)
+    staging = tmp_path / "staging"
+    with pytest.raises(DisclosureError, match=r"nothing was written.*(group_sizes|table1|derived)"):
+        run_report(fake_config(fake_run), str(staging))
+    assert not (staging / "report").exists()
+
+
+def test_exact_counts_go_to_the_private_folder_only(report, fake_run):
+    _, _, report_dir = report
+    cells = (fake_run / "private" / "report_cells.tsv").read_text()
+    assert "\tprimary\t" in cells and "\tcomplementary\t" in cells
+    assert "NOT SHAREABLE" in (fake_run / "private" / "README.txt").read_text()
+    assert not any(p.name == "report_cells.tsv" for p in report_dir.rglob("*"))
+
+
+def test_audit_command(report, tmp_path, capsys):
+    from trd_spark.cli import main
 
     _, _, report_dir = report
-    assert audit_small_counts(str(report_dir), 20) == []
-    _, _, open_dir = open_report
-    findings = audit_small_counts(str(open_dir), 20)
-    assert "tables/table1.csv: n: 12" in findings
-    assert "tables/table2_sensitivity.csv: n TRD: 15" in findings
-    assert any(f.startswith("index.html: ") for f in findings)
+    assert main(["audit", "--report", str(report_dir)]) == 0
+    assert "may be shared" in capsys.readouterr().out
+    assert main(["audit", "--report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "disclosure.json not found" in err and "trd-spark report --config" in err
+
+
+def test_rounding_to_a_base(fake_run, tmp_path):
+    run_dir = tmp_path / "rounded"
+    shutil.copytree(fake_run, run_dir, ignore=shutil.ignore_patterns("_staging*"))
+    _, page, report_dir = build_report(run_dir, rounding_base=5)
+    assert "rounded to a multiple of 5" in page
+    assert audit_report(str(report_dir)) == []
+    table1_df = pd.read_csv(report_dir / "tables/table1.csv", dtype=str)
+    shown = [
+        int(v.replace(",", ""))
+        for v in table1_df[["n", "Female n"]].to_numpy().ravel()
+        if v != SUPPRESSED
+    ]
+    assert shown and all(v % 5 == 0 and v > 20 for v in shown)
+    # percentages are those of the published (rounded) counts
+    for row in table1_df.to_dict("records"):
+        if row["n"] != SUPPRESSED and row["Female n"] != SUPPRESSED:
+            female, n = int(row["Female n"].replace(",", "")), int(row["n"].replace(",", ""))
+            assert row["Female %"] == f"{100 * female / n:.1f}"

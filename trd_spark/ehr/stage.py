@@ -17,6 +17,7 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 
 from trd_spark import storage
 from trd_spark.config import Config, PhenotypeConfig
+from trd_spark.disclosure.private import PRIVATE
 from trd_spark.ehr import omop
 from trd_spark.ehr.codes import read_code_lists
 from trd_spark.ehr.definitions import Definitions, group_sizes_pandas
@@ -207,8 +208,9 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
         sizes = group_sizes_pandas(persons)
         write_small_outputs(out_dir, sizes, attrition)
     n_persons = len(persons)
-    log.info("phenotype group sizes:\n%s", sizes.to_string(index=False))
-    print(sizes.to_string(index=False))
+    # exact counts only to the private log; the report shows them under disclosure control
+    log.info("phenotype group sizes:\n%s", sizes.to_string(index=False), extra=PRIVATE)
+    log.info("phenotype: group sizes in %s (exact counts: not shareable)", Layout.GROUP_SIZES)
     primary = sizes[
         (sizes.cohort == "all")
         & (sizes.trd_def == PRIMARY_TRD)

@@ -19,6 +19,7 @@ from pyspark.sql import SparkSession
 
 from trd_spark import storage
 from trd_spark.config import Config, GenotypeSource
+from trd_spark.disclosure.private import PRIVATE
 from trd_spark.errors import InputError
 from trd_spark.genomics import pgs, qc
 from trd_spark.genomics.cohorts import CohortSpec, assign_cohorts, attach_pcs, person_ids_of
@@ -126,7 +127,12 @@ def _qc_platform(
     cache_prefix = storage.join(qc_dir, f"dosages_{platform}")
     cache = qc.write_dosage_cache(cache_mt, cache_prefix)
     counts["n_in_cache"] = cache.n_variants
-    log.info("qc: dosage cache of %d sites x %d persons written", cache.n_variants, cache.n_samples)
+    log.info(  # a count of persons: to the private log only (docs/disclosure.md)
+        "qc: dosage cache of %d sites x %d persons written",
+        cache.n_variants,
+        cache.n_samples,
+        extra=PRIVATE,
+    )
     variants_df = qc.index_variants(qc.kept_sites_ht(sites_ht).to_spark(), cache_prefix)
     variants_df.orderBy("contig", "position").write.mode("overwrite").parquet(
         storage.join(qc_dir, f"variants_{platform}.parquet")
@@ -281,7 +287,7 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
         members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
         if members_df.empty:
             continue
-        log.info("score: matching and scoring %d persons on platform %s", len(members_df), platform)
+        log.info("score: matching and scoring platform %s", platform)
         scratch_dir = storage.join(out_dir, "_scratch", platform)
         weights = _platform_weights(config, source, files_df, scratch_dir)
         scores, report_df, n_sites = _score_one_platform(

@@ -2,7 +2,8 @@
 
 ``matplotlib.figure.Figure`` renders through the Agg canvas without pyplot,
 so nothing here touches the global backend of a notebook or a server.
-Every count a figure shows goes through ``format_count``.
+Every count of persons a figure shows (subtitles, at-risk tables) is handed in as text
+already through disclosure control (:mod:`trd_spark.report.disclose`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-from trd_spark.report.suppress import format_count, truncate_small_risk_sets
+from trd_spark.study import CONTRASTS, DOMAIN_LABELS, PGS_STRATA, TraitCatalog, label
 
 COHORT_COLOURS = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000")
 STRATUM_COLOURS = ("#2e75b6", "#7f7f7f", "#c00000", "#548235", "#7030a0")
-CONTRAST_TITLES = {
-    "trMDD_vs_nonMDD": "trMDD vs non-MDD",
-    "TRD_vs_nonMDD": "TRD vs non-MDD",
-    "TRD_vs_trMDD": "TRD vs trMDD",
-}
+# the Cox terms (trd_spark.study.SURVIVAL_TERMS) in the order of Figure 2's panels
 TERM_TITLES = {
     "pgs_80_100": "top 20% vs bottom 20% of PGS",
     "pgs_20_80": "middle 60% vs bottom 20% of PGS",
@@ -33,12 +30,12 @@ TERM_TITLES = {
 DPI = 110
 
 
-def order_traits(catalog_df: pd.DataFrame, traits: Iterable[Any]) -> pd.DataFrame:
+def order_traits(catalog: TraitCatalog, traits: Iterable[Any]) -> pd.DataFrame:
     """The traits present, in catalog order (grouped by domain), with label and domain.
 
     Parameters
     ----------
-    catalog_df : the trait catalog.
+    catalog : the trait catalog.
     traits : traits that have results.
 
     Returns
@@ -47,6 +44,7 @@ def order_traits(catalog_df: pd.DataFrame, traits: Iterable[Any]) -> pd.DataFram
     traits not in the catalog come last under domain ``other``.
     """
     present = {str(t) for t in traits}
+    catalog_df = catalog.frame()
     known_df = catalog_df[catalog_df["trait"].isin(present)]
     domain_order = list(dict.fromkeys(known_df["domain"]))
     known_df = known_df.assign(_d=known_df["domain"].map(domain_order.index))
@@ -58,7 +56,7 @@ def order_traits(catalog_df: pd.DataFrame, traits: Iterable[Any]) -> pd.DataFram
 
 def plot_forest_by_domain(
     primary_df: pd.DataFrame,
-    catalog_df: pd.DataFrame,
+    catalog: TraitCatalog,
     cohorts: Sequence[str],
     path: str,
     case_counts: Mapping[str, str] | None = None,
@@ -68,7 +66,7 @@ def plot_forest_by_domain(
     Parameters
     ----------
     primary_df : associations of the primary definitions, stratum ``all``.
-    catalog_df : the trait catalog (labels, domains).
+    catalog : the trait catalog (labels, domains).
     cohorts : cohorts to draw, discovery first (drawn with the largest marker).
     path : the PNG to write.
     case_counts : contrast -> display text of its discovery n (already suppressed).
@@ -77,15 +75,15 @@ def plot_forest_by_domain(
     -------
     ``path``.
     """
-    traits_df = order_traits(catalog_df, primary_df["trait"].unique())
-    contrasts = [c for c in CONTRAST_TITLES if c in set(primary_df["contrast"])]
+    traits_df = order_traits(catalog, primary_df["trait"].unique())
+    contrasts = [c for c in CONTRASTS if c in set(primary_df["contrast"])]
     figure = Figure(figsize=(4.2 * len(contrasts) + 2.5, 0.2 * len(traits_df) + 1.5))
     axes = figure.subplots(1, len(contrasts), sharey=True, squeeze=False)[0]
     for ax, contrast in zip(axes, contrasts, strict=True):
         contrast_df = primary_df[primary_df["contrast"] == contrast]
         _draw_forest_panel(ax, contrast_df, traits_df, cohorts)
         subtitle = (case_counts or {}).get(contrast, "")
-        ax.set_title(CONTRAST_TITLES[contrast] + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
+        ax.set_title(label(contrast) + (f"\n{subtitle}" if subtitle else ""), fontsize=9)
     _label_trait_axis(axes[0], traits_df)
     axes[-1].legend(loc="lower right", fontsize=7)
     figure.tight_layout()
@@ -130,7 +128,7 @@ def _label_trait_axis(ax: Axes, traits_df: pd.DataFrame) -> None:
         ax.text(
             0.01,
             rows_df.index.min() - 0.45,
-            str(domain).replace("_", " "),
+            DOMAIN_LABELS.get(str(domain), label(str(domain))),
             fontsize=6,
             transform=ax.get_yaxis_transform(),
             ha="left",
@@ -154,14 +152,14 @@ def _set_ratio_ticks(ax: Axes) -> None:
 
 
 def plot_overview_heatmap(
-    primary_df: pd.DataFrame, catalog_df: pd.DataFrame, cohorts: Sequence[str], path: str
+    primary_df: pd.DataFrame, catalog: TraitCatalog, cohorts: Sequence[str], path: str
 ) -> str:
     """Overview: log OR of all PGS x (cohort, contrast), significant cells starred.
 
     Parameters
     ----------
     primary_df : associations of the primary definitions, stratum ``all``.
-    catalog_df : the trait catalog.
+    catalog : the trait catalog.
     cohorts : cohort order of the columns.
     path : the PNG to write.
 
@@ -169,8 +167,8 @@ def plot_overview_heatmap(
     -------
     ``path``.
     """
-    traits_df = order_traits(catalog_df, primary_df["trait"].unique())
-    columns = [(c, k) for k in CONTRAST_TITLES for c in cohorts]
+    traits_df = order_traits(catalog, primary_df["trait"].unique())
+    columns = [(c, k) for k in CONTRASTS for c in cohorts]
     cells = {
         (str(r["trait"]), str(r["cohort"]), str(r["contrast"])): r
         for r in primary_df.to_dict("records")
@@ -202,7 +200,7 @@ def _draw_heatmap(
     ax.set_yticks(range(len(traits_df)), [shorten_label(t) for t in traits_df["label"]], fontsize=6)
     ax.set_xticks(
         range(len(columns)),
-        [f"{CONTRAST_TITLES[k]}\n{c}" for c, k in columns],
+        [f"{label(k)}\n{c}" for c, k in columns],
         fontsize=6,
         rotation=60,
         ha="right",
@@ -233,14 +231,14 @@ def plot_replication(
     ``path``.
     """
     others = [c for c in primary_df["cohort"].unique() if c != discovery]
-    contrasts = [c for c in CONTRAST_TITLES if c in set(primary_df["contrast"])]
+    contrasts = [c for c in CONTRASTS if c in set(primary_df["contrast"])]
     figure = Figure(figsize=(3.4 * len(contrasts), 3.2 * max(1, len(others))))
     axes = figure.subplots(max(1, len(others)), len(contrasts), squeeze=False)
     for i, cohort in enumerate(others):
         for j, contrast in enumerate(contrasts):
             pair_df = _paired_log_or(primary_df, contrast, discovery, cohort)
             r2 = _meta_r2(replication_df, contrast, cohort)
-            _draw_scatter_panel(axes[i][j], pair_df, f"{CONTRAST_TITLES[contrast]}: {cohort}", r2)
+            _draw_scatter_panel(axes[i][j], pair_df, f"{label(contrast)}: {cohort}", r2)
             axes[i][j].set_xlabel(f"log OR, {discovery}", fontsize=7)
             axes[i][j].set_ylabel(f"log OR, {cohort}", fontsize=7)
     figure.tight_layout()
@@ -288,23 +286,32 @@ def _draw_scatter_panel(ax: Axes, pair_df: pd.DataFrame, title: str, r2: float |
     ax.tick_params(labelsize=7)
 
 
-def plot_km(km_df: pd.DataFrame, title: str, path: str, min_count: int, suppress: bool) -> str:
+def plot_km(
+    km_df: pd.DataFrame,
+    at_risk_df: pd.DataFrame,
+    title: str,
+    path: str,
+    threshold: int,
+    suppress: bool,
+) -> str:
     """Kaplan-Meier curves of one PGS by strata, with CI bands and an at-risk table.
 
     Parameters
     ----------
-    km_df : rows of ``results/km.parquet`` for one trait (and cohort).
+    km_df : rows of ``results/km.parquet`` for one trait (and survival set).
+    at_risk_df : the published Kaplan-Meier rows of that trait (stratum, time, at_risk as
+        text through disclosure control); the at-risk table shows some of them.
     title : the panel title.
     path : the PNG to write.
-    min_count, suppress : with suppression, curves stop once ``min_count`` or fewer
-        remain at risk, and at-risk counts 1..min_count read "<min_count".
+    threshold, suppress : with suppression, curves stop once ``threshold`` or fewer
+        remain at risk.
 
     Returns
     -------
     ``path``.
     """
-    shown_df = truncate_small_risk_sets(km_df, min_count) if suppress else km_df
-    strata = sorted(km_df["stratum"].unique(), key=_stratum_sort_key)
+    shown_df = km_df[km_df["at_risk"] > threshold] if suppress else km_df
+    strata = ordered_strata(km_df["stratum"])
     figure = Figure(figsize=(6.0, 4.6))
     ax, table_ax = figure.subplots(2, 1, height_ratios=[4, 1], sharex=True)
     for k, stratum in enumerate(strata):
@@ -314,7 +321,7 @@ def plot_km(km_df: pd.DataFrame, title: str, path: str, min_count: int, suppress
     ax.set_ylabel("Free of TRD", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.legend(title="PGS percentile", fontsize=7, title_fontsize=7, loc="lower left")
-    _draw_at_risk_table(table_ax, km_df, strata, min_count, suppress)
+    _draw_at_risk_table(table_ax, at_risk_labels(at_risk_df, strata), strata)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     return path
@@ -346,86 +353,66 @@ def stratum_label(stratum: str) -> str:
     return text
 
 
-def at_risk_at(km_df: pd.DataFrame, times: Sequence[float]) -> list[int]:
-    """Persons at risk in one stratum just after each of ``times`` (0 past the last row).
-
-    Parameters
-    ----------
-    km_df : one stratum's rows (``time``, ``at_risk``: number at risk at that time).
-    times : the time points of the table.
-
-    Returns
-    -------
-    The at-risk count at each time: that of the first row at or after it.
-    """
-    ordered_df = km_df.sort_values("time")
-    counts = []
-    for t in times:
-        later_df = ordered_df[ordered_df["time"] >= t]
-        counts.append(int(later_df["at_risk"].iloc[0]) if len(later_df) else 0)
-    return counts
+MAX_AT_RISK_POINTS = 6  # numbers at risk shown per stratum under a KM plot
 
 
 def at_risk_labels(
-    km_df: pd.DataFrame,
-    strata: Sequence[str],
-    times: Sequence[float],
-    min_count: int,
-    suppress: bool,
-) -> list[list[str]]:
-    """The at-risk table under a KM plot as text, small counts masked.
+    at_risk_df: pd.DataFrame, strata: Sequence[str], most: int = MAX_AT_RISK_POINTS
+) -> list[list[tuple[float, str]]]:
+    """The numbers at risk shown under a KM plot: per stratum, up to ``most`` published
+    points spread over its published times (the first, time 0, included).
 
     Parameters
     ----------
-    km_df : one trait's rows of ``results/km.parquet``.
+    at_risk_df : published KM rows of one trait (stratum, time, at_risk text).
     strata : the strata, one table row each.
-    times : the table's time points.
-    min_count, suppress : the small-count policy.
+    most : points per stratum.
 
     Returns
     -------
-    One list of labels per stratum, one label per time point.
+    Per stratum, (time, text) pairs; the texts are the published ones, unchanged.
     """
-    return [
-        [
-            format_count(count, min_count, suppress)
-            for count in at_risk_at(km_df[km_df["stratum"] == stratum], times)
-        ]
-        for stratum in strata
-    ]
+    labels = []
+    for stratum in strata:
+        rows_df = at_risk_df[at_risk_df["stratum"] == stratum].sort_values("time")
+        chosen = np.unique(np.linspace(0, len(rows_df) - 1, min(most, len(rows_df))).round())
+        labels.append(
+            [
+                (float(rows_df["time"].iloc[int(i)]), str(rows_df["at_risk"].iloc[int(i)]))
+                for i in chosen
+            ]
+        )
+    return labels
 
 
 def _draw_at_risk_table(
-    ax: Axes, km_df: pd.DataFrame, strata: Sequence[str], min_count: int, suppress: bool
+    ax: Axes, labels: list[list[tuple[float, str]]], strata: Sequence[str]
 ) -> None:
-    times = list(np.linspace(0.0, float(km_df["time"].max()), 5).round())
-    labels = at_risk_labels(km_df, strata, times, min_count, suppress)
     for k, row in enumerate(labels):
-        for t, label in zip(times, row, strict=True):
+        for t, text in row:
             colour = STRATUM_COLOURS[k % len(STRATUM_COLOURS)]
-            ax.text(t, k, label, ha="center", va="center", fontsize=7, color=colour)
+            ax.text(t, k, text, ha="center", va="center", fontsize=7, color=colour)
     ax.set_ylim(len(strata) - 0.5, -0.5)
     ax.set_yticks(range(len(strata)), [stratum_label(s) for s in strata], fontsize=7)
-    ax.set_xlabel("Days since first MDD diagnosis (numbers at risk below)", fontsize=8)
+    ax.set_xlabel("Days since first MDD diagnosis (numbers still at risk below)", fontsize=8)
     ax.tick_params(labelsize=7)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
 
 
-def _stratum_sort_key(stratum: str) -> float:
-    digits = "".join(ch if ch.isdigit() else " " for ch in str(stratum)).split()
-    return float(digits[0]) if digits else float("inf")
+def ordered_strata(strata: Iterable[str]) -> list[str]:
+    """The PGS strata present, lowest first (:data:`trd_spark.study.PGS_STRATA`), then others."""
+    present = {str(s) for s in strata}
+    return [s for s in PGS_STRATA if s in present] + sorted(present - set(PGS_STRATA))
 
 
-def plot_hr_forest(
-    survival_df: pd.DataFrame, catalog_df: pd.DataFrame, cohort: str, path: str
-) -> str:
+def plot_hr_forest(survival_df: pd.DataFrame, catalog: TraitCatalog, cohort: str, path: str) -> str:
     """Figure 2: hazard ratios of time to TRD for every PGS, one panel per term.
 
     Parameters
     ----------
     survival_df : ``results/survival.parquet``.
-    catalog_df : the trait catalog.
+    catalog : the trait catalog.
     cohort : the cohort to draw (the pooled WGS fit when there is one).
     path : the PNG to write.
 
@@ -434,8 +421,8 @@ def plot_hr_forest(
     ``path``.
     """
     cohort_df = survival_df[survival_df["cohort"] == cohort]
-    traits_df = order_traits(catalog_df, cohort_df["trait"].unique())
-    terms = [t for t in ("pgs_80_100", "pgs_20_80", "pgs_per_sd") if t in set(cohort_df["term"])]
+    traits_df = order_traits(catalog, cohort_df["trait"].unique())
+    terms = [t for t in TERM_TITLES if t in set(cohort_df["term"])]
     figure = Figure(figsize=(3.6 * max(1, len(terms)) + 2.5, 0.2 * len(traits_df) + 1.5))
     axes = figure.subplots(1, max(1, len(terms)), sharey=True, squeeze=False)[0]
     for ax, term in zip(axes, terms, strict=False):

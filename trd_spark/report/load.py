@@ -1,8 +1,9 @@
 """Read a finished run's output tables for the report.
 
-The tables are small, collected outputs, so pandas reads them directly.  A
-missing table is not an error: the report shows "not available: <file>" in
-its place, so a partial run still gets a report of what it has.
+The tables are small, collected outputs, so pandas reads them directly (a remote run is
+copied to a local folder first, :mod:`trd_spark.report.remote`).  A missing table is not
+an error: the report shows "not available: <file>" in its place, so a partial run still
+gets a report of what it has.  Paths come from :mod:`trd_spark.study`.
 """
 
 from __future__ import annotations
@@ -17,26 +18,31 @@ from typing import Any
 import pandas as pd
 
 from trd_spark.errors import InputError
+from trd_spark.study import OUTPUT_TABLES, Layout, output_path
 
 log = logging.getLogger(__name__)
 
-# name used in the report -> path under output_dir
-TABLE_FILES: dict[str, str] = {
-    "cohort_attrition": "qc/cohort_attrition.parquet",
-    "match_report": "pgs/match_report.parquet",
-    "persons": "phenotypes/persons.parquet",
-    "phenotype_attrition": "phenotypes/attrition.parquet",
-    "group_sizes": "phenotypes/group_sizes.parquet",
-    "associations": "results/associations.parquet",
-    "replication": "results/replication.parquet",
-    "sensitivity": "results/sensitivity.parquet",
-    "survival": "results/survival.parquet",
-    "km": "results/km.parquet",
-    "time_to_trd": "results/time_to_trd.parquet",
-    "analysis_attrition": "results/attrition.parquet",
-}
-QC_SUMMARY_FILE = "qc/summary.json"
-TRAIT_COLUMNS = ("trait", "label", "domain")
+# the output tables the report reads, by their name in trd_spark.study.OUTPUT_TABLES
+REPORT_TABLES: tuple[str, ...] = (
+    "cohort_attrition",
+    "match_report",
+    "persons",
+    "phenotype_attrition",
+    "group_sizes",
+    "associations",
+    "replication",
+    "sensitivity",
+    "survival",
+    "km",
+    "time_to_trd",
+    "analysis_attrition",
+)
+# everything the report reads from a run, relative to output_dir (files and folders)
+REPORT_INPUTS: tuple[str, ...] = (
+    *(OUTPUT_TABLES[name] for name in REPORT_TABLES),
+    Layout.QC_SUMMARY,
+    Layout.MANIFESTS,
+)
 
 
 @dataclass
@@ -50,7 +56,7 @@ class RunOutputs:
     missing: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> pd.DataFrame | None:
-        """The table called ``name`` (a key of TABLE_FILES), or None when it is missing."""
+        """The table called ``name`` (one of REPORT_TABLES), or None when it is missing."""
         return self.tables.get(name)
 
 
@@ -93,32 +99,12 @@ def read_json(path: str) -> dict[str, Any] | None:
 def read_manifests(output_dir: str) -> dict[str, dict[str, Any]]:
     """Every ``manifests/<stage>.json`` of a run, keyed by stage."""
     manifests: dict[str, dict[str, Any]] = {}
-    for path in sorted(glob.glob(os.path.join(output_dir, "manifests", "*.json"))):
+    pattern = os.path.join(output_path(output_dir, Layout.MANIFESTS), "*.json")
+    for path in sorted(glob.glob(pattern)):
         manifest = read_json(path)
         if manifest is not None:
             manifests[os.path.splitext(os.path.basename(path))[0]] = manifest
     return manifests
-
-
-def read_trait_catalog(path: str) -> pd.DataFrame:
-    """The trait catalog (``trait``, ``label``, ``domain``, ``source``) in file order.
-
-    Parameters
-    ----------
-    path : ``traits.tsv``.
-
-    Returns
-    -------
-    The catalog; InputError when a required column is missing.
-    """
-    catalog_df = pd.read_csv(path, sep="\t", dtype=str)
-    absent = [column for column in TRAIT_COLUMNS if column not in catalog_df.columns]
-    if absent:
-        raise InputError(
-            f"{path}: trait catalog lacks column(s) {', '.join(absent)}; "
-            "it needs a header line: trait, label, domain, source"
-        )
-    return catalog_df
 
 
 def read_run_outputs(output_dir: str) -> RunOutputs:
@@ -126,22 +112,22 @@ def read_run_outputs(output_dir: str) -> RunOutputs:
 
     Parameters
     ----------
-    output_dir : the run's ``output_dir``.
+    output_dir : the run's ``output_dir`` (a local folder).
 
     Returns
     -------
     RunOutputs with the tables found and the relative paths not found.
     """
     outputs = RunOutputs(output_dir=output_dir)
-    for name, relative in TABLE_FILES.items():
-        table_df = read_table(os.path.join(output_dir, relative))
+    for name in REPORT_TABLES:
+        table_df = read_table(output_path(output_dir, OUTPUT_TABLES[name]))
         if table_df is None:
-            outputs.missing.append(relative)
+            outputs.missing.append(OUTPUT_TABLES[name])
         else:
             outputs.tables[name] = table_df
-    outputs.qc_summary = read_json(os.path.join(output_dir, QC_SUMMARY_FILE))
+    outputs.qc_summary = read_json(output_path(output_dir, Layout.QC_SUMMARY))
     if outputs.qc_summary is None:
-        outputs.missing.append(QC_SUMMARY_FILE)
+        outputs.missing.append(Layout.QC_SUMMARY)
     outputs.manifests = read_manifests(output_dir)
     for relative in outputs.missing:
         log.warning("report: %s not found under %s; its section is left out", relative, output_dir)

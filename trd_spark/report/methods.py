@@ -14,6 +14,7 @@ from trd_spark.config import (
     PhenotypeConfig,
     VariantQCConfig,
 )
+from trd_spark.disclosure import Policy
 
 
 def describe_cohorts(cohorts: Mapping[str, CohortRule]) -> str:
@@ -68,24 +69,6 @@ def describe_analysis(an: AnalysisConfig, min_mdd_dates_survival: int) -> str:
         f"persons with at least {min_mdd_dates_survival} MDD diagnosis dates "
         f"was modelled with Cox regression (PGS strata cut at the {lower:g}th and {upper:g}th "
         f"percentiles, and per SD), adjusted for age at diagnosis, sex and {an.n_pcs} PCs."
-    )
-
-
-def describe_suppression(suppress: bool, min_count: int) -> str:
-    """How small counts are shown, following the All of Us dissemination policy."""
-    if not suppress:
-        return (
-            "Small-count suppression is OFF: this report shows exact participant counts and "
-            "must not be shared outside the secure environment."
-        )
-    return (
-        f"Following the All of Us Data and Statistics Dissemination Policy, participant counts "
-        f"from 1 to {min_count} are shown as <{min_count}, percentages derived from them "
-        f"are withheld, and Kaplan-Meier curves stop where {min_count} or fewer remain at "
-        "risk. Variant and PGS counts are not participant counts and are shown exactly. "
-        "Masking is cell by cell (Table 1 also withholds a female count whose complement is "
-        "small): a difference between two shown counts, such as consecutive attrition steps, "
-        "can still reveal a small number, so review such differences before sharing."
     )
 
 
@@ -144,6 +127,10 @@ def write_methods(config: Config, manifests: Mapping[str, Mapping[str, Any]]) ->
         f"{'' if config.weights.keep_ambiguous else ', strand-ambiguous SNPs dropped'}.",
         describe_definitions(config.phenotypes),
         describe_analysis(config.analysis, config.phenotypes.min_mdd_dates_survival),
-        describe_suppression(config.report.suppress_small_counts, config.report.min_count),
+        Policy(
+            config.report.min_count,
+            config.report.suppress_small_counts,
+            config.report.rounding_base,
+        ).describe(),
         describe_versions(manifests),
     ]

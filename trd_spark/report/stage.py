@@ -1,40 +1,56 @@
 """The report stage: ``run_report(config, out_dir)`` writes ``out_dir/report/``.
 
 It reads every finished output under ``config.output_dir`` with pandas (no
-Spark), draws the figures, writes ``index.html`` with its PNGs beside it and
-shareable CSV copies of the tables (small counts suppressed) under
-``report/tables/``.  A remote run (gs://, s3://) is copied to a local scratch
+Spark), puts every count of persons it will show through disclosure control
+(:mod:`trd_spark.report.disclose`: it refuses to write anything if the attack recovers a
+count of 1 to 20), draws the figures, writes ``index.html`` with its PNGs beside it and
+the shareable tables under ``report/tables/``.  Exact counts go to
+``private/report_cells.tsv`` only.  A remote run (gs://, s3://) is copied to a local scratch
 folder first and the report copied up after (:mod:`trd_spark.storage`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
 import os
 import tempfile
 from typing import Any
 
 from trd_spark.config import Config
-from trd_spark.report.html import Section, render_page, render_paragraphs, render_table
-from trd_spark.report.load import (
-    QC_SUMMARY_FILE,
-    TABLE_FILES,
-    read_manifests,
-    read_run_outputs,
-    read_trait_catalog,
+from trd_spark.disclosure import Policy
+from trd_spark.disclosure.private import write_private
+from trd_spark.report import select
+from trd_spark.report.disclose import Disclosed, disclose, run_facts, shareable_tables
+from trd_spark.report.export import shared_csv_name
+from trd_spark.report.load import REPORT_INPUTS, RunOutputs, read_manifests, read_run_outputs
+from trd_spark.report.methods import stage_timings, write_methods
+from trd_spark.report.render import render_page
+from trd_spark.report.sections import (
+    ReportSettings,
+    SectionResult,
+    build_sections,
+    methods_section,
 )
-from trd_spark.report.methods import describe_suppression, stage_timings, write_methods
-from trd_spark.report.sections import ReportSettings, SectionResult, build_sections
+from trd_spark.report.shareable import Facts
 from trd_spark.storage import download, upload
+from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
 from trd_spark.uri import is_remote, join
 
 log = logging.getLogger(__name__)
 
 REPORT_TITLE = "Genetic correlates of treatment-resistant depression: study report"
-# what the report reads from a run (copied down first when the run is remote)
-REPORT_INPUTS = (*TABLE_FILES.values(), QC_SUMMARY_FILE, "manifests")
+# the report's folder under output_dir (``report``)
+REPORT_FOLDER = os.path.dirname(Layout.REPORT_INDEX)
+FACTS_NAME = "disclosure"  # tables/disclosure.json
+
+
+def pooled_set(config: Config) -> str:
+    """The survival set pooling the discovery cohort's platform, or ``""`` when the config
+    has no second cohort on that platform (the analyze stage pools two or more)."""
+    platform = config.cohorts[config.discovery_cohort].genotypes
+    on_platform = [name for name, rule in config.cohorts.items() if rule.genotypes == platform]
+    return pooled_set_name(platform) if len(on_platform) >= 2 else ""
 
 
 def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
@@ -49,7 +65,36 @@ def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
         min_count=config.report.min_count,
         suppress=config.report.suppress_small_counts,
         km_traits=list(config.report.km_traits),
+        pooled_set=pooled_set(config),
+        platforms={name: rule.genotypes for name, rule in config.cohorts.items()},
+        rounding_base=config.report.rounding_base,
     )
+
+
+def policy_of(settings: ReportSettings) -> Policy:
+    """The disclosure policy the settings ask for."""
+    return Policy(settings.min_count, settings.suppress, settings.rounding_base)
+
+
+def protect_report(outputs: RunOutputs, settings: ReportSettings) -> Disclosed:
+    """Every shareable table of the report through disclosure control and the attack.
+
+    Raises DisclosureError or StructureError before anything is written.
+    """
+    policy = policy_of(settings)
+    primary = (settings.primary_trd, settings.primary_trmdd)
+    survival_set = select.survival_set(
+        outputs.get("survival"), settings.pooled_set, settings.discovery
+    )
+    tables, errors = shareable_tables(
+        outputs, primary, settings.cohorts, survival_set, policy.threshold, settings.km_traits
+    )
+    facts = run_facts(
+        outputs, policy, primary, settings.discovery, settings.platforms, survival_set
+    )
+    disclosed = disclose(tables, facts)
+    disclosed.errors |= errors
+    return disclosed
 
 
 def write_report(
@@ -58,51 +103,70 @@ def write_report(
     settings: ReportSettings,
     methods: list[str],
     traits_path: str,
-    notice: str = "",
     source: str = "",
     run_label: str = "",
-) -> list[SectionResult]:
-    """Write ``index.html``, its figures and shared tables into ``report_dir``.
+) -> tuple[list[SectionResult], Disclosed]:
+    """Protect the report's counts, then write ``index.html``, its figures and the shareable
+    tables (with ``tables/disclosure.json``, the structure the audit needs) into
+    ``report_dir``.
 
     Parameters
     ----------
     output_dir : the finished run to report on.
-    report_dir : where the report goes (created).
+    report_dir : where the report goes (created only once disclosure control passed).
     settings : the report settings.
     methods : the methods paragraphs.
     traits_path : the trait catalog.
-    notice : shown under the title (the small-count policy in force).
     source : the config file, named on the page.
     run_label : the run named on the page (default ``output_dir``).
 
     Returns
     -------
-    The sections built.
+    The sections built and the disclosure decisions.
     """
-    os.makedirs(report_dir, exist_ok=True)
     outputs = read_run_outputs(output_dir)
-    results = build_sections(outputs, read_trait_catalog(traits_path), settings)
-    timings_df = stage_timings(outputs.manifests)
-    methods_section = Section(
-        "methods",
-        "Methods (from the configuration used)",
-        render_paragraphs(methods)
-        + "<h3>Stages of this run</h3>"
-        + (render_table(timings_df) if len(timings_df) else "<p>No stage manifests found.</p>"),
-    )
-    intro = (
-        render_paragraphs(
-            [
-                f"Run: {run_label or output_dir}" + (f" (config {source})" if source else ""),
-                f"Written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.",
-            ]
-        )
-        + f"<p class='note'>{html.escape(notice)}</p>"
-    )
-    page = render_page(REPORT_TITLE, intro, [r.section for r in results] + [methods_section])
-    with open(os.path.join(report_dir, "index.html"), "w", encoding="utf-8") as handle:
+    catalog = read_trait_catalog(traits_path)
+    disclosed = protect_report(outputs, settings)
+    os.makedirs(report_dir, exist_ok=True)
+    results = build_sections(outputs, disclosed, catalog, settings)
+    write_facts(disclosed.facts, report_dir)
+    methods_part = methods_section(methods, stage_timings(outputs.manifests))
+    intro = [
+        f"Run: {run_label or output_dir}" + (f" (config {source})" if source else ""),
+        f"Written {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.",
+    ]
+    sections = [r.section for r in results] + [methods_part]
+    page = render_page(REPORT_TITLE, intro, disclosed.policy.describe(), sections)
+    index = os.path.join(report_dir, os.path.basename(Layout.REPORT_INDEX))
+    with open(index, "w", encoding="utf-8") as handle:
         handle.write(page)
-    return results
+    return results, disclosed
+
+
+def write_facts(facts: Facts, report_dir: str) -> str:
+    """``tables/disclosure.json``: the facts the tables' structure rests on (no counts)."""
+    path = os.path.join(report_dir, *shared_csv_name(FACTS_NAME).split("/"))
+    path = path.removesuffix(".csv") + ".json"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(facts.to_json())
+    return path
+
+
+def cells_text(disclosed: Disclosed) -> str:
+    """Every count of the report with its true value and decision (for ``private/``)."""
+    lines = ["key\tvalue\tdecision\tshown in"]
+    protection, ledger = disclosed.protection, disclosed.ledger
+    for key, value in ledger.values.items():
+        decision = (
+            "primary" if key in protection.primary
+            else "complementary" if key in protection.complementary
+            else "published" if key in protection.published
+            else "hidden"
+        )  # fmt: skip
+        places = "; ".join(str(p) for p in ledger.places.get(key, []))
+        lines.append(f"{key}\t{value}\t{decision}\t{places}")
+    return "\n".join(lines) + "\n"
 
 
 def run_report(config: Config, out_dir: str) -> dict[str, Any]:
@@ -116,9 +180,8 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
     Returns
     -------
     Paths written (relative to the report folder), sections unavailable, and the
-    suppression setting, for the stage manifest.
+    disclosure control applied (numbers of cells, not of persons), for the stage manifest.
     """
-    notice = describe_suppression(config.report.suppress_small_counts, config.report.min_count)
     with tempfile.TemporaryDirectory(prefix="trd-report-") as scratch:
         source_dir = config.output_dir
         if is_remote(source_dir):
@@ -126,24 +189,33 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
             for relative in REPORT_INPUTS:  # absent ones: the report says "not available"
                 download(join(config.output_dir, relative), os.path.join(source_dir, relative))
         local_out = os.path.join(scratch, "out") if is_remote(out_dir) else out_dir
-        report_dir = os.path.join(local_out, "report")
-        results = write_report(
+        report_dir = os.path.join(local_out, REPORT_FOLDER)
+        results, disclosed = write_report(
             source_dir,
             report_dir,
             settings_from_config(config, report_dir),
             write_methods(config, read_manifests(source_dir)),
             config.weights.traits,
-            notice=notice,
             source=config.source,
             run_label=config.output_dir,
         )
         if is_remote(out_dir):
-            upload(report_dir, join(out_dir, "report"))
-    log.info("report written (it moves to %s when the stage finishes)", "report/index.html")
+            upload(report_dir, output_path(out_dir, REPORT_FOLDER))
+    private = write_private(config.output_dir, "report_cells.tsv", cells_text(disclosed))
+    log.info("report written (it moves to %s when the stage finishes)", Layout.REPORT_INDEX)
+    log.info("report: exact counts and suppression decisions in %s (not shareable)", private)
+    protection = disclosed.protection
     return {
-        "index": "report/index.html",
+        "index": Layout.REPORT_INDEX,
         "figures": [name for r in results for name in r.figures],
         "tables": [name for r in results for name in r.tables],
         "unavailable": [r.section.anchor for r in results if not r.available],
-        "suppression": notice,
+        "suppression": disclosed.policy.describe(),
+        "disclosure": {
+            "cells_shown": len(disclosed.ledger.shown),
+            "primary": len(protection.primary),
+            "complementary": len(protection.complementary),
+            "rounds": protection.rounds,
+            "seconds": round(disclosed.seconds, 1),
+        },
     }

@@ -3,7 +3,9 @@
 The numbers are made up but shaped like a run of the study: three cohorts,
 61 PGS, the three contrasts, 15 definition pairs, Cox fits and KM curves.
 Some groups are deliberately small (1..20 persons) so that suppression has
-something to hide; ``SMALL_COUNTS`` lists where they are.
+something to hide; ``SMALL_COUNTS`` lists where they are.  Every count of persons is
+computed from the fake persons, so the tables agree with each other as a real run's do
+(disclosure control checks that they follow their declared structure).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 
 from trd_spark.config import Config, config_from_dict
 from trd_spark.resources import conf_path
+from trd_spark.study import COMBINATIONS, contrast_groups, group_masks
 
 COHORTS = ("wgs_european", "wgs_diverse", "microarray")
 # planted group sizes per cohort: non-MDD, trMDD, TRD, MDD but untreated (no group)
@@ -28,6 +31,9 @@ GROUP_SIZES = {
 SMALL_COUNTS = {"microarray TRD": 12, "sensitivity trd_2/trmdd_3 n_trd": 15}
 CONTRASTS = ("trMDD_vs_nonMDD", "TRD_vs_nonMDD", "TRD_vs_trMDD")
 KM_TRAITS = ("educational_attainment", "insomnia", "neuroticism")
+RACES = ("White", "Black or African American", "Asian", None)
+ETHNICITIES = ("Not Hispanic or Latino", "Hispanic or Latino", None)
+EXCLUDED = 35  # persons of each cohort excluded for missing covariates (not in persons)
 FLAGGED_TRAITS = ("height", "asthma")
 STRATA = ("pgs_0_20", "pgs_20_80", "pgs_80_100")
 
@@ -55,9 +61,9 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
         (run_dir / folder).mkdir(parents=True, exist_ok=True)
     persons_df = fake_persons(rng)
     persons_df.to_parquet(run_dir / "phenotypes/persons.parquet")
-    fake_associations(rng, traits).to_parquet(run_dir / "results/associations.parquet")
+    fake_associations(rng, traits, persons_df).to_parquet(run_dir / "results/associations.parquet")
     fake_replication(rng).to_parquet(run_dir / "results/replication.parquet")
-    fake_sensitivity(rng).to_parquet(run_dir / "results/sensitivity.parquet")
+    fake_sensitivity(rng, persons_df).to_parquet(run_dir / "results/sensitivity.parquet")
     fake_survival(rng, traits).to_parquet(run_dir / "results/survival.parquet")
     fake_km(rng).to_parquet(run_dir / "results/km.parquet")
     time_df = pd.DataFrame(
@@ -74,7 +80,7 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
     fake_attrition().to_parquet(run_dir / "phenotypes/attrition.parquet")
     fake_attrition().to_parquet(run_dir / "qc/cohort_attrition.parquet")
     fake_analysis_attrition().to_parquet(run_dir / "results/attrition.parquet")
-    fake_group_sizes().to_parquet(run_dir / "phenotypes/group_sizes.parquet")
+    fake_group_sizes(persons_df).to_parquet(run_dir / "phenotypes/group_sizes.parquet")
     summary = {
         "rules": ["multiallelic", "call_rate"],
         "platforms": {
@@ -93,7 +99,13 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
 
 
 def fake_persons(rng: np.random.Generator) -> pd.DataFrame:
-    """Persons with the primary definition columns, in the planted group sizes."""
+    """Persons with the definition columns, in the planted group sizes.
+
+    The other definitions nest as the study's do: ``mdd_2`` is most of ``mdd_1``, ``mdd_3``
+    equals it, ``trd_3`` to ``trd_5`` add treated MDD persons to ``trd_1``, and ``trd_2``
+    holds 15 treated MDD persons in wgs_european (``SMALL_COUNTS``) and equals ``trd_1``
+    elsewhere.
+    """
     frames = []
     for cohort, (n_non, n_tr, n_trd, n_untreated) in GROUP_SIZES.items():
         n = n_non + n_tr + n_trd + n_untreated
@@ -102,27 +114,39 @@ def fake_persons(rng: np.random.Generator) -> pd.DataFrame:
         treated = np.r_[
             rng.random(n_non) < 0.3, np.ones(n_tr + n_trd, bool), np.zeros(n_untreated, bool)
         ]
+        trd_2 = trd.copy()
+        if cohort == "wgs_european":
+            trd_2[:] = False
+            trd_2[n_non : n_non + SMALL_COUNTS["sensitivity trd_2/trmdd_3 n_trd"]] = True
         frames.append(
-            pd.DataFrame({"cohort": cohort, "mdd_1": mdd, "trd_1": trd, "treated": treated})
+            pd.DataFrame(
+                {"cohort": cohort, "mdd_1": mdd, "trd_1": trd, "trd_2": trd_2, "treated": treated}
+            )
         )
     ungenotyped = pd.DataFrame(
         {"cohort": None, "mdd_1": [True] * 30, "trd_1": [True] * 30, "treated": True}
     )
+    ungenotyped["trd_2"] = ungenotyped["trd_1"]
     persons_df = pd.concat([*frames, ungenotyped], ignore_index=True)
     n = len(persons_df)
     persons_df["person_id"] = np.arange(1, n + 1, dtype=np.int64) * 7
     persons_df["non_mdd"] = ~persons_df["mdd_1"]
-    persons_df["sex"] = rng.choice(
-        np.array(["female", "male", None], dtype=object), n, p=[0.55, 0.43, 0.02]
-    )
+    # the analysis needs sex: only persons in no cohort lack it
+    sex = rng.choice(np.array(["female", "male"], dtype=object), n, p=[0.56, 0.44])
+    persons_df["sex"] = np.where(persons_df["cohort"].isna() & (rng.random(n) < 0.3), None, sex)
     persons_df["year_of_birth"] = rng.integers(1940, 2000, n)
     persons_df["age"] = 2023 - persons_df["year_of_birth"]
-    for k in (2, 3):
-        persons_df[f"mdd_{k}"] = persons_df["mdd_1"] & (rng.random(n) < 0.8)
-    for k in (2, 3, 4, 5):
-        persons_df[f"trd_{k}"] = persons_df["trd_1"] | (
-            persons_df["mdd_1"] & (rng.random(n) < 0.05 * k)
-        )
+    persons_df["race"] = rng.choice(np.array(RACES, dtype=object), n, p=[0.6, 0.2, 0.1, 0.1])
+    persons_df["ethnicity"] = rng.choice(
+        np.array(ETHNICITIES, dtype=object), n, p=[0.8, 0.15, 0.05]
+    )
+    # the other definitions nest as the study's do (trd_spark.study.DEFINITION_IMPLICATIONS)
+    persons_df["mdd_2"] = persons_df["mdd_1"] & (rng.random(n) < 0.8)
+    persons_df["mdd_3"] = persons_df["mdd_1"]
+    trmdd = persons_df["mdd_1"] & persons_df["treated"] & ~persons_df["trd_1"]
+    persons_df["trd_3"] = persons_df["trd_1"] | (trmdd & (rng.random(n) < 0.3))
+    persons_df["trd_4"] = persons_df["trd_1"] | (trmdd & (rng.random(n) < 0.15))
+    persons_df["trd_5"] = persons_df["trd_4"] | (trmdd & (rng.random(n) < 0.15))
     persons_df["n_mdd_dates"] = np.where(persons_df["mdd_1"], rng.integers(1, 9, n), 0)
     persons_df["first_mdd_date"] = [dt.date(2015, 1, 1) if m else None for m in persons_df["mdd_1"]]
     persons_df["end_of_observation"] = dt.date(2023, 6, 30)
@@ -132,37 +156,33 @@ def fake_persons(rng: np.random.Generator) -> pd.DataFrame:
     return persons_df
 
 
-def fake_associations(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
-    """Primary grid, the 15 definition pairs in discovery, and sex strata."""
+def group_counts(persons_df: pd.DataFrame, trd_def: str, trmdd_def: str) -> dict[str, int]:
+    """Sizes of the TRD, trMDD and non-MDD groups of one comparison among ``persons_df``."""
+    flag = lambda c: persons_df[c].fillna(False).astype(bool)  # noqa: E731
+    return {g: int(m.sum()) for g, m in group_masks(flag, trd_def, trmdd_def).items()}
+
+
+def fake_associations(
+    rng: np.random.Generator, traits: list[str], persons_df: pd.DataFrame
+) -> pd.DataFrame:
+    """Primary grid, the 15 definition pairs in discovery, and sex strata; cases and
+    controls counted among each cohort's persons (the fake analysis sample)."""
     rows = []
     for cohort in COHORTS:
-        n_non, n_tr, n_trd, _ = GROUP_SIZES[cohort]
-        cases_controls = {
-            "trMDD_vs_nonMDD": (n_tr, n_non),
-            "TRD_vs_nonMDD": (n_trd, n_non),
-            "TRD_vs_trMDD": (n_trd, n_tr),
-        }
+        members_df = persons_df[persons_df["cohort"] == cohort]
         for contrast in CONTRASTS:
-            trd_def = None if contrast == "trMDD_vs_nonMDD" else "trd_1"
-            rows += _grid(
-                rng, traits, cohort, contrast, trd_def, "trmdd_1", "all", cases_controls[contrast]
-            )
-    for k in range(1, 6):
-        for j in range(1, 4):
-            if (k, j) != (1, 1):
-                rows += _grid(
-                    rng,
-                    traits,
-                    "wgs_european",
-                    "TRD_vs_trMDD",
-                    f"trd_{k}",
-                    f"trmdd_{j}",
-                    "all",
-                    (55, 190),
-                )
-    for stratum, size in (("female", (33, 110)), ("male", (27, 90)), ("pgs_x_sex", (60, 200))):
+            rows += _grid(rng, traits, members_df, cohort, contrast, "trd_1", "trmdd_1", "all")
+    discovery_df = persons_df[persons_df["cohort"] == "wgs_european"]
+    for trd_def, trmdd_def in COMBINATIONS[1:]:
         rows += _grid(
-            rng, traits, "wgs_european", "TRD_vs_trMDD", "trd_1", "trmdd_1", stratum, size
+            rng, traits, discovery_df, "wgs_european", "TRD_vs_trMDD", trd_def, trmdd_def, "all"
+        )
+    for stratum in ("female", "male", "pgs_x_sex"):
+        subset_df = (
+            discovery_df if stratum == "pgs_x_sex" else discovery_df[discovery_df["sex"] == stratum]
+        )
+        rows += _grid(
+            rng, traits, subset_df, "wgs_european", "TRD_vs_trMDD", "trd_1", "trmdd_1", stratum
         )
     assoc_df = pd.DataFrame(rows)
     # two separated fits in the small microarray TRD group: flagged, never drawn
@@ -172,7 +192,9 @@ def fake_associations(rng: np.random.Generator, traits: list[str]) -> pd.DataFra
     return assoc_df
 
 
-def _grid(rng, traits, cohort, contrast, trd_def, trmdd_def, stratum, cases_controls):
+def _grid(rng, traits, sample_df, cohort, contrast, trd_def, trmdd_def, stratum):
+    sizes = group_counts(sample_df, trd_def, trmdd_def)
+    cases, controls = (sizes[g] for g in contrast_groups(contrast))
     rows = []
     for i, trait in enumerate(traits):
         beta = rng.normal(0.0, 0.08) + (0.4 if i % 9 == 0 else 0.0)
@@ -192,8 +214,8 @@ def _grid(rng, traits, cohort, contrast, trd_def, trmdd_def, stratum, cases_cont
                 "ci_low": np.exp(beta - 1.96 * se),
                 "ci_high": np.exp(beta + 1.96 * se),
                 "p": p,
-                "n_cases": cases_controls[0],
-                "n_controls": cases_controls[1],
+                "n_cases": cases,
+                "n_controls": controls,
                 "converged": True,
                 "significant": p < 1e-5,
             }
@@ -231,24 +253,25 @@ def fake_replication(rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fake_sensitivity(rng: np.random.Generator) -> pd.DataFrame:
+def fake_sensitivity(rng: np.random.Generator, persons_df: pd.DataFrame) -> pd.DataFrame:
+    """Table 2: the discovery cohort's TRD and trMDD counts for each definition pair."""
+    discovery_df = persons_df[persons_df["cohort"] == "wgs_european"]
     rows = []
-    for k in range(1, 6):
-        for j in range(1, 4):
-            n_trd = (
-                SMALL_COUNTS["sensitivity trd_2/trmdd_3 n_trd"] if (k, j) == (2, 3) else 50 + 5 * k
-            )
-            rows.append(
-                {
-                    "trd_def": f"trd_{k}",
-                    "trmdd_def": f"trmdd_{j}",
-                    "n_trmdd": 200 - 10 * j,
-                    "n_trd": n_trd,
-                    "meta_r2": 100.0 if (k, j) == (1, 1) else rng.uniform(40, 99),
-                    "n_significant": int(rng.integers(0, 8)),
-                    "overlap_pct": rng.uniform(0, 100),
-                }
-            )
+    for trd_def, trmdd_def in COMBINATIONS:
+        sizes = group_counts(discovery_df, trd_def, trmdd_def)
+        rows.append(
+            {
+                "trd_def": trd_def,
+                "trmdd_def": trmdd_def,
+                "n_trmdd": sizes["trMDD"],
+                "n_trd": sizes["TRD"],
+                "meta_r2": 100.0
+                if (trd_def, trmdd_def) == COMBINATIONS[0]
+                else rng.uniform(40, 99),
+                "n_significant": int(rng.integers(0, 8)),
+                "overlap_pct": rng.uniform(0, 100),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -288,10 +311,11 @@ def fake_km(rng: np.random.Generator) -> pd.DataFrame:
     risk sets fall to 1.  The pooled ``wgs`` set is large, ``microarray`` tiny.
     """
     rows = []
-    for cohort, scale in (("wgs", 1.0), ("microarray", 0.3)):
+    # strata of 20%, 60% and 20% of the Cox models' persons (fake_survival: 500 and 60)
+    for cohort, scale in (("wgs", 1.0), ("microarray", 0.12)):
         for trait in KM_TRAITS:
             for s, stratum in enumerate(STRATA):
-                n = int((100 if stratum == "pgs_20_80" else 40) * scale)
+                n = round((300 if stratum == "pgs_20_80" else 100) * scale)
                 rows += _km_curve(rng, n, 30 * s, cohort=cohort, trait=trait, stratum=stratum)
     return pd.DataFrame(rows)
 
@@ -358,14 +382,15 @@ def fake_attrition() -> pd.DataFrame:
 
 
 def fake_analysis_attrition() -> pd.DataFrame:
-    """Per cohort: the start, then exclusions (persons left, persons dropped)."""
+    """Per cohort: the start, then exclusions (persons left, persons dropped); those left
+    are the cohort's persons in the fake persons table."""
     rows = []
     for cohort, sizes in GROUP_SIZES.items():
-        n = sum(sizes) + 30
+        n = sum(sizes) + EXCLUDED
         for step, dropped, reason in (
             ("cohort", 0, "persons in the cohort"),
             ("missing_sex", 13, "sex missing"),
-            ("missing_pcs", 22, "not in the ancestry file"),
+            ("missing_pcs", EXCLUDED - 13, "not in the ancestry file"),
             ("missing_age", 0, "year of birth missing"),
         ):
             n -= dropped
@@ -374,17 +399,16 @@ def fake_analysis_attrition() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fake_group_sizes() -> pd.DataFrame:
+def fake_group_sizes(persons_df: pd.DataFrame) -> pd.DataFrame:
+    """Group sizes per cohort (``(none)`` for persons in none, ``all`` for everyone) and
+    definition pair, as the phenotype stage writes them."""
+    cohorts = persons_df["cohort"].fillna("(none)")
     rows = []
-    for cohort, (n_non, n_tr, n_trd, _) in GROUP_SIZES.items():
-        rows.append(
-            {
-                "cohort": cohort,
-                "trd_def": "trd_1",
-                "trmdd_def": "trmdd_1",
-                "n_trd": n_trd,
-                "n_trmdd": n_tr,
-                "n_non_mdd": n_non,
-            }
-        )
+    for cohort in [*COHORTS, "(none)", "all"]:
+        members_df = persons_df if cohort == "all" else persons_df[cohorts == cohort]
+        for trd_def, trmdd_def in COMBINATIONS:
+            sizes = group_counts(members_df, trd_def, trmdd_def)
+            rows.append({"cohort": cohort, "trd_def": trd_def, "trmdd_def": trmdd_def,
+                         "n_trd": sizes["TRD"], "n_trmdd": sizes["trMDD"],
+                         "n_non_mdd": sizes["nonMDD"]})  # fmt: skip
     return pd.DataFrame(rows)
