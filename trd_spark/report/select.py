@@ -24,6 +24,7 @@ from trd_spark.study import (
     STRATA,
     group_masks,
     mdd_definition,
+    treated_column,
 )
 
 # columns the report reads from each output table (docs/data-contracts.md, docs/architecture.md)
@@ -113,7 +114,15 @@ def table1(
     """
     require_columns(
         persons_df,
-        ["cohort", "sex", "age", "treated", "non_mdd", trd_def, mdd_definition(trmdd_def)],
+        [
+            "cohort",
+            "sex",
+            "age",
+            treated_column(trd_def),
+            "non_mdd",
+            trd_def,
+            mdd_definition(trmdd_def),
+        ],  # fmt: skip
         "persons",
     )
     grouped_df = persons_df.assign(group=comparison_group(persons_df, trd_def, trmdd_def))
