@@ -122,7 +122,7 @@ def table1(
             "non_mdd",
             trd_def,
             mdd_definition(trmdd_def),
-        ],  # fmt: skip
+        ],
         "persons",
     )
     grouped_df = persons_df.assign(group=comparison_group(persons_df, trd_def, trmdd_def))
