@@ -200,6 +200,13 @@ DEFINITION_IMPLICATIONS: tuple[tuple[str, str], ...] = (
     *((base, trd) for trd, base in BUILDS_ON.items()),  # trd_4 adds to trd_1, trd_5 to trd_4
     # a switch takes three exposures within one period, so the person is treated
     *((trd, treated_column(trd)) for trd in SWITCHING_DEFS),
+    # treated depends on the gap alone: definitions with one gap treat the same persons
+    *(
+        (treated_column(a), treated_column(b))
+        for a in SWITCHING_DEFS
+        for b in SWITCHING_DEFS
+        if a != b and SWITCHING_DEFAULTS[a][0] == SWITCHING_DEFAULTS[b][0]
+    ),
 )
 
 

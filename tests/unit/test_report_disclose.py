@@ -67,12 +67,14 @@ def test_coarse_km_reveals_no_small_difference(seed):
 
 def test_definitional_inclusions_follow_the_definitions():
     inclusions = set(definitional_inclusions())
-    # trd_1 is in trd_4 and trd_3; mdd_2 in mdd_1; the pools of trd_1..3 are the same persons
+    # trd_1 is in trd_4 and trd_3; mdd_2 in mdd_1; the pools of trd_1 and trd_3 are the same
+    # persons (one gap), trd_2's pool is treated under its own 91-day gap
     assert ("TRD|trd_1|trmdd_1", "TRD|trd_4|trmdd_1") in inclusions
     assert ("TRD|trd_1|trmdd_1", "TRD|trd_3|trmdd_1") in inclusions
     assert ("TRD|trd_1|trmdd_2", "TRD|trd_1|trmdd_1") in inclusions
-    assert ("pool|trd_2|trmdd_1", "pool|trd_1|trmdd_1") in inclusions
-    assert ("pool|trd_1|trmdd_1", "pool|trd_2|trmdd_1") in inclusions
+    assert ("pool|trd_3|trmdd_1", "pool|trd_1|trmdd_1") in inclusions
+    assert ("pool|trd_1|trmdd_1", "pool|trd_3|trmdd_1") in inclusions
+    assert ("pool|trd_2|trmdd_1", "pool|trd_1|trmdd_1") not in inclusions
     # trd_2 (another gap) is not in trd_1, and covering pairs only: no shortcut edge
     assert ("TRD|trd_2|trmdd_1", "TRD|trd_1|trmdd_1") not in inclusions
     assert ("TRD|trd_1|trmdd_1", "TRD|trd_5|trmdd_1") not in inclusions
@@ -95,7 +97,7 @@ def test_inclusions_are_checked_on_the_persons():
         assert not (members[group_p, *defs_p] & ~members[group_w, *defs_w]).any()
     # a person breaking an implication (trd_2 without treatment) drops those inclusions
     odd_df = persons_df.copy()
-    odd_df.loc[odd_df.index[0], ["mdd_1", "trd_2", "treated", "non_mdd"]] = [
+    odd_df.loc[odd_df.index[0], ["mdd_1", "trd_2", "treated_trd_2", "non_mdd"]] = [
         True,
         True,
         False,
@@ -107,7 +109,7 @@ def test_inclusions_are_checked_on_the_persons():
 
 def test_a_broken_definition_is_reported_and_left_out(caplog):
     persons_df = fake_persons(np.random.default_rng(3))
-    persons_df.loc[persons_df.index[0], ["mdd_1", "trd_2", "treated", "non_mdd"]] = [
+    persons_df.loc[persons_df.index[0], ["mdd_1", "trd_2", "treated_trd_2", "non_mdd"]] = [
         True, True, False, False,
     ]  # fmt: skip
     outputs = RunOutputs(output_dir="", tables={"persons": persons_df})

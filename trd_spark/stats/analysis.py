@@ -72,7 +72,9 @@ def build_analysis_table(
     present = [t for t in traits if t in pgs_df.columns]
     extra = ["pcs_source"] if "pcs_source" in cohorts_df.columns else []
     members_df = cohorts_df.loc[cohorts_df.cohort == cohort, ["person_id", *pcs, *extra]]
-    members_df = members_df.drop_duplicates("person_id")
+    # person order, not the order Spark's partitions happened to write: sums over persons
+    # then round the same way on every cluster, and so do the fits' iteration counts
+    members_df = members_df.drop_duplicates("person_id").sort_values("person_id")
     log = _Attrition(cohort)
     log.start(len(members_df), f"genotyped persons assigned to cohort {cohort}")
     table_df = members_df.merge(pgs_df[["person_id", *present]], on="person_id", how="left")

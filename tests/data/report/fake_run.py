@@ -19,7 +19,7 @@ import pandas as pd
 
 from trd_spark.config import Config, config_from_dict
 from trd_spark.resources import conf_path
-from trd_spark.study import COMBINATIONS, contrast_groups, group_masks
+from trd_spark.study import COMBINATIONS, TRD_DEFS, contrast_groups, group_masks, treated_column
 
 COHORTS = ("wgs_european", "wgs_diverse", "microarray")
 # planted group sizes per cohort: non-MDD, trMDD, TRD, MDD but untreated (no group)
@@ -128,6 +128,10 @@ def fake_persons(rng: np.random.Generator) -> pd.DataFrame:
     )
     ungenotyped["trd_2"] = ungenotyped["trd_1"]
     persons_df = pd.concat([*frames, ungenotyped], ignore_index=True)
+    # treated follows the TRD definition's gap (trd_spark.study.treated_column); here the
+    # 91-day gap of trd_2 treats the same persons as the default gap
+    for trd_def in TRD_DEFS:
+        persons_df[treated_column(trd_def)] = persons_df["treated"]
     n = len(persons_df)
     persons_df["person_id"] = np.arange(1, n + 1, dtype=np.int64) * 7
     persons_df["non_mdd"] = ~persons_df["mdd_1"]
