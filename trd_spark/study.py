@@ -321,6 +321,16 @@ def label(name: str) -> str:
 # ---------------------------------------------------------------------------
 
 CATALOG_COLUMNS: tuple[str, ...] = ("trait", "label", "domain", "source")
+# optional column: how far the ``source`` citation is known to be the paper's own
+# (docs/the-study.md, "The trait catalog"); an empty cell reads as "unknown"
+SOURCE_STATUS_COLUMN = "source_status"
+SOURCE_STATUSES: dict[str, str] = {
+    "cited": "the GWAS the paper cites (checked against the paper)",
+    "reconstruction": "a published GWAS of this trait, taken as the paper's source but not "
+    "checked against its supplement",
+    "stand_in": "no source of the paper's is known; a public GWAS of a close phenotype stands in",
+    "unknown": "no provenance recorded",
+}
 DOMAIN_LABELS: dict[str, str] = {
     "education_cognition": "Education and cognition",
     "metabolic_somatic_inflammation": "Metabolic, somatic and inflammation",
@@ -340,6 +350,7 @@ class Trait:
     label: str
     domain: str
     source: str
+    source_status: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -364,11 +375,12 @@ class TraitCatalog:
         return self.labels.get(name, name)
 
     def frame(self) -> Any:
-        """The catalog as a pandas DataFrame with columns ``trait, label, domain, source``."""
+        """The catalog as a pandas DataFrame with columns ``trait, label, domain, source,
+        source_status``."""
         import pandas as pd
 
-        rows = [(t.name, t.label, t.domain, t.source) for t in self.traits]
-        return pd.DataFrame(rows, columns=list(CATALOG_COLUMNS))
+        rows = [(t.name, t.label, t.domain, t.source, t.source_status) for t in self.traits]
+        return pd.DataFrame(rows, columns=[*CATALOG_COLUMNS, SOURCE_STATUS_COLUMN])
 
 
 def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
@@ -376,14 +388,15 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
 
     Parameters
     ----------
-    text : the file's content (columns ``trait``, ``label``, ``domain``, ``source``;
-        further columns are ignored).
+    text : the file's content (columns ``trait``, ``label``, ``domain``, ``source``, an
+        optional ``source_status`` (a key of :data:`SOURCE_STATUSES`); further columns are
+        ignored).
     source : the file's path, named in errors.
 
     Returns
     -------
     The catalog; InputError naming the file and line for a missing column, an empty
-    trait name or a trait listed twice.
+    trait name, a trait listed twice or an unknown source status.
     """
     rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
     if not rows:
@@ -396,6 +409,7 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
             f"must name {', '.join(CATALOG_COLUMNS)} (tab-separated)"
         )
     where = {c: header.index(c) for c in CATALOG_COLUMNS}
+    status_at = header.index(SOURCE_STATUS_COLUMN) if SOURCE_STATUS_COLUMN in header else None
     traits: list[Trait] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
@@ -411,8 +425,22 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
                 f"{seen[name]}); list each trait once"
             )
         seen[name] = line
-        traits.append(Trait(name, cells[1] or name, cells[2] or "other", cells[3]))
+        status = _source_status(row, status_at, source, line)
+        traits.append(Trait(name, cells[1] or name, cells[2] or "other", cells[3], status))
     return TraitCatalog(tuple(traits), source)
+
+
+def _source_status(row: list[str], at: int | None, source: str, line: int) -> str:
+    """The ``source_status`` cell of a catalog row (``unknown`` when absent or empty)."""
+    status = row[at].strip() if at is not None and at < len(row) else ""
+    if not status:
+        return "unknown"
+    if status not in SOURCE_STATUSES:
+        raise InputError(
+            f"{source}, line {line}: source_status {status!r} is not one of "
+            f"{', '.join(SOURCE_STATUSES)}"
+        )
+    return status
 
 
 def read_trait_catalog(path: str) -> TraitCatalog:

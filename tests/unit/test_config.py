@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from trd_spark.config import ConfigError, load_config
+from trd_spark.errors import InputError
 from trd_spark.resources import conf_dir
 
 MINIMAL = """
@@ -217,8 +218,12 @@ def test_shipped_trait_catalog_has_the_study_domains() -> None:
     import pandas as pd
 
     traits = pd.read_csv(conf_dir() / "traits.tsv", sep="\t")
-    assert list(traits.columns) == ["trait", "label", "domain", "source"]
+    assert list(traits.columns) == ["trait", "label", "domain", "source", "source_status"]
     assert len(traits) == 61 and traits.trait.is_unique
+    # provenance: the stand-ins are the UK Biobank field GWAS, every other source unchecked
+    stand_ins = traits.loc[traits.source_status == "stand_in"]
+    assert stand_ins.source.str.startswith("Neale lab UK Biobank").all() and len(stand_ins) == 6
+    assert set(traits.source_status) == {"reconstruction", "stand_in"}
     counts = traits.domain.value_counts().to_dict()
     assert counts == {
         "education_cognition": 2,
@@ -229,3 +234,20 @@ def test_shipped_trait_catalog_has_the_study_domains() -> None:
         "substance_use": 6,
         "temperament": 6,
     }
+
+
+def test_trait_catalog_reads_the_source_status(tmp_path) -> None:
+    from trd_spark.study import read_trait_catalog
+
+    header = "trait\tlabel\tdomain\tsource"
+    path = tmp_path / "old.tsv"
+    path.write_text(f"{header}\nheight\tHeight\tmetabolic_somatic_inflammation\tY 2022\n")
+    catalog = read_trait_catalog(str(path))
+    assert catalog.traits[0].source_status == "unknown"  # a catalog without the column
+    path.write_text(f"{header}\tsource_status\na\tA\tsleep\tX\tstand_in\nb\tB\tsleep\tY\t\n")
+    catalog = read_trait_catalog(str(path))
+    assert [t.source_status for t in catalog.traits] == ["stand_in", "unknown"]
+    assert catalog.frame()["source_status"].tolist() == ["stand_in", "unknown"]
+    path.write_text(f"{header}\tsource_status\na\tA\tsleep\tX\tverified\n")
+    with pytest.raises(InputError, match=r"line 2: source_status 'verified' is not one of"):
+        read_trait_catalog(str(path))
