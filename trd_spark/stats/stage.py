@@ -31,7 +31,13 @@ from trd_spark.stats.progression import (
     build_survival_set,
     run_progression,
 )
-from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
+from trd_spark.study import (
+    OUTPUT_TABLES,
+    Layout,
+    output_path,
+    pooled_set_name,
+    read_trait_catalog,
+)
 
 log = logging.getLogger(__name__)
 
@@ -302,16 +308,14 @@ def trait_presence(tables: dict[str, AnalysisTable], traits: list[str]) -> pd.Da
     return pd.DataFrame(rows, columns=["trait", "cohort", "present", "constant"])
 
 
-# results table -> where it goes
+# results table -> where it goes (the layout's names, but attrition and traits are the
+# analysis stage's own)
+_LAYOUT_RESULTS = (
+    "associations", "replication", "sensitivity", "survival", "km", "time_to_trd",
+    "schoenfeld", "pgs_adjustment",
+)  # fmt: skip
 RESULT_FILES: dict[str, str] = {
-    "associations": Layout.ASSOCIATIONS,
-    "replication": Layout.REPLICATION,
-    "sensitivity": Layout.SENSITIVITY,
-    "survival": Layout.SURVIVAL,
-    "km": Layout.KM,
-    "time_to_trd": Layout.TIME_TO_TRD,
-    "schoenfeld": Layout.SCHOENFELD,
-    "pgs_adjustment": Layout.PGS_ADJUSTMENT,
+    **{name: OUTPUT_TABLES[name] for name in _LAYOUT_RESULTS},
     "attrition": Layout.ANALYSIS_ATTRITION,
     "traits": Layout.ANALYSED_TRAITS,
 }
