@@ -82,6 +82,7 @@ def write_truth_persons(
         [
             "person_id",
             "platform",
+            "on_array",
             "cohort",
             "ancestry",
             "in_ancestry_file",
