@@ -428,7 +428,7 @@ def test_methods_describe_each_platforms_qc_and_floor(tmp_path):
     from trd_spark.report.methods import describe_platforms
 
     config = config_from_dict(
-        {"output_dir": "o", "weights": {"path": "w"}, "omop": {"path": "o"},
+        {"output_dir": "o", "weights": {"path": "w"}, "omop": {"path": "o"}, "ancestry": "a.tsv",
          "genotypes": {"wgs": {"path": "wgs.mt"},
                        "array": {"path": "array.mt", "assay": "array", "min_overlap": 0.4}}},
         tmp_path,
