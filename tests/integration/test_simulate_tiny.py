@@ -250,6 +250,13 @@ def test_weight_files_overlap_and_kinds(tiny_study, variants, trait):
             np.testing.assert_array_equal(truth["kind"].to_numpy(), kinds.to_numpy())
 
 
+def cohort_members(study: Path, ids: pd.Index) -> list[tuple[str, pd.Index]]:
+    """The persons of ``ids`` in each WGS cohort of the study's truth."""
+    truth = pd.read_parquet(study / "truth" / "persons.parquet").set_index("person_id")
+    cohort = truth["cohort"].reindex(ids)
+    return [(c, ids[cohort.eq(c).to_numpy()]) for c in ("wgs_european", "wgs_diverse")]
+
+
 @pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
 def test_plink2_scores_track_the_true_genetic_values(tiny_study, tmp_path):
     bim = pd.read_csv(
@@ -286,10 +293,14 @@ def test_plink2_scores_track_the_true_genetic_values(tiny_study, tmp_path):
             check=True,
             capture_output=True,
         )
-        scores = pd.read_csv(f"{out}.sscore", sep="\t").set_index("IID")
-        r = np.corrcoef(scores["SCORE1_SUM"], values.loc[scores.index, trait])[0, 1]
-        assert r > 0.75
-        assert abs(r - effects.loc[trait, "pgs_r_wgs"]) < 0.1
+        scores = pd.read_csv(f"{out}.sscore", sep="\t").set_index("IID")["SCORE1_SUM"]
+        # the truth's accuracy, over the platform and within each WGS cohort (the Diverse
+        # set's is lower, and ancestry mean shifts lower the platform's)
+        for name, members in [("wgs", scores.index), *cohort_members(tiny_study, scores.index)]:
+            r = np.corrcoef(scores[members], values.loc[members, trait])[0, 1]
+            assert abs(r - effects.loc[trait, f"pgs_r_{name}"]) < 0.1, (trait, name, r)
+        europeans = dict(cohort_members(tiny_study, scores.index))["wgs_european"]
+        assert np.corrcoef(scores[europeans], values.loc[europeans, trait])[0, 1] > 0.6
 
 
 def test_spark_reads_the_omop_tables(spark, tiny_study):
