@@ -1,19 +1,24 @@
-"""PGS scoring benchmark: the project's scorer against Hail idioms and plink2.
+"""Genotype path benchmark: the project's qc + score against plink2 doing the same, and Hail idioms.
 
-Builds N x M genotypes (Balding-Nichols, 1% missing calls) and K PRS-CS weight
-columns, then in one warm Hail session times:
+Builds N x M genotypes (Balding-Nichols, three populations = three ancestry groups, 0.2%
+missing calls) as a Hail MT and the same data as PLINK 1, and K PRS-CS weight files over
+every site; then in one warm Hail session times, for MT input and for PLINK input:
 
-* scorer prep     the qc stage's share: every site -> compact dosage cache + site index
-* scorer K traits read the weight files, match, score every trait (from the cache)
-* scorer 1 trait  the same for one trait
-* hail agg.sum    the Hail documentation recipe for one trait (weights keyed by locus)
-* hail array_sum  all K traits in one ``hl.agg.array_sum`` pass
-* plink2          ``plink2 --bfile --score ... cols=+scoresums`` whole process
+* ours qc          the qc stage's work on one platform: weight sites, site rules, the dosage
+                   cache (the one decode of the genotypes), call rate, AF, group AC/AN and the
+                   excess-het test of every site in Spark tasks, the kept-sites table
+* ours score K     read the weight files, match, score every trait (from the cache)
+* ours score 1     the same for one trait
+* plink2 qc        ``plink2 --freq --missing --hardy`` once per ancestry group (``--keep``),
+                   whole processes
+* plink2 score     ``plink2 --score ... cols=+scoresums`` for the K traits, whole process
+* hail agg.sum / hail array_sum   the Hail documentation recipe (1 trait) and all K traits
+                   in one ``hl.agg.array_sum`` pass (single size only)
 
-All methods impute missing genotypes with the mean dosage (plink2's default) and
-must agree with plink2 to 1e-5 relative (plink2 prints 6 significant digits).
-Not a test: ``python benchmarks/pgs_bench.py``.
-``--sizes 1000x50000,2000x100000`` shows growth (scorer and plink2 only).
+Scores must agree with plink2 to 1e-5 relative (plink2 prints 6 significant digits); plink2
+scores the sites our QC kept.  The ratio of issue 21 is (ours qc + score K) / (plink2 qc +
+plink2 score).  Not a test: ``python benchmarks/pgs_bench.py``.
+``--sizes 1000x50000,2000x100000`` shows growth (ours and plink2 only, PLINK input).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,36 +40,50 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
+MISSING_RATE = 0.002  # low enough that the call-rate rule (0.99) keeps nearly every site
+
 
 def timed(label: str, times: dict[str, float], fn: Callable[[], Any]) -> Any:
     start = time.perf_counter()
     result = fn()
     times[label] = time.perf_counter() - start
-    print(f"  {label:<18} {times[label]:8.2f} s", flush=True)
+    print(f"  {label:<24} {times[label]:8.2f} s", flush=True)
     return result
 
 
-def build_genotypes(work: Path, n: int, m: int) -> str:
+@dataclass(frozen=True)
+class Genotypes:
+    """One benchmark data set: the MT, the same as PLINK 1, and each person's group."""
+
+    mt_path: str
+    bed: str
+    groups: pd.Series  # person id (str) -> group name
+
+
+def build_genotypes(work: Path, n: int, m: int) -> Genotypes:
     import hail as hl
 
     path = work / f"geno_{n}x{m}.mt"
     if not (path / "_SUCCESS").exists():
         mt = hl.balding_nichols_model(
-            1, n, m, n_partitions=max(4, m // 25_000), reference_genome="GRCh38"
+            3, n, m, n_partitions=max(4, m // 25_000), reference_genome="GRCh38"
         )
         mt = mt.key_cols_by(s=hl.str(1_000_000 + mt.sample_idx))
-        mt = mt.select_rows(rsid=hl.missing(hl.tstr)).select_cols().select_globals()
-        mt = mt.annotate_entries(GT=hl.or_missing(hl.rand_bool(0.99, seed=3), mt.GT))
+        mt = mt.select_rows(rsid=hl.missing(hl.tstr)).select_cols("pop").select_globals()
+        mt = mt.annotate_entries(GT=hl.or_missing(hl.rand_bool(1 - MISSING_RATE, seed=3), mt.GT))
         mt.write(str(path), overwrite=True)
+    mt = hl.read_matrix_table(str(path))
     bed = work / f"geno_{n}x{m}"
     if not Path(str(bed) + ".bed").exists():
-        mt = hl.read_matrix_table(str(path))
         hl.export_plink(mt, str(bed), ind_id=mt.s, varid=hl.variant_str(mt.locus, mt.alleles))
-    return str(path)
+    cols = mt.cols().to_pandas()
+    groups = pd.Series([f"pop{p}" for p in cols["pop"]], index=cols["s"].astype(str))
+    return Genotypes(str(path), str(bed), groups)
 
 
-def write_weights(work: Path, mt_path: str, k: int, seed: int = 5) -> tuple[Path, Path, list[str]]:
-    """PRS-CS files (one chromosome per trait), a wide plink2 file and a trait catalog."""
+def write_weights(work: Path, mt_path: str, k: int, seed: int = 5) -> tuple[Path, pd.DataFrame]:
+    """PRS-CS files (one chromosome per trait) over every site; returns the folder and the
+    betas (sites x traits, with the plink2 variant id)."""
     import hail as hl
 
     mt = hl.read_matrix_table(mt_path)
@@ -76,95 +96,127 @@ def write_weights(work: Path, mt_path: str, k: int, seed: int = 5) -> tuple[Path
     ).to_pandas()
     folder = work / f"weights_{len(sites_df)}_{k}"
     traits = [f"trait{i:02d}" for i in range(k)]
-    wide = work / f"plink2_weights_{len(sites_df)}_{k}.tsv"
-    if wide.exists():
-        return folder, wide, traits
-    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    betas = rng.normal(0, 1e-3, size=(len(sites_df), k))
-    ids = (
-        sites_df["chrom"].map(lambda c: "chr" + c)
-        + ":"
-        + sites_df["pos"].astype(str)
-        + ":"
-        + sites_df["ref"]
-        + ":"
-        + sites_df["alt"]
+    betas = pd.DataFrame(rng.normal(0, 1e-3, size=(len(sites_df), k)), columns=traits).map(
+        lambda x: float(f"{x:.8g}")
     )
-    for j, trait in enumerate(traits):
-        table = pd.DataFrame(
-            {
-                "CHR": sites_df["chrom"],
-                "SNP": ".",
-                "BP": sites_df["pos"],
-                "A1": sites_df["alt"],
-                "A2": sites_df["ref"],
-                "BETA": betas[:, j],
-            }
-        )
-        table.to_csv(
-            folder / f"{trait}_pst_eff_a1_b0.5_phiauto_chr1.txt",
-            sep="\t",
-            header=False,
-            index=False,
-            float_format="%.8g",
-        )
-    wide_df = pd.DataFrame(betas, columns=traits).map(lambda x: float(f"{x:.8g}"))
-    wide_df.insert(0, "A1", sites_df["alt"])
-    wide_df.insert(0, "ID", ids)
-    wide_df.to_csv(wide, sep="\t", index=False, float_format="%.8g")
-    return folder, wide, traits
+    betas.insert(0, "A1", sites_df["alt"])
+    betas.insert(0, "ID", "chr" + sites_df["chrom"] + ":" + sites_df["pos"].astype(str) + ":"
+                 + sites_df["ref"] + ":" + sites_df["alt"])  # fmt: skip
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        for trait in traits:
+            table = pd.DataFrame(
+                {"CHR": sites_df["chrom"], "SNP": ".", "BP": sites_df["pos"],
+                 "A1": sites_df["alt"], "A2": sites_df["ref"], "BETA": betas[trait]}
+            )  # fmt: skip
+            table.to_csv(folder / f"{trait}_pst_eff_a1_b0.5_phiauto_chr1.txt", sep="\t",
+                         header=False, index=False, float_format="%.8g")  # fmt: skip
+    return folder, betas
 
 
-def run_scorer(
-    spark: Any,
-    mt_path: str,
-    folder: Path,
-    traits: list[str],
-    work: Path,
-    times: dict[str, float],
-    tag: str,
-) -> pd.DataFrame:
-    import hail as hl
+# ---------------------------------------------------------------------------
+# ours: the qc and score stages' library calls on one platform
+# ---------------------------------------------------------------------------
 
-    from trd_spark.genomics import pgs, qc, scoring, weights
-    from trd_spark.genomics.qc import flat_sites_ht
 
-    mt = hl.read_matrix_table(mt_path)
+def weight_files(folder: Path, traits: list[str]) -> Any:
+    from trd_spark.genomics import pgs, weights
+
+    catalog = sorted({p.name.split("_pst_eff")[0] for p in folder.iterdir()})
+    files_df = weights.list_weight_files(str(folder), "prscs", catalog)
+    return pgs.WeightFiles(files_df[files_df["trait"].isin(traits)], "prscs")
+
+
+def run_ours_qc(spark: Any, geno: Genotypes, fmt: str, files: Any, out: Path) -> Any:
+    """What ``run_qc`` does for one platform with the study's default thresholds."""
+    from trd_spark.genomics import pgs, qc
+    from trd_spark.genomics.readers import read_genotypes
+
+    path = geno.mt_path if fmt == "mt" else geno.bed
+    mt = read_genotypes(path, fmt)
     samples = [str(s) for s in mt.s.collect()]
-    prefix = str(work / f"cache_{tag.replace(' ', '_')}")
-    variants_path = prefix + ".variants.parquet"
+    pgs.write_weight_sites(spark, files, str(out / "weight_sites"))
+    sites_df = qc.read_weight_sites_df(spark, str(out / "weight_sites" / "part-*.tsv"))
+    return qc.qc_genotypes(
+        mt, list(range(len(samples))), [geno.groups[s] for s in samples], sites_df,
+        qc.QCThresholds(), str(out / "cache"), str(out / "variants.parquet"), str(out / "scratch"),
+    )  # fmt: skip
 
-    def prep() -> Any:
-        # what the qc stage adds to its site QC: the dosage cache and the site index
-        cache = qc.write_dosage_cache(mt, prefix)
-        variants_df = qc.index_variants(flat_sites_ht(mt.rows()).to_spark(), prefix)
-        variants_df.write.mode("overwrite").parquet(variants_path)
-        return cache
 
-    def match() -> Any:
-        catalog = sorted({p.name.split("_pst_eff")[0] for p in folder.iterdir()})
-        files_df = weights.list_weight_files(str(folder), "prscs", catalog)
-        files_df = files_df[files_df["trait"].isin(traits)]
-        return pgs.match_platform(
-            spark, pgs.WeightFiles(files_df, "prscs"), variants_path, traits, False,
-            str(work / f"matched_{tag.replace(' ', '_')}"), "bench",
-        )  # fmt: skip
+def run_ours_score(spark: Any, result: Any, files: Any, traits: list[str], out: Path) -> Any:
+    """What ``run_score`` does for one platform: match, floor, score one cohort of everyone."""
+    from trd_spark.genomics import pgs
 
-    def score(matched: Any, n_variants: int) -> pd.DataFrame:
-        cache, fam_ids = scoring.open_dosage_cache(prefix, n_variants)
-        ids = {"all": np.array([int(s) for s in samples])}
-        return pgs.score_platform(spark, cache, matched, traits, ids, fam_ids)["all"]
+    genotypes = pgs.QCdGenotypes(
+        str(out / "variants.parquet"), result.cache.prefix, result.cache.n_variants
+    )
+    ids = {"all": np.array([int(s) for s in result.fam_ids])}
+    scores, _ = pgs.score_weights(
+        spark, files, genotypes, traits, ids, False, 0.5, str(out / "score_scratch"), "bench"
+    )
+    return scores["all"].set_index("person_id")[traits]
 
-    t: dict[str, float] = {}
-    cache = timed(f"{tag} prep", t, prep)
-    matched = timed(f"{tag} match", t, match)
-    result = timed(f"{tag} score", t, lambda: score(matched, cache.n_variants))
-    times[f"scorer prep ({tag})"] = t[f"{tag} prep"]
-    times[f"scorer {tag}: match"] = t[f"{tag} match"]
-    times[f"scorer {tag}: score"] = t[f"{tag} score"]
-    times[f"scorer {tag}"] = t[f"{tag} match"] + t[f"{tag} score"]
-    return result.set_index("person_id")[traits]
+
+def kept_ids(out: Path) -> pd.Series:
+    """plink2 variant ids of the sites our QC kept."""
+    kept = pd.read_parquet(out / "variants.parquet")
+    return (
+        kept["contig"] + ":" + kept["position"].astype(str) + ":" + kept["ref"] + ":" + kept["alt"]
+    )
+
+
+def bench_ours(
+    spark: Any, geno: Genotypes, fmt: str, folder: Path, traits: list[str], work: Path,
+    times: dict[str, float], with_one: bool,
+) -> tuple[pd.DataFrame, Path]:  # fmt: skip
+    out = work / f"ours_{fmt}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    files = weight_files(folder, traits)
+    k = len(traits)
+    result = timed(f"ours qc ({fmt})", times, lambda: run_ours_qc(spark, geno, fmt, files, out))
+    scores = timed(f"ours score {k} ({fmt})", times,
+                   lambda: run_ours_score(spark, result, files, traits, out))  # fmt: skip
+    if with_one:
+        one = weight_files(folder, traits[:1])
+        timed(f"ours score 1 ({fmt})", times,
+              lambda: run_ours_score(spark, result, one, traits[:1], out))  # fmt: skip
+    print(f"    QC: {result.counts}")
+    return scores, out
+
+
+# ---------------------------------------------------------------------------
+# plink2 doing the same, and the Hail idioms
+# ---------------------------------------------------------------------------
+
+
+def run_plink2_qc(geno: Genotypes, out: Path) -> None:
+    """``--freq --missing --hardy`` once per ancestry group, as the QC rules need them."""
+    for group, members in geno.groups.groupby(geno.groups):
+        keep = out / f"keep_{group}.txt"
+        keep.write_text("".join(f"{s}\t{s}\n" for s in members.index))
+        cmd = ["plink2", "--bfile", geno.bed, "--keep", str(keep), "--freq", "--missing",
+               "--hardy", "--threads", "2", "--out", str(out / f"qc_{group}")]  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=True)
+
+
+def write_plink2_scores(betas: pd.DataFrame, ids: pd.Series, traits: list[str], path: Path) -> None:
+    """The wide plink2 score file, restricted to the sites our QC kept."""
+    betas[betas["ID"].isin(set(ids))][["ID", "A1", *traits]].to_csv(
+        path, sep="\t", index=False, float_format="%.8g"
+    )
+
+
+def run_plink2_score(bed: str, wide: Path, traits: list[str], out: Path) -> pd.DataFrame:
+    cmd = ["plink2", "--bfile", bed, "--score", str(wide), "1", "2", "header",
+           "cols=+scoresums", "--score-col-nums", f"3-{2 + len(traits)}", "--threads", "2",
+           "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True)
+    res = pd.read_csv(str(out) + ".sscore", sep="\t")
+    sums = res[[f"SCORE{i + 1}_SUM" for i in range(len(traits))]].to_numpy()
+    iid = res["IID"] if "IID" in res.columns else res["#IID"]
+    return pd.DataFrame(sums, columns=traits, index=iid.astype("int64"))
 
 
 def hail_weights_ht(wide: Path, traits: list[str]) -> Any:
@@ -207,31 +259,6 @@ def run_hail_array(mt_path: str, wide: Path, traits: list[str]) -> pd.DataFrame:
     )
 
 
-def run_plink2(bed: str, wide: Path, traits: list[str], out: Path) -> pd.DataFrame:
-    cmd = [
-        "plink2",
-        "--bfile",
-        bed,
-        "--score",
-        str(wide),
-        "1",
-        "2",
-        "header",
-        "cols=+scoresums",
-        "--score-col-nums",
-        f"3-{2 + len(traits)}",
-        "--threads",
-        "2",
-        "--out",
-        str(out),
-    ]
-    subprocess.run(cmd, check=True, capture_output=True)
-    res = pd.read_csv(str(out) + ".sscore", sep="\t")
-    sums = res[[f"SCORE{i + 1}_SUM" for i in range(len(traits))]].to_numpy()
-    iid = res["IID"] if "IID" in res.columns else res["#IID"]
-    return pd.DataFrame(sums, columns=traits, index=iid.astype("int64"))
-
-
 def agree(name: str, got: pd.DataFrame, ref: pd.DataFrame) -> float:
     aligned = got.loc[ref.index, list(got.columns)]
     rel = np.abs(aligned.to_numpy() - ref[list(got.columns)].to_numpy()) / np.maximum(
@@ -241,61 +268,69 @@ def agree(name: str, got: pd.DataFrame, ref: pd.DataFrame) -> float:
     # plink2 prints sums with 6 significant digits, so 1e-5 is its resolution here; exact
     # agreement to 1e-6 is checked by tests/integration/test_genomics_plink2.py
     verdict = "OK" if worst < 1e-5 else "DISAGREES"
-    print(f"  {name:<18} max relative difference to plink2 {worst:.2e} {verdict}")
+    print(f"  {name:<24} max relative difference to plink2 {worst:.2e} {verdict}")
     return worst
 
 
-def bench_size(spark: Any, work: Path, n: int, m: int, k: int, with_hail: bool) -> dict[str, float]:
+def bench_size(
+    spark: Any, work: Path, n: int, m: int, k: int, formats: list[str], with_hail: bool
+) -> dict[str, float]:
     print(f"\nN = {n:,} persons, M = {m:,} variants, K = {k} traits", flush=True)
-    mt_path = build_genotypes(work, n, m)
-    folder, wide, traits = write_weights(work, mt_path, k)
-    bed = str(work / f"geno_{n}x{m}")
+    geno = build_genotypes(work, n, m)
+    folder, betas = write_weights(work, geno.mt_path, k)
+    traits = [c for c in betas.columns if c.startswith("trait")]
     times: dict[str, float] = {}
-    ref = timed("plink2", times, lambda: run_plink2(bed, wide, traits, work / f"plink2_{n}x{m}"))
-    ours = run_scorer(spark, mt_path, folder, traits, work, times, f"{k} traits")
-    agree("scorer", ours, ref)
-    one = run_scorer(spark, mt_path, folder, traits[:1], work, times, "1 trait")
-    agree("scorer 1 trait", one, ref)
+    plink_out = work / f"plink2_{n}x{m}"
+    plink_out.mkdir(exist_ok=True)
+    timed("plink2 qc", times, lambda: run_plink2_qc(geno, plink_out))
+    wide = plink_out / "scores.tsv"
+    ours = {fmt: bench_ours(spark, geno, fmt, folder, traits, work, times, with_hail)
+            for fmt in formats}  # fmt: skip
+    # plink2 scores the sites our QC kept (the same on either input)
+    write_plink2_scores(betas, kept_ids(ours[formats[0]][1]), traits, wide)
+    score_out = plink_out / "score"
+    ref = timed("plink2 score", times, lambda: run_plink2_score(geno.bed, wide, traits, score_out))
+    for fmt, (scores, _) in ours.items():
+        agree(f"ours ({fmt})", scores, ref)
     if with_hail:
-        agree(
-            "hail agg.sum",
-            timed("hail agg.sum", times, lambda: run_hail_one(mt_path, wide, traits)),
-            ref,
-        )
-        agree(
-            "hail array_sum",
-            timed("hail array_sum", times, lambda: run_hail_array(mt_path, wide, traits)),
-            ref,
-        )
-    report(times, k)
+        one = timed("hail agg.sum", times, lambda: run_hail_one(geno.mt_path, wide, traits))
+        agree("hail agg.sum", one, ref)
+        many = timed("hail array_sum", times, lambda: run_hail_array(geno.mt_path, wide, traits))
+        agree("hail array_sum", many, ref)
+    report(times, k, formats)
     return times
 
 
-def report(times: dict[str, float], k: int) -> None:
+def report(times: dict[str, float], k: int, formats: list[str]) -> None:
     print("\n  wall times (s) and ratios")
     for label, value in times.items():
-        print(f"    {label:<28} {value:8.2f}")
-    ours = times[f"scorer {k} traits"]
-    print(f"    scorer {k} / scorer 1 trait      {ours / times['scorer 1 trait']:.2f}x")
-    one_pass = times[f"scorer {k} traits: score"] / times["scorer 1 trait: score"]
-    print(f"    score step alone, {k} / 1 trait   {one_pass:.2f}x")
-    print(f"    scorer {k} / plink2              {ours / times['plink2']:.2f}x")
-    with_prep = ours + times[f"scorer prep ({k} traits)"]
-    print(f"    scorer prep+{k} / plink2         {with_prep / times['plink2']:.2f}x")
-    if "hail array_sum" in times:
-        print(f"    hail array_sum / scorer {k}      {times['hail array_sum'] / ours:.1f}x")
-        print(f"    hail agg.sum (1 trait) / scorer {k} {times['hail agg.sum'] / ours:.1f}x")
+        print(f"    {label:<30} {value:8.2f}")
+    plink2 = times["plink2 qc"] + times["plink2 score"]
+    print(f"    plink2 qc + score                {plink2:8.2f}")
+    for fmt in formats:
+        qc, score = times[f"ours qc ({fmt})"], times[f"ours score {k} ({fmt})"]
+        print(f"    {fmt}: (qc + score {k}) / plink2 (qc + score)   {(qc + score) / plink2:.2f}x"
+              "   (target <= 3x)")  # fmt: skip
+        print(f"    {fmt}: qc / plink2 qc                  {qc / times['plink2 qc']:.2f}x")
+        print(f"    {fmt}: score {k} / plink2 score         {score / times['plink2 score']:.2f}x")
+        if f"ours score 1 ({fmt})" in times:
+            print(f"    {fmt}: score {k} / score 1             "
+                  f"{score / times[f'ours score 1 ({fmt})']:.2f}x")  # fmt: skip
+            if "hail array_sum" in times:
+                print(f"    hail array_sum / {fmt} score {k}     "
+                      f"{times['hail array_sum'] / score:.1f}x")  # fmt: skip
 
 
-def report_growth(grown: dict[tuple[int, int], dict[str, float]], k: int) -> None:
+def report_growth(grown: dict[tuple[int, int], dict[str, float]], k: int, fmt: str) -> None:
     """Seconds per 10^9 genotypes for each size: flat when the cost grows linearly in N x M."""
-    print(f"\n  growth, {k} traits: seconds per 1e9 genotypes (N x M)")
-    print(f"    {'N x M':>16} {'prep':>8} {'match+score':>12} {'plink2':>8}")
+    print(f"\n  growth, {k} traits, {fmt} input: seconds per 1e9 genotypes (N x M)")
+    print(f"    {'N x M':>16} {'qc':>8} {'score':>8} {'plink2 qc':>10} {'plink2 score':>13}")
     for (n, m), times in grown.items():
         per = 1e9 / (n * m)
         print(
-            f"    {f'{n}x{m}':>16} {times[f'scorer prep ({k} traits)'] * per:8.1f} "
-            f"{times[f'scorer {k} traits'] * per:12.1f} {times['plink2'] * per:8.1f}"
+            f"    {f'{n}x{m}':>16} {times[f'ours qc ({fmt})'] * per:8.1f} "
+            f"{times[f'ours score {k} ({fmt})'] * per:8.1f} {times['plink2 qc'] * per:10.1f} "
+            f"{times['plink2 score'] * per:13.1f}"
         )
 
 
@@ -307,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", default=None, help="NxM list, e.g. 500x25000,1000x50000 (no Hail idioms)"
     )
+    parser.add_argument("--formats", default="mt,plink", help="input formats of ours: mt,plink")
+    parser.add_argument("--no-hail", action="store_true", help="skip the Hail idioms")
     parser.add_argument("--work", default="/tmp/trd-spark-pgs-bench")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
@@ -316,16 +353,18 @@ def main(argv: list[str] | None = None) -> None:
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    spark = start_session(str(work / "session"), master="local[2]", driver_memory="6g")
+    formats = args.formats.split(",")
+    spark = start_session(str(work / "session"), master="local[2]", driver_memory="4g")
     try:
         if args.sizes:
             grown = {}
             for size in args.sizes.split(","):
                 n, m = (int(x) for x in size.lower().split("x"))
-                grown[(n, m)] = bench_size(spark, work, n, m, args.k, with_hail=False)
-            report_growth(grown, args.k)
+                grown[(n, m)] = bench_size(spark, work, n, m, args.k, formats, with_hail=False)
+            for fmt in formats:
+                report_growth(grown, args.k, fmt)
         else:
-            bench_size(spark, work, args.n, args.m, args.k, with_hail=True)
+            bench_size(spark, work, args.n, args.m, args.k, formats, not args.no_hail)
     finally:
         stop_session()
         if not args.keep:

@@ -42,6 +42,7 @@ DEFAULT_TRAITS = "traits.tsv"
 DEFAULT_CODE_LISTS = "code_lists"
 
 GenotypeFormat = Literal["mt", "vcf", "plink", "bgen"]
+Assay = Literal["sequencing", "array"]
 WeightFormat = Literal["prscs", "pgscatalog"]
 Role = Literal["discovery", "replication"]
 GapBasis = Literal["start_to_start", "end_to_start"]
@@ -64,14 +65,50 @@ class SparkConfig:
 
 
 @dataclass(frozen=True)
+class VariantQCConfig:
+    """The study's variant QC; each rule can be changed or switched off.
+
+    The top-level ``qc`` applies to every platform; ``genotypes.<platform>.qc`` changes it for
+    one platform (see :func:`platform_qc` for the order in which they combine).
+    """
+
+    population_af: bool = True  # apply the ACAF rule below (arrays: off unless set per platform)
+    min_pop_af: float = 0.01  # keep if population-specific AF > this in any group ...
+    min_pop_ac: int = 100  # ... or population-specific AC > this in any group
+    min_af: float = 0.005  # drop overall AF <= this
+    min_call_rate: float = 0.99
+    excess_het_p: float = 1e-6  # drop sites whose excess-heterozygosity p-value is below
+    multiallelic: Literal["drop", "split"] = "drop"
+    snv_only: bool = True
+    # which sites QC examines and the dosage cache holds: only those at a position or rsID of
+    # some weight file (small even for whole genomes), or every bi-allelic site
+    cache_sites: Literal["weights", "all"] = "weights"
+
+
+# What an assay changes in the top-level qc and in weights.min_overlap.  An array's sites are
+# used as genotyped: the ACAF population-AF rule, built for sequencing call sets, is off, and
+# its floor of weight overlap is lower because an array carries only part of the weight sites.
+ASSAY_QC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sequencing": {},
+    "array": {"population_af": False},
+}
+ARRAY_MIN_OVERLAP = 0.30
+
+
+@dataclass(frozen=True)
 class GenotypeSource:
-    """One genotyping platform's data."""
+    """One genotyping platform's data and the QC and overlap policy for it."""
 
     path: str
     format: GenotypeFormat = "mt"
+    assay: Assay = "sequencing"  # sequencing or array: sets the platform's default policy
     reference_genome: str = "GRCh38"
     sample_file: str | None = None  # BGEN .sample; default <path without .bgen>.sample
     n_partitions: int | None = None
+    qc: VariantQCConfig | None = None  # keys given here override the top-level qc
+    # smallest share of a trait's weights matched on this platform; a trait below is not scored
+    # here (None: weights.min_overlap for sequencing, ARRAY_MIN_OVERLAP for an array)
+    min_overlap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,29 +122,13 @@ class CohortRule:
 
 
 @dataclass(frozen=True)
-class VariantQCConfig:
-    """The study's variant QC; each rule can be changed or switched off."""
-
-    min_pop_af: float = 0.01  # keep if population-specific AF > this in any group ...
-    min_pop_ac: int = 100  # ... or population-specific AC > this in any group
-    min_af: float = 0.005  # drop overall AF <= this
-    min_call_rate: float = 0.99
-    excess_het_p: float = 1e-6  # drop sites whose excess-heterozygosity p-value is below
-    multiallelic: Literal["drop", "split"] = "drop"
-    snv_only: bool = True
-    # which kept sites go into the dosage cache the score stage reads: only those at a position
-    # or rsID of some weight file (small even for whole genomes), or every kept site
-    cache_sites: Literal["weights", "all"] = "weights"
-
-
-@dataclass(frozen=True)
 class WeightsConfig:
     """PGS weights and how to match them to the genotypes."""
 
     path: str
     format: WeightFormat = "prscs"
     traits: str = DEFAULT_TRAITS  # the trait catalog; default is the shipped 61 traits
-    min_overlap: float = 0.75
+    min_overlap: float = 0.75  # sequencing platforms' floor (genotypes.<platform>.min_overlap)
     keep_ambiguous: bool = False
     reference_genome: str = "GRCh38"
     chain_file: str | None = None
@@ -222,6 +243,25 @@ class Config:
     def discovery_cohort(self) -> str:
         return next(name for name, rule in self.cohorts.items() if rule.role == "discovery")
 
+    def platform_qc(self, platform: str) -> VariantQCConfig:
+        """The QC settings of one platform.
+
+        A config file's ``genotypes.<platform>.qc`` is already resolved by the loader (the
+        top-level ``qc``, then the assay's defaults, then the platform's own keys); a config
+        built in code without it gets the top-level ``qc`` with the assay's defaults.
+        """
+        source = self.genotypes[platform]
+        if source.qc is not None:
+            return source.qc
+        return dataclasses.replace(self.qc, **ASSAY_QC_DEFAULTS[source.assay])
+
+    def platform_min_overlap(self, platform: str) -> float:
+        """The smallest matched share of a trait's weights for the trait to be scored there."""
+        source = self.genotypes[platform]
+        if source.min_overlap is not None:
+            return source.min_overlap
+        return ARRAY_MIN_OVERLAP if source.assay == "array" else self.weights.min_overlap
+
 
 # ---------------------------------------------------------------------------
 # Loading
@@ -262,7 +302,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{file}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the top level must be a mapping of keys to values")
-    raw = _expand_env(raw, file, "")
+    raw = _merge_platform_qc(_expand_env(raw, file, ""), file)
     config = _build(Config, raw, file, "")
     config = _resolve_paths(config, file.parent.resolve())
     _check_consistency(config, file)
@@ -272,7 +312,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def config_from_dict(raw: dict[str, Any], base_dir: str | os.PathLike[str] = ".") -> Config:
     """Build a Config from a mapping, as if it were a YAML file in ``base_dir``."""
     where = Path(base_dir) / "<dict>"
-    config = _build(Config, _expand_env(raw, where, ""), where, "")
+    config = _build(Config, _merge_platform_qc(_expand_env(raw, where, ""), where), where, "")
     config = _resolve_paths(config, Path(base_dir).resolve())
     _check_consistency(config, where)
     return config
@@ -296,6 +336,27 @@ def _expand_env(value: Any, file: Path, key: str) -> Any:
 
         return _ENV_VAR.sub(lookup, value)
     return value
+
+
+def _merge_platform_qc(raw: dict[str, Any], file: Path) -> dict[str, Any]:
+    """Give every platform its own ``qc`` mapping: the top-level ``qc``, then what the
+    platform's assay changes, then the platform's own ``qc`` keys (the last one given wins).
+
+    The top-level ``qc`` is checked first so that its errors name ``qc.<key>``.
+    """
+    shared = raw.get("qc", {})
+    genotypes = raw.get("genotypes")
+    if not isinstance(shared, dict) or not isinstance(genotypes, dict):
+        return raw  # _build reports the wrong type
+    _build(VariantQCConfig, shared, file, "qc")
+    merged: dict[str, Any] = {}
+    for name, source in genotypes.items():
+        own = source.get("qc", {}) if isinstance(source, dict) else None
+        if isinstance(own, dict):
+            assay_defaults = ASSAY_QC_DEFAULTS.get(str(source.get("assay", "sequencing")), {})
+            source = {**source, "qc": {**shared, **assay_defaults, **own}}
+        merged[name] = source
+    return {**raw, "genotypes": merged}
 
 
 def _build(cls: type, raw: Any, file: Path, key: str) -> Any:
@@ -450,3 +511,6 @@ def _check_consistency(config: Config, file: Path) -> None:
         )
     if not 0 < config.weights.min_overlap <= 1:
         raise ConfigError(f"{file}: key 'weights.min_overlap' must be in (0, 1]")
+    for name, source in config.genotypes.items():
+        if source.min_overlap is not None and not 0 < source.min_overlap <= 1:
+            raise ConfigError(f"{file}: key 'genotypes.{name}.min_overlap' must be in (0, 1]")

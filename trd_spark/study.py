@@ -78,6 +78,7 @@ class Layout:
     MANIFESTS = "manifests"
     # exact counts of persons (logs, the report's audit): never shareable (docs/disclosure.md)
     PRIVATE = "private"
+    SCRATCH = "_scratch"  # a stage's scratch inside its staging folder, removed at its end
 
     @staticmethod
     def qc_variants(platform: str) -> str:

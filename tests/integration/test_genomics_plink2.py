@@ -23,6 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.plink2]
 PLINK2 = shutil.which("plink2")
 COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
 TRAITS = ["trait_a", "trait_b", "trait_c"]
+# QC thresholds that keep every bi-allelic SNV (the rules themselves are tested elsewhere)
+KEEP_EVERY_SITE = {"population_af": False, "min_af": -1.0, "min_call_rate": 0.0,
+                   "excess_het_p": 0.0}  # fmt: skip
 
 
 def make_genotypes(rng: np.random.Generator, n: int, m: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -157,16 +160,20 @@ def our_scores(
     work: Path,
     weight_files=None,
 ):
-    """The qc stage's cache of every site, then the score stage's match and score."""
+    """The qc stage's cache of every site (its rules switched off), then the score stage's
+    match and score."""
     from trd_spark.genomics import pgs, qc, weights
-    from trd_spark.genomics.qc import flat_sites_ht
     from trd_spark.genomics.readers import read_genotypes
 
     mt = read_genotypes(genotype_path, fmt)
-    cache = qc.write_dosage_cache(mt, str(work / "cache"))
+    samples = mt.s.collect()
+    everything = qc.QCThresholds(**KEEP_EVERY_SITE)
     variants_path = str(work / "variants.parquet")
-    variants_df = qc.index_variants(flat_sites_ht(mt.rows()).to_spark(), cache.prefix)
-    variants_df.write.parquet(variants_path)
+    result = qc.qc_genotypes(
+        mt, list(range(len(samples))), [None] * len(samples), None, everything,
+        str(work / "cache"), variants_path, str(work / "qc_scratch"),
+    )  # fmt: skip
+    cache = result.cache
     if weight_files is None:
         files_df = weights.list_weight_files(str(weights_dir), "prscs", TRAITS)
         weight_files = pgs.WeightFiles(files_df, "prscs")
@@ -288,4 +295,36 @@ def test_lifted_weights_score_like_plink2(spark, study):
     compare(ours, ["--vcf", str(work / "geno.vcf")], study, "lifted")
     assert report["n_in_file"].sum() == sum(
         len(pd.read_csv(f, sep="\t", header=None)) for f in old_build.iterdir()
+    )
+
+
+@pytest.mark.skipif(PLINK2 is None, reason="plink2 not installed (Debian package plink2)")
+def test_qc_statistics_equal_plink2_freq_and_missing(spark, study):
+    from trd_spark.genomics import qc
+    from trd_spark.genomics.readers import read_genotypes
+
+    work, _, _, sites = study
+    out = work / "qc_stats"
+    out.mkdir()
+    mt = read_genotypes(str(work / "geno.vcf"), "vcf")
+    n = mt.count_cols()
+    qc.qc_genotypes(
+        mt, list(range(n)), [None] * n, None, qc.QCThresholds(**KEEP_EVERY_SITE),
+        str(out / "cache"), str(out / "variants.parquet"), str(out / "scratch"),
+    )  # fmt: skip
+    ours = pd.read_parquet(out / "variants.parquet").set_index("rsid")
+    subprocess.run(
+        [PLINK2, "--vcf", str(work / "geno.vcf"), "--freq", "counts", "--missing", "variant-only",
+         "--threads", "1", "--out", str(out / "plink2")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    freq = pd.read_csv(out / "plink2.acount", sep="\t").set_index("ID")
+    miss = pd.read_csv(out / "plink2.vmiss", sep="\t").set_index("ID")
+    assert sorted(ours.index) == sorted(sites["id"]) == sorted(freq.index)
+    freq, miss = freq.loc[ours.index], miss.loc[ours.index]
+    # plink2 prints frequencies to 6 digits: compare the exact counts it also writes
+    assert ours["ac"].tolist() == freq["ALT_CTS"].astype(int).tolist()
+    np.testing.assert_allclose(ours["af"], freq["ALT_CTS"] / freq["OBS_CT"], rtol=1e-12)
+    np.testing.assert_allclose(
+        ours["call_rate"], 1 - miss["MISSING_CT"] / miss["OBS_CT"], rtol=1e-12
     )

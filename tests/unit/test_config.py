@@ -251,3 +251,58 @@ def test_trait_catalog_reads_the_source_status(tmp_path) -> None:
     path.write_text(f"{header}\tsource_status\na\tA\tsleep\tX\tverified\n")
     with pytest.raises(InputError, match=r"line 2: source_status 'verified' is not one of"):
         read_trait_catalog(str(path))
+
+
+PLATFORMS = """
+output_dir: out
+genotypes:
+  wgs:   {path: data/wgs.mt, format: mt}
+  array: {path: data/array.mt, format: mt, assay: array%s}
+ancestry: data/ancestry_preds.tsv
+weights: {path: data/weights, format: prscs}
+omop: {path: data/omop}
+"""
+
+
+def test_an_array_skips_the_population_af_rule_and_has_a_lower_floor(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, PLATFORMS % "" + "qc: {min_call_rate: 0.98}\n"))
+    wgs, array = config.platform_qc("wgs"), config.platform_qc("array")
+    assert wgs.population_af and not array.population_af
+    # the top-level qc reaches every platform
+    assert wgs.min_call_rate == array.min_call_rate == 0.98
+    assert config.platform_min_overlap("wgs") == 0.75
+    assert config.platform_min_overlap("array") == 0.30
+
+
+def test_a_platform_overrides_qc_keys_and_its_floor(tmp_path: Path) -> None:
+    own = ", qc: {population_af: true, min_af: 0.01}, min_overlap: 0.4"
+    config = load_config(write(tmp_path, PLATFORMS % own))
+    array = config.platform_qc("array")
+    assert array.population_af and array.min_af == 0.01 and array.min_call_rate == 0.99
+    assert config.platform_min_overlap("array") == 0.4
+    assert config.platform_qc("wgs").min_af == 0.005
+
+
+def test_platform_qc_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown key 'genotypes.array.qc.min_pop'"):
+        load_config(write(tmp_path, PLATFORMS % ", qc: {min_pop: 0.1}"))
+    with pytest.raises(ConfigError, match=r"unknown key 'qc.hwe'"):
+        load_config(write(tmp_path, PLATFORMS % "" + "qc: {hwe: 0.1}\n"))
+    with pytest.raises(ConfigError, match=r"'genotypes.array.assay' is 'chip'"):
+        load_config(write(tmp_path, (PLATFORMS % "").replace("assay: array", "assay: chip")))
+    with pytest.raises(ConfigError, match=r"'genotypes.array.min_overlap' must be in \(0, 1\]"):
+        load_config(write(tmp_path, PLATFORMS % ", min_overlap: 1.5"))
+
+
+def test_a_config_built_in_code_gets_the_assay_defaults() -> None:
+    import dataclasses
+
+    from trd_spark.config import GenotypeSource, config_from_dict
+
+    config = config_from_dict(
+        {"output_dir": "o", "genotypes": {"g": {"path": "g.mt"}}, "weights": {"path": "w"},
+         "omop": {"path": "o"}, "cohorts": {"c": {"genotypes": "g", "role": "discovery"}}}
+    )  # fmt: skip
+    chip = GenotypeSource(path="a.mt", assay="array")
+    config = dataclasses.replace(config, genotypes={**config.genotypes, "a": chip})
+    assert config.platform_qc("g").population_af and not config.platform_qc("a").population_af

@@ -194,9 +194,35 @@ def test_fast_reader_falls_back_to_name_the_line(tmp_path):
     assert isinstance(frame, pd.DataFrame) and "line 3" in frame["error"].iloc[0]
 
 
-def test_cache_columns_are_grouped_by_cohort():
+def test_cache_columns_are_grouped_by_cohort_then_the_others():
     from trd_spark.genomics.stage import cache_column_order
 
     samples = ["10", "11", "12", "13", "14"]
-    members = pd.DataFrame({"person_id": [14, 10, 13, 11], "cohort": ["b", "a", "a", "b"]})
-    assert cache_column_order(samples, members) == [0, 3, 1, 4]
+    platform = pd.DataFrame(
+        {"person_id": [14, 10, 13, 11, 12], "cohort": ["b", "a", "a", "b", None]}
+    )
+    assert cache_column_order(samples, platform) == [0, 3, 1, 4, 2]
+
+
+def test_pcs_come_from_the_file_or_the_genotypes_and_are_counted():
+    from trd_spark.genomics.cohorts import attach_pcs, pcs_attrition
+
+    ancestry = pd.DataFrame(
+        {"person_id": [1, 2, 3, 5], "ancestry_pred": ["eur", "afr", "eur", "amr"],
+         "pc1": [0.1, 0.2, 0.3, 0.5], "pc2": [1.0, 2.0, 3.0, 5.0]}
+    )  # fmt: skip
+    persons = {"wgs": pd.Series([1, 2, 3, 4]), "array": pd.Series([3, 5, 6])}
+    cohorts, _ = assign_cohorts(persons, ancestry, STUDY_SPECS)
+    computed = pd.DataFrame(
+        {"person_id": [5, 6], "platform": "array", "pc1": [-1.0, -2.0], "pc2": [-3.0, -4.0],
+         "pcs_source": "projected"}
+    )  # fmt: skip
+    out = attach_pcs(cohorts, ancestry, computed, n_pcs=2).set_index(["platform", "person_id"])
+    # person 5 has a file row but the microarray cohort takes all its PCs from one source
+    assert out.loc[("array", 5), ["pc1", "pc2", "pcs_source"]].tolist() == [-1.0, -3.0, "projected"]
+    assert out.loc[("array", 3), ["pc1", "pcs_source"]].tolist() == [0.3, "ancestry_file"]
+    assert out.loc[("wgs", 2), ["pc2", "pcs_source"]].tolist() == [2.0, "ancestry_file"]
+    assert pd.isna(out.loc[("wgs", 4), "pc1"]) and out.loc[("wgs", 4), "pcs_source"] is None
+    rows = pd.DataFrame(pcs_attrition(out.reset_index())).set_index("step")
+    assert rows.loc["microarray: pcs_projected", "n_persons"] == 2
+    assert "wgs_european: no_pcs" not in rows.index  # every cohort member has PCs

@@ -103,15 +103,29 @@ def test_file_groups_keep_chromosomes_together():
     assert sorted(f for _, g in groups for _, f in g) == sorted(files["file"])
 
 
-def test_low_overlap_stops_naming_the_trait():
-    import pytest
-
-    from trd_spark.errors import InputError
-    from trd_spark.genomics.matching import check_overlap
+def test_a_trait_below_the_floor_is_reported_not_scored():
+    from trd_spark.genomics.matching import apply_overlap_floor
 
     report = pd.DataFrame(
         {"trait": ["ok", "thin"], "n_matched": [90, 60], "n_in_file": [100, 100]}
     ).assign(overlap=lambda r: r.n_matched / r.n_in_file)
-    check_overlap(report, 0.6, "wgs")  # 60% is enough at 0.6
-    with pytest.raises(InputError, match=r"trait 'thin' on platform wgs: only 60 of 100"):
-        check_overlap(report, 0.75, "wgs")
+    at_60 = apply_overlap_floor(report, 0.6, "wgs")  # 60% is enough at 0.6
+    assert at_60["scored"].tolist() == [True, True] and (at_60["min_overlap"] == 0.6).all()
+    at_75 = apply_overlap_floor(report, 0.75, "array")
+    assert at_75["scored"].tolist() == [True, False]
+    assert at_75[["trait", "n_matched", "overlap"]].equals(
+        report[["trait", "n_matched", "overlap"]]
+    )
+
+
+def test_no_trait_above_the_floor_stops_naming_the_best_one():
+    import pytest
+
+    from trd_spark.errors import InputError
+    from trd_spark.genomics.matching import apply_overlap_floor
+
+    report = pd.DataFrame(
+        {"trait": ["thin", "thinner"], "n_matched": [60, 10], "n_in_file": [100, 100]}
+    ).assign(overlap=lambda r: r.n_matched / r.n_in_file)
+    with pytest.raises(InputError, match=r"platform array: at best 60 of 100 .*'thin'.*array.min"):
+        apply_overlap_floor(report, 0.75, "array")

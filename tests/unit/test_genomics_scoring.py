@@ -9,20 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tests.helpers.plink_bed import pack_bed_row, write_bed
 from trd_spark.genomics import scoring
-
-
-def pack_bed_row(alt_dosages: list[int | None]) -> bytes:
-    """PLINK 1 .bed packing written out by hand: A1 = ALT, 00 hom A1, 01 missing, 10 het, 11 hom A2."""
-    code = {2: 0b00, None: 0b01, 1: 0b10, 0: 0b11}
-    padded = list(alt_dosages) + [0] * (-len(alt_dosages) % 4)
-    out = bytearray()
-    for i in range(0, len(padded), 4):
-        byte = 0
-        for j in range(4):
-            byte |= code[padded[i + j]] << (2 * j)
-        out.append(byte)
-    return bytes(out)
 
 
 def test_lookup_decodes_hand_packed_bytes():
@@ -71,14 +59,11 @@ def test_assemble_scores_adds_offsets_and_standardises():
 def test_task_side_modules_do_not_import_hail():
     # Spark's Python workers import these; Hail would cost seconds per worker
     code = (
-        "import sys; import trd_spark.genomics.pgs, trd_spark.genomics.scoring; "
+        "import sys; import trd_spark.genomics.pgs, trd_spark.genomics.scoring, "
+        "trd_spark.genomics.qcstats, trd_spark.genomics.pcs; "
         "sys.exit('hail' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
-
-
-def write_bed(path, dosages: list[list[int | None]]) -> None:
-    path.write_bytes(b"\x6c\x1b\x01" + b"".join(pack_bed_row(row) for row in dosages))
 
 
 def test_read_sites_local_and_remote_agree(tmp_path):

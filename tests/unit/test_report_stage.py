@@ -421,3 +421,20 @@ def test_rounding_to_a_base(fake_run, tmp_path):
         if row["n"] != SUPPRESSED and row["Female n"] != SUPPRESSED:
             female, n = int(row["Female n"].replace(",", "")), int(row["n"].replace(",", ""))
             assert row["Female %"] == f"{100 * female / n:.1f}"
+
+
+def test_methods_describe_each_platforms_qc_and_floor(tmp_path):
+    from trd_spark.config import config_from_dict
+    from trd_spark.report.methods import describe_platforms
+
+    config = config_from_dict(
+        {"output_dir": "o", "weights": {"path": "w"}, "omop": {"path": "o"}, "ancestry": "a.tsv",
+         "genotypes": {"wgs": {"path": "wgs.mt"},
+                       "array": {"path": "array.mt", "assay": "array", "min_overlap": 0.4}}},
+        tmp_path,
+    )  # fmt: skip
+    wgs, array = describe_platforms(config).split(" On array (array): ")
+    assert wgs.startswith("On wgs (sequencing): Variants were kept when their allele frequency")
+    assert "at least 0.75 of its weights" in wgs
+    assert array.startswith("Variants were used as genotyped, without a population")
+    assert "at least 0.4 of its weights" in array

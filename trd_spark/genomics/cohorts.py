@@ -130,29 +130,60 @@ def _row(step: str, n_persons: int, n_dropped: int, reason: str) -> dict[str, ob
 
 
 def attach_pcs(
-    cohorts_df: pd.DataFrame, pcs_df: pd.DataFrame | None, source: str, n_pcs: int = 16
+    cohorts_df: pd.DataFrame,
+    ancestry_df: pd.DataFrame | None,
+    computed_df: pd.DataFrame | None,
+    n_pcs: int = 16,
 ) -> pd.DataFrame:
-    """Add ``pc1``..``pc<n_pcs>`` (null when the person has none) and ``pcs_source``.
+    """Add ``pc1``..``pc<n_pcs>`` and ``pcs_source`` to every person and platform.
 
     Parameters
     ----------
     cohorts_df : output of :func:`assign_cohorts`.
-    pcs_df : ``person_id`` + PC columns (may cover several platforms), or None.
-    source : ``ancestry_file`` or ``computed``.
+    ancestry_df : the ancestry file (``person_id`` + PC columns), or None.
+    computed_df : PCs computed from the genotypes: ``person_id``, ``platform``, PC columns and
+        ``pcs_source`` (``computed`` / ``projected``); they replace the file's for those rows.
     n_pcs : number of PCs.
 
     Returns
     -------
-    The cohorts table with PC columns.
+    The cohorts table with PC columns (null when the person has none) and ``pcs_source``
+    (``ancestry_file``, ``computed``, ``projected``, or null without PCs).
     """
     pc_cols = [f"pc{i + 1}" for i in range(n_pcs)]
-    if pcs_df is None:
-        out_df = cohorts_df.copy()
-        for col in pc_cols:
-            out_df[col] = float("nan")
+    if ancestry_df is None:
+        out_df = cohorts_df.assign(**{col: float("nan") for col in pc_cols})
     else:
-        keep_df = pcs_df[["person_id", *pc_cols]].drop_duplicates("person_id")
+        keep_df = ancestry_df[["person_id", *pc_cols]].drop_duplicates("person_id")
         out_df = cohorts_df.merge(keep_df, on="person_id", how="left")
-    out_df["pcs_source"] = source
+    has_pcs = out_df[pc_cols].notna().all(axis=1)
+    out_df["pcs_source"] = has_pcs.map({True: "ancestry_file", False: None}).astype(object)
+    if computed_df is not None and len(computed_df):
+        key = ["person_id", "platform"]
+        out_df = out_df.set_index(key)
+        out_df.update(computed_df.set_index(key)[[*pc_cols, "pcs_source"]])
+        out_df = out_df.reset_index()
     out_df["person_id"] = out_df["person_id"].astype("int64")
     return out_df
+
+
+def pcs_attrition(cohorts_df: pd.DataFrame) -> list[dict[str, object]]:
+    """One row per cohort whose PCs were computed from the genotypes, and one per cohort
+    with members left without PCs (the analysis excludes them)."""
+    rows = []
+    members = cohorts_df[cohorts_df["cohort"].notna()]
+    for cohort, part in members.groupby("cohort", sort=False):
+        for source in ("computed", "projected"):
+            n = int((part["pcs_source"] == source).sum())
+            if n:
+                rows.append(_row(f"{cohort}: pcs_{source}", n, 0, PCS_REASONS[source]))
+        lacking = int(part["pcs_source"].isna().sum())
+        if lacking:
+            rows.append(_row(f"{cohort}: no_pcs", lacking, 0, "no PCs; excluded at analysis"))
+    return rows
+
+
+PCS_REASONS = {
+    "computed": "PCs from the platform's own PCA (reference person)",
+    "projected": "PCs projected onto the platform's own PCA",
+}

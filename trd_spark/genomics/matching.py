@@ -31,8 +31,10 @@ REPORT_COLUMNS = [
     "n_missing",
     "n_duplicates",
     "overlap",
+    "min_overlap",
+    "scored",
 ]
-COUNT_COLUMNS = REPORT_COLUMNS[2:-1]
+COUNT_COLUMNS = REPORT_COLUMNS[2:-3]
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
@@ -253,22 +255,29 @@ def match_weights(weights: pd.DataFrame, sites: SiteTable, keep_ambiguous: bool)
     return plan.apply(weights["beta"].to_numpy(np.float64))
 
 
-def check_overlap(report_df: pd.DataFrame, min_overlap: float, platform: str) -> None:
-    """Stop when a trait matched too few of its weights.
+def apply_overlap_floor(report_df: pd.DataFrame, min_overlap: float, platform: str) -> pd.DataFrame:
+    """Mark which traits matched enough of their weights to be scored on a platform.
 
     Parameters
     ----------
     report_df : match report with ``trait``, ``n_matched``, ``n_in_file`` and ``overlap``.
-    min_overlap : the smallest allowed fraction of a trait's weights matched.
+    min_overlap : the platform's floor: the smallest share of a trait's weights matched.
     platform : for the message.
+
+    Returns
+    -------
+    The report with ``min_overlap`` and ``scored`` (False: below the floor, not scored on
+    this platform).  InputError when no trait reaches the floor, which points at a wrong
+    build or wrong files rather than at the data.
     """
-    low_df = report_df[report_df["overlap"] < min_overlap]
-    if len(low_df):
-        first = low_df.iloc[0]
+    out_df = report_df.assign(min_overlap=min_overlap, scored=report_df["overlap"] >= min_overlap)
+    if len(out_df) and not out_df["scored"].any():
+        best = out_df.sort_values("overlap").iloc[-1]
         raise InputError(
-            f"trait '{first['trait']}' on platform {platform}: only {first['n_matched']} of "
-            f"{first['n_in_file']} weights ({first['overlap']:.1%}) match the QC'd genotypes, "
-            f"below weights.min_overlap = {min_overlap}; check the build "
-            "(weights.reference_genome, weights.chain_file) and the weight files, "
-            "or lower weights.min_overlap"
+            f"no trait reaches the overlap floor on platform {platform}: at best "
+            f"{best['n_matched']} of {best['n_in_file']} weights ({best['overlap']:.1%}, trait "
+            f"'{best['trait']}') match the QC'd genotypes, below {min_overlap}; check the build "
+            "(weights.reference_genome, weights.chain_file) and the weight files, or lower "
+            f"genotypes.{platform}.min_overlap"
         )
+    return out_df

@@ -31,7 +31,7 @@ from trd_spark.genomics.matching import (
     COUNT_COLUMNS,
     MatchPlan,
     SiteTable,
-    check_overlap,
+    apply_overlap_floor,
     plan_match,
     site_table,
 )
@@ -296,12 +296,12 @@ def score_weights(
     scratch_dir: str,
     platform: str,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Match, check the overlap, and score every cohort of one platform.
+    """Match, apply the overlap floor, and score every cohort of one platform.
 
     Returns
     -------
-    (cohort -> ``pgs/<cohort>.parquet`` table, the platform's match report rows).
-    Raises InputError when a trait matches fewer than ``min_overlap`` of its weights.
+    (cohort -> ``pgs/<cohort>.parquet`` table with the traits at or above ``min_overlap``
+    only, the platform's match report rows with ``scored``).
     """
     matched = match_platform(
         spark,
@@ -312,6 +312,13 @@ def score_weights(
         f"{scratch_dir.rstrip('/')}/matched",
         platform,
     )
-    check_overlap(matched.report, min_overlap, platform)
+    report_df = apply_overlap_floor(matched.report, min_overlap, platform)
     cache, fam_ids = scoring.open_dosage_cache(genotypes.cache_prefix, genotypes.n_variants)
-    return score_platform(spark, cache, matched, traits, cohort_ids, fam_ids), matched.report
+    scores = score_platform(spark, cache, matched, traits, cohort_ids, fam_ids)
+    skipped = report_df.loc[~report_df["scored"], "trait"].tolist()
+    return {c: drop_traits(table, skipped) for c, table in scores.items()}, report_df
+
+
+def drop_traits(scores_df: pd.DataFrame, traits: list[str]) -> pd.DataFrame:
+    """A scores table without the columns of ``traits``."""
+    return scores_df.drop(columns=[f"{t}{suffix}" for t in traits for suffix in ("", "_n", "_z")])

@@ -2,7 +2,15 @@
 
 Rules, in order (each counts the sites it removes among those still left):
 ``multiallelic``, ``non_snv``, ``call_rate``, ``population_af``, ``overall_af``,
-``excess_het``.  All metrics come from one aggregation pass over the entries.
+``excess_het``.  The first two need only the sites; the others need genotypes.
+
+The genotypes are decoded once per platform.  The site rules run on the rows alone
+(Spark); the sites left that some weight file names (``qc.cache_sites: weights``, or every
+such site with ``all``) are written by Hail as a 2-bit PLINK 1 dosage cache of every person
+of the platform; Spark tasks then compute each cached site's QC statistics from the cache
+(:mod:`trd_spark.genomics.qcstats`).  The score stage reads the same cache.  Sites no
+weight file names are counted as ``outside_weights`` and not examined further: a whole
+genome's QC would cost more than the scores it serves.
 """
 
 from __future__ import annotations
@@ -10,9 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import hail as hl
-from pyspark.sql import DataFrame
+import numpy as np
+import pandas as pd
+from hail.utils.java import Env
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
+from pyspark.sql.window import Window
 
-from trd_spark.genomics.scoring import DosageCache
+from trd_spark import storage
+from trd_spark.genomics import qcstats
+from trd_spark.genomics.scoring import DosageCache, block_size, site_ranges
 
 QC_RULES: tuple[str, ...] = (
     "multiallelic",
@@ -22,12 +37,18 @@ QC_RULES: tuple[str, ...] = (
     "overall_af",
     "excess_het",
 )
+SITE_RULES: tuple[str, ...] = ("multiallelic", "non_snv")
+OUTSIDE_WEIGHTS = "outside_weights"  # summary key: sites no weight file names (not examined)
+METRICS = ("call_rate", "ac", "af", "het_p")  # per-site QC metrics kept in the variants table
+VARIANT_COLUMNS = ("contig", "chrom", "position", "ref", "alt", "rsid", "var_idx", *METRICS)
+_SNV_BASES = "^[ACGT]$"
 
 
 @dataclass(frozen=True)
 class QCThresholds:
-    """Plain thresholds of the variant QC (copied from the config by the stage)."""
+    """Plain thresholds of one platform's variant QC (copied from the config by the stage)."""
 
+    population_af: bool = True
     min_pop_af: float = 0.01
     min_pop_ac: int = 100
     min_af: float = 0.005
@@ -36,8 +57,20 @@ class QCThresholds:
     multiallelic: str = "drop"
     snv_only: bool = True
 
+    def entry_thresholds(self) -> qcstats.EntryThresholds:
+        """The thresholds of the rules that need genotypes."""
+        return qcstats.EntryThresholds(
+            min_call_rate=self.min_call_rate,
+            population_af=self.population_af,
+            min_pop_af=self.min_pop_af,
+            min_pop_ac=self.min_pop_ac,
+            min_af=self.min_af,
+            excess_het_p=self.excess_het_p,
+        )
 
-METRICS = ("call_rate", "ac", "af", "het_p")  # per-site QC metrics kept in the variants table
+    def rules(self) -> list[str]:
+        """The rules applied, in order."""
+        return [r for r in QC_RULES if r != "population_af" or self.population_af]
 
 
 def split_multiallelic(mt: hl.MatrixTable) -> hl.MatrixTable:
@@ -46,251 +79,260 @@ def split_multiallelic(mt: hl.MatrixTable) -> hl.MatrixTable:
     return mt.select_rows("rsid").select_entries("GT")
 
 
-def split_or_flag_multiallelic(mt: hl.MatrixTable, mode: str) -> hl.MatrixTable:
-    """Split multi-allelic rows (``mode='split'``) or flag them for the ``multiallelic`` rule.
-
-    Parameters
-    ----------
-    mt : genotypes in the common shape.
-    mode : ``drop`` or ``split``.
-
-    Returns
-    -------
-    MatrixTable with row field ``is_multiallelic`` (bool): more than two alleles, or a
-    locus that appears on more than one row.
-    """
-    if mode == "split":
-        return split_multiallelic(mt).annotate_rows(is_multiallelic=False)
-    per_locus_ht = mt.rows().group_by("locus").aggregate(n_rows=hl.agg.count())
-    n_rows = per_locus_ht[mt.locus].n_rows
-    return mt.annotate_rows(is_multiallelic=(hl.len(mt.alleles) > 2) | (n_rows > 1))
+def prepare_genotypes(mt: hl.MatrixTable, multiallelic: str) -> hl.MatrixTable:
+    """The genotypes QC numbers its rows in: split first when ``multiallelic='split'``."""
+    return split_multiallelic(mt) if multiallelic == "split" else mt
 
 
-def annotate_qc_metrics(mt: hl.MatrixTable, group_expr: hl.StringExpression) -> hl.MatrixTable:
-    """Add the per-site QC metrics in one pass over the entries.
-
-    Parameters
-    ----------
-    mt : genotypes with ``is_multiallelic``.
-    group_expr : column expression naming each person's ancestry group; missing for a
-        person in no group (absent from the ancestry file), who then counts only overall.
+def site_rows_df(mt: hl.MatrixTable) -> DataFrame:
+    """Every row of ``mt`` as a Spark DataFrame (no genotypes are read).
 
     Returns
     -------
-    MatrixTable with row fields ``call_rate``, ``ac``, ``af`` (alternate allele, overall),
-    ``group_ac``/``group_af`` (dict group -> value), ``het_p`` (one-sided HWE excess-het p).
+    ``row_idx`` (the row's index in ``mt``), ``contig``, ``chrom`` (no ``chr``; ``MT`` for
+    the mitochondrion), ``position``, ``ref``, ``alt`` (the first ALT), ``n_alleles``, ``rsid``.
     """
-    biallelic = hl.len(mt.alleles) == 2
-    alt_dosage = hl.agg.filter(biallelic, hl.agg.sum(mt.GT.n_alt_alleles()))
-    n_called = hl.agg.count_where(hl.is_defined(mt.GT))
-    mt = mt.annotate_rows(
-        call_rate=n_called / hl.agg.count(),
-        ac=alt_dosage,
-        an=2 * n_called,
-        group_counts=hl.agg.filter(
-            hl.is_defined(group_expr),
-            hl.agg.group_by(
-                group_expr,
-                hl.struct(
-                    ac=hl.agg.sum(mt.GT.n_alt_alleles()),
-                    an=2 * hl.agg.count_where(hl.is_defined(mt.GT)),
-                ),
-            ),
-        ),
-        het_p=hl.agg.filter(biallelic, hl.agg.hardy_weinberg_test(mt.GT, one_sided=True).p_value),
+    rows_ht = mt.rows().add_index("row_idx").key_by()
+    chrom = rows_ht.locus.contig.replace("^chr", "")
+    rows_ht = rows_ht.select(
+        row_idx=rows_ht.row_idx,
+        contig=rows_ht.locus.contig,
+        chrom=hl.if_else(chrom == "M", "MT", chrom),
+        position=rows_ht.locus.position,
+        ref=rows_ht.alleles[0],
+        alt=hl.or_missing(hl.len(rows_ht.alleles) > 1, rows_ht.alleles[1]),
+        n_alleles=hl.len(rows_ht.alleles),
+        rsid=rows_ht.rsid,
     )
-    return mt.annotate_rows(
-        af=hl.or_missing(mt.an > 0, mt.ac / mt.an),
-        group_af=mt.group_counts.map_values(lambda c: hl.or_missing(c.an > 0, c.ac / c.an)),
-        group_ac=mt.group_counts.map_values(lambda c: c.ac),
-    ).drop("group_counts")
+    return rows_ht.to_spark()
 
 
-def first_failed_rule_expr(mt: hl.MatrixTable, t: QCThresholds) -> hl.StringExpression:
-    """The first QC rule a site fails, in ``QC_RULES`` order; missing when it passes all.
+def site_rule_df(rows_df: DataFrame, multiallelic: str, snv_only: bool) -> DataFrame:
+    """``rows_df`` with ``site_rule``: ``multiallelic``, ``non_snv`` or null.
 
-    Parameters
-    ----------
-    mt : genotypes with the fields of :func:`annotate_qc_metrics`.
-    t : the thresholds.
-
-    Returns
-    -------
-    String expression (row-indexed).
+    A row is multi-allelic when it has more than two alleles or its locus is on more than
+    one row (``multiallelic='drop'``; after a split every row is bi-allelic).
     """
-    is_snv = (hl.len(mt.alleles) == 2) & hl.is_snp(mt.alleles[0], mt.alleles[1])
-    pop_ok = hl.any(
-        lambda g: (
-            (hl.or_else(mt.group_af[g], 0.0) > t.min_pop_af) | (mt.group_ac[g] > t.min_pop_ac)
-        ),
-        mt.group_af.keys(),
-    )
-    return (
-        hl.case()
-        .when(mt.is_multiallelic, "multiallelic")
-        .when(t.snv_only & ~is_snv, "non_snv")
-        .when(mt.call_rate < t.min_call_rate, "call_rate")
-        .when(~pop_ok, "population_af")
-        .when(hl.or_else(mt.af, 0.0) <= t.min_af, "overall_af")
-        .when(hl.or_else(mt.het_p, 1.0) < t.excess_het_p, "excess_het")
-        .or_missing()
+    per_locus = F.count(F.lit(1)).over(Window.partitionBy("contig", "position"))
+    multi = (F.col("n_alleles") > 2) | (per_locus > 1) if multiallelic == "drop" else F.lit(False)
+    snv = F.col("ref").rlike(_SNV_BASES) & F.coalesce(F.col("alt").rlike(_SNV_BASES), F.lit(False))
+    non_snv = ~snv if snv_only else F.col("alt").isNull()
+    rule = F.when(multi, "multiallelic").when(non_snv, "non_snv")
+    return rows_df.withColumn("site_rule", rule)
+
+
+def read_weight_sites_df(spark: SparkSession, sites_glob: str) -> DataFrame:
+    """The weight files' sites as :func:`trd_spark.genomics.pgs.write_weight_sites` wrote
+    them: ``chrom``, ``position``, ``rsid`` (null for none)."""
+    return spark.read.csv(
+        sites_glob, sep="\t", schema="chrom string, position long, rsid string", nullValue="."
     )
 
 
-def run_variant_qc(
-    mt: hl.MatrixTable, groups: dict[str, str] | None, thresholds: QCThresholds
-) -> tuple[hl.Table, dict[str, int]]:
-    """Apply every QC rule and count what each removes.
-
-    Parameters
-    ----------
-    mt : genotypes in the common shape.
-    groups : person id (``s``) -> ancestry group; persons absent count only overall.
-        None (no ancestry file): everyone is one group.
-    thresholds : the QC settings.
-
-    Returns
-    -------
-    (table of every site with its metrics and ``failed_rule``, counts with ``n_input``,
-    one entry per rule and ``n_kept``).
-    """
-    if groups is None:
-        mt = mt.annotate_cols(qc_group=hl.literal("all"))
-    else:
-        mt = mt.annotate_cols(qc_group=hl.literal(groups).get(mt.s))
-    mt = split_or_flag_multiallelic(mt, thresholds.multiallelic)
-    mt = annotate_qc_metrics(mt, mt.qc_group)
-    mt = mt.annotate_rows(failed_rule=first_failed_rule_expr(mt, thresholds))
-    sites_ht = mt.rows().checkpoint(hl.utils.new_temp_file("qc_sites", "ht"))
-    counter = sites_ht.aggregate(hl.agg.counter(hl.or_else(sites_ht.failed_rule, "kept")))
-    counts = {"n_input": int(sum(counter.values()))}
-    counts.update({rule: int(counter.get(rule, 0)) for rule in QC_RULES})
-    counts["n_kept"] = int(counter.get("kept", 0))
-    return sites_ht, counts
+def mark_weight_sites(rows_df: DataFrame, weight_sites_df: DataFrame | None) -> DataFrame:
+    """``rows_df`` with ``at_weight``: some weight file names the row's position or rsID
+    (matching decides the alleles later).  None for ``weight_sites_df``: every row."""
+    if weight_sites_df is None:
+        return rows_df.withColumn("at_weight", F.lit(True))
+    by_position = weight_sites_df.select("chrom", "position").distinct()
+    by_rsid = weight_sites_df.where(F.col("rsid").isNotNull()).select("rsid").distinct()
+    marked = rows_df.join(
+        by_position.withColumn("_at_position", F.lit(True)), ["chrom", "position"], "left"
+    ).join(by_rsid.withColumn("_at_rsid", F.lit(True)), "rsid", "left")
+    at_weight = F.coalesce(F.col("_at_position"), F.lit(False)) | F.coalesce(
+        F.col("_at_rsid"), F.lit(False)
+    )
+    return marked.withColumn("at_weight", at_weight).drop("_at_position", "_at_rsid")
 
 
 @dataclass(frozen=True)
-class WeightSites:
-    """Where some weight file names a site: by locus, and by rsID (Hail tables, checkpointed)."""
+class ExaminedSites:
+    """The rows QC examines with genotypes, and how many rows each earlier step removed."""
 
-    by_locus: hl.Table  # key: locus
-    by_rsid: hl.Table  # key: rsid
-
-
-def read_weight_sites(sites_glob: str, reference_genome: str) -> WeightSites:
-    """Read the weight files' sites once, as tables to filter each platform's genotypes with.
-
-    Parameters
-    ----------
-    sites_glob : TSV files of ``chrom, pos, rsid`` (``.`` for none) as
-        :func:`trd_spark.genomics.pgs.write_weight_sites` writes them.
-    reference_genome : the genotypes' build (the weights are on it too).
-    """
-    rg = hl.get_reference(reference_genome)
-    sites_ht = hl.import_table(sites_glob, no_header=True, types={"f1": hl.tint32}, missing=".")
-    chrom = sites_ht.f0.replace("^chr", "")
-    if rg.contigs[0].startswith("chr"):
-        chrom = "chr" + hl.if_else(chrom == "MT", "M", chrom)
-    sites_ht = sites_ht.annotate(contig=chrom)
-    valid = hl.is_defined(sites_ht.f1) & hl.is_valid_locus(sites_ht.contig, sites_ht.f1, rg)
-    by_locus = sites_ht.filter(valid)
-    by_locus = by_locus.key_by(locus=hl.locus(by_locus.contig, by_locus.f1, rg))
-    by_rsid = sites_ht.filter(hl.is_defined(sites_ht.f2))
-    by_rsid = by_rsid.key_by(rsid=by_rsid.f2)
-    return WeightSites(
-        by_locus=by_locus.select().distinct().checkpoint(hl.utils.new_temp_file("sites", "ht")),
-        by_rsid=by_rsid.select().distinct().checkpoint(hl.utils.new_temp_file("rsids", "ht")),
-    )
+    rows_df: DataFrame  # row_idx, var_idx (the row in the cache), contig ... rsid
+    row_idx: np.ndarray  # sorted: the rows to write to the cache
+    counts: dict[str, int]  # n_input, multiallelic, non_snv, outside_weights
 
 
-def at_weight_sites(mt: hl.MatrixTable, sites: WeightSites) -> hl.MatrixTable:
-    """Rows at a position or rsID that some weight file names (matching decides the alleles)."""
-    by_locus = hl.is_defined(sites.by_locus[mt.locus])
-    return mt.filter_rows(by_locus | hl.or_else(hl.is_defined(sites.by_rsid[mt.rsid]), False))
-
-
-def kept_genotypes(mt: hl.MatrixTable, sites_ht: hl.Table, mode: str) -> hl.MatrixTable:
-    """The genotypes of the sites that pass QC, with their QC metrics as row fields.
+def examined_sites(
+    rows_df: DataFrame, weight_sites_df: DataFrame | None, thresholds: QCThresholds
+) -> ExaminedSites:
+    """Apply the site rules and the weight-site restriction; number the rows left.
 
     Parameters
     ----------
-    mt : the genotypes QC ran on (common shape).
-    sites_ht : output of :func:`run_variant_qc`.
-    mode : the ``multiallelic`` setting QC ran with (``split`` splits ``mt`` the same way).
+    rows_df : :func:`site_rows_df` of the platform.
+    weight_sites_df : the weight files' sites, or None to examine every site.
+    thresholds : the platform's QC settings.
 
     Returns
     -------
-    MatrixTable of the kept sites (row order unchanged).
+    The examined rows (``var_idx`` = their order, which is the cache's) and the counts.
     """
-    if mode == "split":
-        mt = split_multiallelic(mt)
-    return mt.semi_join_rows(sites_ht.filter(hl.is_missing(sites_ht.failed_rule)))
-
-
-def flat_sites_ht(sites_ht: hl.Table, extra: list[str] | None = None) -> hl.Table:
-    """Sites keyed by locus/alleles as a flat, unkeyed table (what Spark and Parquet want).
-
-    Parameters
-    ----------
-    sites_ht : a table keyed by ``locus``, ``alleles`` (bi-allelic) with ``rsid``.
-    extra : further row fields to keep.
-
-    Returns
-    -------
-    Table: contig, chrom (no ``chr``), position, ref, alt, rsid, then ``extra``.
-    """
-    flat_ht = sites_ht.key_by()
-    return flat_ht.select(
-        contig=flat_ht.locus.contig,
-        chrom=flat_ht.locus.contig.replace("^chr", ""),
-        position=flat_ht.locus.position,
-        ref=flat_ht.alleles[0],
-        alt=flat_ht.alleles[1],
-        rsid=flat_ht.rsid,
-        **{name: flat_ht[name] for name in extra or []},
+    marked = mark_weight_sites(
+        site_rule_df(rows_df, thresholds.multiallelic, thresholds.snv_only), weight_sites_df
+    ).persist()
+    outcome = F.coalesce(
+        F.col("site_rule"), F.when(~F.col("at_weight"), OUTSIDE_WEIGHTS), F.lit("examined")
     )
+    tally = {r["outcome"]: int(r["n"]) for r in marked.groupBy(outcome.alias("outcome"))
+             .agg(F.count(F.lit(1)).alias("n")).collect()}  # fmt: skip
+    examined = marked.where(F.col("site_rule").isNull() & F.col("at_weight"))
+    row_idx = np.sort(examined.select("row_idx").toPandas()["row_idx"].to_numpy(np.int64))
+    numbering = Env.spark_session().createDataFrame(
+        pd.DataFrame({"row_idx": row_idx, "var_idx": np.arange(len(row_idx), dtype=np.int64)})
+    )
+    counts = {"n_input": sum(tally.values())}
+    counts.update({key: tally.get(key, 0) for key in (*SITE_RULES, OUTSIDE_WEIGHTS)})
+    return ExaminedSites(examined.join(numbering, "row_idx"), row_idx, counts)
 
 
-def write_dosage_cache(mt: hl.MatrixTable, prefix: str) -> DosageCache:
-    """Write genotypes as a PLINK 1 fileset whose site ``i`` is ``var_idx`` ``i``.
+def write_dosage_cache(
+    mt: hl.MatrixTable, row_idx: np.ndarray, columns: list[int], prefix: str
+) -> DosageCache:
+    """Write rows ``row_idx`` x columns ``columns`` of ``mt`` as a PLINK 1 fileset.
+
+    The rows keep their order, so the cache's site ``i`` is the ``i``-th of ``row_idx``
+    (its ``var_idx``); the ``.bim`` id is the source row index.  Hail's Scala writer
+    decodes the genotypes once; the QC statistics and the scores read the result.
 
     Parameters
     ----------
-    mt : bi-allelic genotypes (common shape), restricted to the sites and persons to keep.
+    mt : bi-allelic rows in the common shape (numbered as :func:`site_rows_df` numbers them).
+    row_idx : sorted row indices to keep.
+    columns : column indices in the order the cache holds them.
     prefix : output prefix (local or remote path).
 
     Returns
     -------
-    The cache; :func:`cache_index_df` reads its sites back with their ``var_idx``.
+    The cache.
     """
-    mt = mt.add_row_index("var_idx")
-    hl.export_plink(mt, prefix, ind_id=mt.s, varid=hl.str(mt.var_idx))
-    n_variants = cache_index_df(prefix).count()
-    return DosageCache(prefix, mt.count_cols(), n_variants)
+    indexed_mt = mt.add_row_index("row_idx")
+    wanted = hl.literal(set(row_idx.tolist()), dtype=hl.tset(hl.tint64))
+    cache_mt = indexed_mt.filter_rows(wanted.contains(indexed_mt.row_idx)).choose_cols(columns)
+    hl.export_plink(cache_mt, prefix, ind_id=cache_mt.s, varid=hl.str(cache_mt.row_idx))
+    return DosageCache(prefix, len(columns), len(row_idx))
 
 
-def cache_index_df(prefix: str) -> DataFrame:
-    """The cache's sites from its ``.bim``: ``contig, position, ref, alt, var_idx`` (Spark)."""
-    from hail.utils.java import Env
+def group_one_hot(groups: list[str | None]) -> tuple[np.ndarray, list[str]]:
+    """Persons x groups float32 membership of the cache's columns (a person in no group:
+    zeros) and the group names."""
+    names = sorted({g for g in groups if g is not None})
+    one_hot = np.zeros((len(groups), len(names)), dtype=np.float32)
+    for i, group in enumerate(groups):
+        if group is not None:
+            one_hot[i, names.index(group)] = 1.0
+    return one_hot, names
 
-    return (
-        Env.spark_session()
-        .read.csv(
-            prefix + ".bim",
-            sep="\t",
-            schema="contig string, var_idx long, cm double, position int, alt string, ref string",
-        )
-        .drop("cm")
+
+def compute_site_stats(
+    spark: SparkSession,
+    cache: DosageCache,
+    groups: list[str | None],
+    thresholds: QCThresholds,
+    folder: str,
+    sites_per_task: int = 25_000,
+) -> dict[str, int]:
+    """QC statistics of every cached site, one Spark job over the cache.
+
+    Parameters
+    ----------
+    spark : the session.
+    cache : the dosage cache.
+    groups : each cache column's ancestry group (None: in no group; counts only overall).
+    thresholds : the platform's QC settings.
+    folder : where the tasks write ``part-*.parquet`` (``qcstats.STATS_SCHEMA``).
+    sites_per_task : cache sites per task.
+
+    Returns
+    -------
+    Number of sites per first failed rule (``kept`` for those that pass).
+    """
+    storage.remove(folder)
+    storage.makedirs(folder)
+    sc = spark.sparkContext
+    n_tasks = max(sc.defaultParallelism, -(-cache.n_variants // sites_per_task))
+    ranges = site_ranges(cache.n_variants, n_tasks)
+    one_hot, _ = group_one_hot(groups)
+    task = qcstats.stats_task(
+        cache, one_hot, thresholds.entry_thresholds(), folder, block_size(cache.n_samples)
     )
+    tallies = sc.parallelize(ranges, max(len(ranges), 1)).mapPartitions(task).collect()
+    counts: dict[str, int] = {}
+    for tally in tallies:
+        for rule, n in tally.items():
+            counts[rule] = counts.get(rule, 0) + n
+    return counts
 
 
-def index_variants(variants_df: DataFrame, prefix: str) -> DataFrame:
-    """``variants_df`` (``contig, position, ref, alt``, ...) with each site's ``var_idx`` in the
-    cache at ``prefix``; null for a site the cache does not hold."""
-    return variants_df.join(cache_index_df(prefix), ["contig", "position", "ref", "alt"], "left")
+def kept_variants_df(examined: ExaminedSites, stats_df: DataFrame) -> DataFrame:
+    """The sites that pass every rule, with their QC metrics (``VARIANT_COLUMNS``)."""
+    joined = examined.rows_df.join(stats_df, "var_idx")
+    return joined.where(F.col("failed_rule").isNull()).select(*VARIANT_COLUMNS)
 
 
-def kept_sites_ht(sites_ht: hl.Table) -> hl.Table:
-    """The sites that pass QC, flat (``flat_sites_ht``) with their QC metrics."""
-    kept_ht = sites_ht.filter(hl.is_missing(sites_ht.failed_rule))
-    return flat_sites_ht(kept_ht, list(METRICS))
+def summary_counts(
+    examined: ExaminedSites, entry_counts: dict[str, int], thresholds: QCThresholds
+) -> dict[str, int | str]:
+    """One platform's ``qc/summary.json`` entry: rows in, removed by each step, kept.
+
+    A rule the platform does not apply shows as ``off``.
+    """
+    counts: dict[str, int | str] = dict(examined.counts)
+    for rule in qcstats.ENTRY_RULES:
+        counts[rule] = entry_counts.get(rule, 0) if rule in thresholds.rules() else "off"
+    counts["n_kept"] = entry_counts.get("kept", 0)
+    counts["n_in_cache"] = len(examined.row_idx)
+    return counts
+
+
+@dataclass(frozen=True)
+class PlatformQC:
+    """What QC of one platform produced."""
+
+    counts: dict[str, int | str]  # the platform's entry of qc/summary.json
+    cache: DosageCache
+    fam_ids: list[str]  # the cache's person ids, in column order
+
+
+def qc_genotypes(
+    mt: hl.MatrixTable,
+    columns: list[int],
+    groups: list[str | None],
+    weight_sites_df: DataFrame | None,
+    thresholds: QCThresholds,
+    cache_prefix: str,
+    variants_path: str,
+    scratch_dir: str,
+) -> PlatformQC:
+    """The whole QC of one platform: site rules, the dosage cache, the QC statistics, and
+    ``variants_path`` (the kept sites with their metrics and ``var_idx``).
+
+    Parameters
+    ----------
+    mt : the platform's genotypes (:func:`prepare_genotypes`).
+    columns : column indices of ``mt`` in the order the cache holds them.
+    groups : each cache column's ancestry group for the population-AF rule (None: none).
+    weight_sites_df : the weight files' sites, or None to examine every site.
+    thresholds : the platform's QC settings.
+    cache_prefix, variants_path : where the cache and the kept sites go.
+    scratch_dir : for the per-task statistics (removed by the caller).
+
+    Returns
+    -------
+    The summary counts, the cache and its person ids.
+    """
+    spark = Env.spark_session()
+    examined = examined_sites(site_rows_df(mt), weight_sites_df, thresholds)
+    cache = write_dosage_cache(mt, examined.row_idx, columns, cache_prefix)
+    samples = mt.s.collect()
+    stats_dir = f"{scratch_dir.rstrip('/')}/site_stats"
+    entry_counts = compute_site_stats(spark, cache, groups, thresholds, stats_dir)
+    variants_df = kept_variants_df(examined, spark.read.parquet(stats_dir))
+    variants_df.orderBy("var_idx").write.mode("overwrite").parquet(variants_path)
+    storage.remove(stats_dir)
+    return PlatformQC(
+        summary_counts(examined, entry_counts, thresholds),
+        cache,
+        [str(samples[i]) for i in columns],
+    )

@@ -105,8 +105,9 @@ def _read_plink(
         reference_genome=reference_genome,
         contig_recoding=_contig_recoding(reference_genome),
         min_partitions=n_partitions,
-        quant_pheno=True,
-        missing="-9",
+        # the phenotype column is not used: read it as case-control, where any value that is
+        # not 1 or 2 (-9, 0, NA, a number) counts as missing instead of failing the import
+        quant_pheno=False,
     )
     return mt.annotate_rows(rsid=hl.or_missing(mt.rsid != ".", mt.rsid))
 

@@ -1,37 +1,41 @@
 """The ``qc`` and ``score`` stages: the glue between the config and the genomics library.
 
-``run_qc`` writes ``qc/variants_<platform>.parquet``, ``qc/summary.json``,
+``run_qc`` writes ``qc/variants_<platform>.parquet``, the dosage caches, ``qc/summary.json``,
 ``qc/cohorts.parquet`` and ``qc/cohort_attrition.parquet``; ``run_score`` writes
-``pgs/<cohort>.parquet`` and ``pgs/match_report.parquet``.
+``pgs/<cohort>.parquet`` and ``pgs/match_report.parquet``.  Paths come from
+:class:`trd_spark.study.Layout`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import hail as hl
 import numpy as np
 import pandas as pd
 from hail.utils.java import Env
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from trd_spark import storage
 from trd_spark.config import Config, GenotypeSource
 from trd_spark.disclosure.private import PRIVATE
 from trd_spark.errors import InputError
-from trd_spark.genomics import pgs, qc
-from trd_spark.genomics.cohorts import CohortSpec, assign_cohorts, attach_pcs, person_ids_of
-from trd_spark.genomics.liftover import liftover_weights
-from trd_spark.genomics.pcs import compute_pcs
-from trd_spark.genomics.readers import read_ancestry, read_genotypes
-from trd_spark.genomics.weights import (
-    list_weight_files,
-    read_trait_catalog,
-    read_weights,
-    write_lifted,
+from trd_spark.genomics import pcs, pgs, qc
+from trd_spark.genomics.cohorts import (
+    CohortSpec,
+    assign_cohorts,
+    attach_pcs,
+    pcs_attrition,
+    person_ids_of,
 )
+from trd_spark.genomics.liftover import liftover_weights
+from trd_spark.genomics.readers import read_ancestry, read_genotypes
+from trd_spark.genomics.scoring import DosageCache
+from trd_spark.genomics.weights import list_weight_files, read_weights, write_lifted
+from trd_spark.study import Layout, output_path, read_trait_catalog
 
 log = logging.getLogger(__name__)
 
@@ -40,37 +44,36 @@ def _spark() -> SparkSession:
     return Env.spark_session()
 
 
-def _read_platform(source: GenotypeSource) -> hl.MatrixTable:
-    return read_genotypes(
-        source.path,
-        source.format,
-        source.reference_genome,
-        source.sample_file,
+@dataclass(frozen=True)
+class Platform:
+    """One platform's genotypes as the qc stage reads them."""
+
+    name: str
+    mt: hl.MatrixTable
+    samples: list[str]  # the MatrixTable's column keys, in order
+    thresholds: qc.QCThresholds
+
+
+def read_platform(config: Config, name: str) -> Platform:
+    """The platform's genotypes (split first when its QC splits multi-allelic sites)."""
+    source = config.genotypes[name]
+    settings = config.platform_qc(name)
+    mt = read_genotypes(
+        source.path, source.format, source.reference_genome, source.sample_file,
         source.n_partitions,
+    )  # fmt: skip
+    mt = qc.prepare_genotypes(mt, settings.multiallelic)
+    thresholds = qc.QCThresholds(
+        population_af=settings.population_af,
+        min_pop_af=settings.min_pop_af,
+        min_pop_ac=settings.min_pop_ac,
+        min_af=settings.min_af,
+        min_call_rate=settings.min_call_rate,
+        excess_het_p=settings.excess_het_p,
+        multiallelic=settings.multiallelic,
+        snv_only=settings.snv_only,
     )
-
-
-def _thresholds(config: Config) -> qc.QCThresholds:
-    c = config.qc
-    return qc.QCThresholds(
-        min_pop_af=c.min_pop_af,
-        min_pop_ac=c.min_pop_ac,
-        min_af=c.min_af,
-        min_call_rate=c.min_call_rate,
-        excess_het_p=c.excess_het_p,
-        multiallelic=c.multiallelic,
-        snv_only=c.snv_only,
-    )
-
-
-def _groups(ancestry_df: pd.DataFrame | None, samples: list[str]) -> dict[str, str] | None:
-    """Each sample's ancestry group for the population-AF rule (None: no ancestry file).
-
-    Keyed by the MT's own spelling of the id, which may differ from the file's (``007``)."""
-    if ancestry_df is None:
-        return None
-    by_id = dict(zip(ancestry_df["person_id"], ancestry_df["ancestry_pred"], strict=True))
-    return {s: by_id[int(s)] for s in samples if int(s) in by_id}
+    return Platform(name, mt, [str(s) for s in mt.s.collect()], thresholds)
 
 
 def _cohort_specs(config: Config) -> list[CohortSpec]:
@@ -85,81 +88,114 @@ def _cohort_specs(config: Config) -> list[CohortSpec]:
     ]
 
 
-def cache_column_order(samples: list[str], members_df: pd.DataFrame) -> list[int]:
-    """Column indices of the cohort members, cohort by cohort (each cohort one contiguous run).
+def cache_column_order(samples: list[str], platform_df: pd.DataFrame) -> list[int]:
+    """Column indices of the platform's persons: cohort members cohort by cohort (each cohort
+    one contiguous run), then the persons in no cohort.
 
     Parameters
     ----------
     samples : the MatrixTable's column keys in order.
-    members_df : ``person_id, cohort`` of this platform's cohort members.
+    platform_df : ``person_id, cohort`` of every person genotyped on the platform.
 
     Returns
     -------
-    Indices into ``samples``; persons in no cohort are left out of the cache.
+    Indices into ``samples``.
     """
     column = {int(s): i for i, s in enumerate(samples)}
-    ordered = members_df.assign(_col=members_df["person_id"].map(column))
-    ordered = ordered.sort_values(["cohort", "_col"])
+    ordered = platform_df.assign(
+        _col=platform_df["person_id"].map(column), _none=platform_df["cohort"].isna()
+    )
+    ordered = ordered.sort_values(["_none", "cohort", "_col"], na_position="last")
     return ordered["_col"].astype(int).tolist()
 
 
-def _qc_platform(
-    config: Config,
-    platform: str,
-    mt: hl.MatrixTable,
-    samples: list[str],
-    members_df: pd.DataFrame,
-    ancestry_df: pd.DataFrame | None,
-    qc_dir: str,
-    weight_sites: qc.WeightSites | None,
-) -> tuple[dict[str, int], pd.DataFrame | None]:
-    """QC of one platform: sites, dosage cache of its cohort members, PCs without ancestry file.
+def qc_groups(platform_df: pd.DataFrame, fam_ids: list[str], with_file: bool) -> list[str | None]:
+    """Each cache column's group for the population-AF rule: the ancestry file's group (None
+    when absent), or one group ``all`` for everyone when no ancestry file is given."""
+    if not with_file:
+        return ["all"] * len(fam_ids)
+    group = dict(zip(platform_df["person_id"], platform_df["ancestry_pred"], strict=True))
+    return [None if pd.isna(group[int(s)]) else str(group[int(s)]) for s in fam_ids]
 
-    ``weight_sites`` (or None for every kept site) restricts the cache to the sites
-    some weight may use; ``qc/variants_<platform>.parquet`` lists every kept site, with the
-    site's row in the cache as ``var_idx`` (null when not cached).
-    """
-    log.info("qc: variant QC of platform %s", platform)
-    sites_ht, counts = qc.run_variant_qc(mt, _groups(ancestry_df, samples), _thresholds(config))
-    kept_mt = qc.kept_genotypes(mt, sites_ht, config.qc.multiallelic)
-    cache_mt = kept_mt if weight_sites is None else qc.at_weight_sites(kept_mt, weight_sites)
-    cache_mt = cache_mt.choose_cols(cache_column_order(samples, members_df))
-    cache_prefix = storage.join(qc_dir, f"dosages_{platform}")
-    cache = qc.write_dosage_cache(cache_mt, cache_prefix)
-    counts["n_in_cache"] = cache.n_variants
+
+def qc_platform(
+    config: Config,
+    platform: Platform,
+    platform_df: pd.DataFrame,
+    weight_sites_df: DataFrame | None,
+    out_dir: str,
+) -> qc.PlatformQC:
+    """QC of one platform, its cache holding its cohort members first (cohort by cohort)."""
+    log.info("qc: site rules, dosage cache and QC statistics of platform %s", platform.name)
+    order = cache_column_order(platform.samples, platform_df)
+    fam_ids = [platform.samples[i] for i in order]
+    result = qc.qc_genotypes(
+        platform.mt,
+        order,
+        qc_groups(platform_df, fam_ids, config.ancestry is not None),
+        weight_sites_df,
+        platform.thresholds,
+        output_path(out_dir, Layout.dosage_cache(platform.name)),
+        output_path(out_dir, Layout.qc_variants(platform.name)),
+        output_path(out_dir, f"{Layout.SCRATCH}/{platform.name}"),
+    )
+    log.info("qc: %s: %s", platform.name, result.counts)
     log.info(  # a count of persons: to the private log only (docs/disclosure.md)
         "qc: dosage cache of %d sites x %d persons written",
-        cache.n_variants,
-        cache.n_samples,
+        result.cache.n_variants,
+        result.cache.n_samples,
         extra=PRIVATE,
     )
-    variants_df = qc.index_variants(qc.kept_sites_ht(sites_ht).to_spark(), cache_prefix)
-    variants_df.orderBy("contig", "position").write.mode("overwrite").parquet(
-        storage.join(qc_dir, f"variants_{platform}.parquet")
-    )
-    if ancestry_df is not None:
-        return counts, None
-    log.warning("no ancestry file given: computing 16 PCs from the %s genotypes", platform)
-    return counts, compute_pcs(mt, sites_ht, config.analysis.n_pcs)
+    return result
 
 
-def _weight_sites(config: Config, scratch_dir: str) -> qc.WeightSites | None:
-    """The weight files' sites for the cache restriction (None: cache every kept site).
+def platform_pcs(
+    config: Config,
+    platform_df: pd.DataFrame,
+    cache: DosageCache,
+    fam_ids: list[str],
+    variants_path: str,
+    needing: list[str],
+) -> pd.DataFrame | None:
+    """PCs of the members of the platform's cohorts that need them (None: no such cohort)."""
+    plan = pcs.plan_pcs(platform_df, needing)
+    if plan is None:
+        return None
+    where = "persons outside those cohorts" if plan.outside else "the cohorts' own members"
+    log.info("qc: PCs computed for cohorts %s from a PCA of %s", ", ".join(needing), where)
+    log.info(  # counts of persons: to the private log only (docs/disclosure.md)
+        "qc: PCs for %d persons from a PCA of %d reference persons",
+        len(plan.targets), len(plan.reference), extra=PRIVATE,
+    )  # fmt: skip
+    sites = pcs.choose_pca_sites(_spark().read.parquet(variants_path))
+    return pcs.compute_pcs(cache, fam_ids, plan, sites, config.analysis.n_pcs)
 
-    Only for weights on the genotypes' build; other platforms cache every kept site.
-    """
-    builds = {source.reference_genome for source in config.genotypes.values()}
-    if config.qc.cache_sites == "all" or config.weights.reference_genome not in builds:
+
+def weight_sites_df(config: Config, scratch_dir: str) -> DataFrame | None:
+    """The weight files' sites, which QC examines (None: every site, ``qc.cache_sites: all``
+    on every platform)."""
+    if all(config.platform_qc(p).cache_sites == "all" for p in config.genotypes):
         return None
     _, files_df = _weight_files(config)
     folder = storage.join(scratch_dir, "weight_sites")
-    log.info("qc: reading the sites of %d weight files (qc.cache_sites: weights)", len(files_df))
+    log.info("qc: reading the sites of %d weight files", len(files_df))
     pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, config.weights.format), folder)
-    return qc.read_weight_sites(folder + "/part-*.tsv", config.weights.reference_genome)
+    return qc.read_weight_sites_df(_spark(), folder + "/part-*.tsv")
+
+
+def _sites_for(config: Config, platform: str, sites_df: DataFrame | None) -> DataFrame | None:
+    """The weight sites to restrict a platform to; None (every site) when its QC examines all
+    sites or its build differs from the weights' (they are lifted over at scoring)."""
+    source = config.genotypes[platform]
+    same_build = source.reference_genome == config.weights.reference_genome
+    if config.platform_qc(platform).cache_sites == "all" or not same_build:
+        return None
+    return sites_df
 
 
 def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
-    """Cohorts, then per platform variant QC, the dosage cache and (without ancestry file) PCs.
+    """Cohorts, then per platform the site rules, the dosage cache, the QC statistics and
+    the PCs of the cohorts whose members lack ancestry-file PCs.
 
     Parameters
     ----------
@@ -170,60 +206,65 @@ def run_qc(config: Config, out_dir: str) -> dict[str, Any]:
     -------
     Small summary for the manifest: counts per platform and per cohort.
     """
-    qc_dir = storage.join(out_dir, "qc")
+    qc_dir = output_path(out_dir, "qc")
+    scratch_dir = output_path(out_dir, Layout.SCRATCH)
     storage.makedirs(qc_dir)
-    ancestry_df = read_ancestry(config.ancestry, config.analysis.n_pcs) if config.ancestry else None
-    genotypes = {platform: _read_platform(source) for platform, source in config.genotypes.items()}
-    samples = {platform: [str(s) for s in mt.s.collect()] for platform, mt in genotypes.items()}
-    persons = {platform: person_ids_of(ids, platform) for platform, ids in samples.items()}
+    n_pcs = config.analysis.n_pcs
+    ancestry_df = read_ancestry(config.ancestry, n_pcs) if config.ancestry else None
+    if ancestry_df is None:
+        log.warning("no ancestry file given: PCs are computed from the genotypes")
+    platforms = {name: read_platform(config, name) for name in config.genotypes}
+    persons = {name: person_ids_of(p.samples, name) for name, p in platforms.items()}
     cohorts_df, attrition_df = assign_cohorts(persons, ancestry_df, _cohort_specs(config))
-    summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}}
-    computed_pcs: dict[str, pd.DataFrame] = {}
-    scratch_dir = storage.join(out_dir, "_scratch")
-    weight_sites = _weight_sites(config, scratch_dir)
-    for platform, source in config.genotypes.items():
-        members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
-        same_build = source.reference_genome == config.weights.reference_genome
-        if weight_sites and not same_build:
-            log.info("qc: weights need lift-over to %s; caching every kept site", platform)
-        counts, pcs = _qc_platform(
-            config, platform, genotypes[platform], samples[platform], members_df, ancestry_df,
-            qc_dir, weight_sites if same_build else None,
-        )  # fmt: skip
-        summary["platforms"][platform] = counts
-        if pcs is not None:
-            computed_pcs[platform] = pcs
-    if ancestry_df is not None:
-        cohorts_df = attach_pcs(cohorts_df, ancestry_df, "ancestry_file", config.analysis.n_pcs)
-    else:
-        cohorts_df = _attach_computed(cohorts_df, computed_pcs, config.analysis.n_pcs)
-    _write_qc_tables(qc_dir, cohorts_df, attrition_df, summary)
+    cohorts_df = attach_pcs(cohorts_df, ancestry_df, None, n_pcs)
+    needing = pcs.cohorts_needing_pcs(cohorts_df, n_pcs)
+    sites_df = weight_sites_df(config, scratch_dir)
+    summary: dict[str, Any] = {"rules": list(qc.QC_RULES), "platforms": {}, "policy": {}}
+    computed: list[pd.DataFrame] = []
+    for name, platform in platforms.items():
+        platform_df = cohorts_df[cohorts_df["platform"] == name]
+        result = qc_platform(
+            config, platform, platform_df, _sites_for(config, name, sites_df), out_dir
+        )
+        summary["platforms"][name] = result.counts
+        summary["policy"][name] = {
+            "rules": platform.thresholds.rules(),
+            "min_overlap": config.platform_min_overlap(name),
+        }
+        variants_path = output_path(out_dir, Layout.qc_variants(name))
+        pcs_df = platform_pcs(
+            config, platform_df, result.cache, result.fam_ids, variants_path, needing
+        )
+        if pcs_df is not None:
+            computed.append(pcs_df.assign(platform=name))
+    computed_df = pd.concat(computed, ignore_index=True) if computed else None
+    cohorts_df = attach_pcs(cohorts_df.drop(columns=_pc_columns(cohorts_df)), ancestry_df,
+                            computed_df, n_pcs)  # fmt: skip
+    attrition_df = pd.concat([attrition_df, pd.DataFrame(pcs_attrition(cohorts_df))])
+    _write_qc_tables(out_dir, cohorts_df, attrition_df, summary)
     storage.remove(scratch_dir)
     return {
         "variants": {p: c["n_kept"] for p, c in summary["platforms"].items()},
         "cohorts": cohorts_df["cohort"].value_counts().to_dict(),
+        "pcs_source": cohorts_df["pcs_source"].value_counts().to_dict(),
     }
 
 
-def _attach_computed(
-    cohorts_df: pd.DataFrame, computed: dict[str, pd.DataFrame], n_pcs: int
-) -> pd.DataFrame:
-    """PCs computed per platform; a person on two platforms gets each platform's own PCs."""
-    frames = []
-    for platform, part_df in cohorts_df.groupby("platform", sort=False):
-        frames.append(attach_pcs(part_df, computed.get(str(platform)), "computed", n_pcs))
-    return pd.concat(frames, ignore_index=True)
+def _pc_columns(cohorts_df: pd.DataFrame) -> list[str]:
+    return [
+        c for c in cohorts_df.columns if c == "pcs_source" or (c[:2] == "pc" and c[2:].isdigit())
+    ]
 
 
 def _write_qc_tables(
-    qc_dir: str, cohorts_df: pd.DataFrame, attrition_df: pd.DataFrame, summary: dict[str, Any]
+    out_dir: str, cohorts_df: pd.DataFrame, attrition_df: pd.DataFrame, summary: dict[str, Any]
 ) -> None:
-    storage.write_parquet(cohorts_df, storage.join(qc_dir, "cohorts.parquet"))
+    storage.write_parquet(cohorts_df, output_path(out_dir, Layout.COHORTS))
     storage.write_parquet(
         attrition_df.astype({"n_persons": "int64", "n_rows_dropped": "int64"}),
-        storage.join(qc_dir, "cohort_attrition.parquet"),
+        output_path(out_dir, Layout.COHORT_ATTRITION),
     )
-    storage.write_text(storage.join(qc_dir, "summary.json"), json.dumps(summary, indent=2))
+    storage.write_text(output_path(out_dir, Layout.QC_SUMMARY), json.dumps(summary, indent=2))
 
 
 # ---------------------------------------------------------------------------
@@ -232,8 +273,7 @@ def _write_qc_tables(
 
 
 def _weight_files(config: Config) -> tuple[list[str], pd.DataFrame]:
-    catalog_df = read_trait_catalog(config.weights.traits)
-    traits = catalog_df["trait"].tolist()
+    traits = read_trait_catalog(config.weights.traits).names
     return traits, list_weight_files(config.weights.path, config.weights.format, traits)
 
 
@@ -260,7 +300,8 @@ def _platform_weights(
 
 
 def run_score(config: Config, out_dir: str) -> dict[str, Any]:
-    """Match weights, score every cohort for every trait, write ``pgs/``.
+    """Match weights, score every cohort for every trait above its platform's floor, write
+    ``pgs/``.
 
     Parameters
     ----------
@@ -269,71 +310,46 @@ def run_score(config: Config, out_dir: str) -> dict[str, Any]:
 
     Returns
     -------
-    Small summary: persons scored per cohort, traits, sites per platform.
+    Small summary: persons scored per cohort, traits, sites per platform, traits skipped
+    per platform for too little overlap.
     """
-    spark = _spark()
-    pgs_dir = storage.join(out_dir, "pgs")
-    storage.makedirs(pgs_dir)
-    qc_dir = storage.join(config.output_dir, "qc")
-    cohorts_path = storage.join(qc_dir, "cohorts.parquet")
+    storage.makedirs(output_path(out_dir, "pgs"))
+    cohorts_path = output_path(config.output_dir, Layout.COHORTS)
     if not storage.exists(cohorts_path):
         raise InputError(f"{cohorts_path} is missing; run the qc stage first")
     cohorts_df = storage.read_parquet(cohorts_path)
+    summary = json.loads(storage.read_text(output_path(config.output_dir, Layout.QC_SUMMARY)))
     traits, files_df = _weight_files(config)
     reports: list[pd.DataFrame] = []
-    persons: dict[str, int] = {}
-    sites: dict[str, int] = {}
+    result: dict[str, Any] = {"traits": len(traits), "persons": {}, "sites": {}, "skipped": {}}
     for platform, source in config.genotypes.items():
         members_df = cohorts_df[(cohorts_df["platform"] == platform) & cohorts_df["cohort"].notna()]
         if members_df.empty:
             continue
         log.info("score: matching and scoring platform %s", platform)
-        scratch_dir = storage.join(out_dir, "_scratch", platform)
-        weights = _platform_weights(config, source, files_df, scratch_dir)
-        scores, report_df, n_sites = _score_one_platform(
-            config, spark, platform, weights, traits, members_df, qc_dir, scratch_dir
+        scratch_dir = output_path(out_dir, f"{Layout.SCRATCH}/{platform}")
+        genotypes = pgs.QCdGenotypes(
+            variants_path=output_path(config.output_dir, Layout.qc_variants(platform)),
+            cache_prefix=output_path(config.output_dir, Layout.dosage_cache(platform)),
+            n_variants=int(summary["platforms"][platform]["n_in_cache"]),
         )
+        cohort_ids = {
+            str(c): part["person_id"].to_numpy(dtype=np.int64)
+            for c, part in members_df.groupby("cohort", sort=False)
+        }
+        scores, report_df = pgs.score_weights(
+            _spark(), _platform_weights(config, source, files_df, scratch_dir), genotypes,
+            traits, cohort_ids, config.weights.keep_ambiguous,
+            config.platform_min_overlap(platform), scratch_dir, platform,
+        )  # fmt: skip
         reports.append(report_df)
-        sites[platform] = n_sites
+        result["sites"][platform] = genotypes.n_variants
+        result["skipped"][platform] = report_df.loc[~report_df["scored"], "trait"].tolist()
         for cohort, scores_df in scores.items():
-            storage.write_parquet(scores_df, storage.join(pgs_dir, f"{cohort}.parquet"))
-            persons[cohort] = len(scores_df)
+            storage.write_parquet(scores_df, output_path(out_dir, Layout.pgs(cohort)))
+            result["persons"][cohort] = len(scores_df)
         storage.remove(scratch_dir)
     storage.write_parquet(
-        pd.concat(reports, ignore_index=True), storage.join(pgs_dir, "match_report.parquet")
+        pd.concat(reports, ignore_index=True), output_path(out_dir, Layout.MATCH_REPORT)
     )
-    return {"traits": len(traits), "persons": persons, "sites": sites}
-
-
-def _score_one_platform(
-    config: Config,
-    spark: SparkSession,
-    platform: str,
-    weights: pgs.WeightFiles,
-    traits: list[str],
-    members_df: pd.DataFrame,
-    qc_dir: str,
-    scratch_dir: str,
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, int]:
-    summary = json.loads(storage.read_text(storage.join(qc_dir, "summary.json")))
-    genotypes = pgs.QCdGenotypes(
-        variants_path=storage.join(qc_dir, f"variants_{platform}.parquet"),
-        cache_prefix=storage.join(qc_dir, f"dosages_{platform}"),
-        n_variants=int(summary["platforms"][platform]["n_in_cache"]),
-    )
-    cohort_ids = {
-        str(c): part["person_id"].to_numpy(dtype=np.int64)
-        for c, part in members_df.groupby("cohort", sort=False)
-    }
-    scores, report_df = pgs.score_weights(
-        spark,
-        weights,
-        genotypes,
-        traits,
-        cohort_ids,
-        config.weights.keep_ambiguous,
-        config.weights.min_overlap,
-        scratch_dir,
-        platform,
-    )
-    return scores, report_df, genotypes.n_variants
+    return result

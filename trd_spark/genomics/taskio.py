@@ -93,3 +93,9 @@ def read_matched(folder: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray,
         table["trait_idx"].to_numpy(),
         table["w"].to_numpy(),
     )
+
+
+def write_table(path: str, table: pa.Table) -> None:
+    """Write an Arrow table as one Parquet file."""
+    filesystem_, inner = filesystem(path)
+    pq.write_table(table, inner, filesystem=filesystem_)

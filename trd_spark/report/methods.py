@@ -32,14 +32,32 @@ def describe_cohorts(cohorts: Mapping[str, CohortRule]) -> str:
 
 def describe_qc(qc: VariantQCConfig) -> str:
     """The variant QC thresholds as a sentence."""
-    return (
+    population = (
         f"Variants were kept when their allele frequency exceeded {qc.min_pop_af:g} or their "
         f"allele count exceeded {qc.min_pop_ac} in at least one ancestry group; multi-allelic "
-        f"sites were {'dropped' if qc.multiallelic == 'drop' else 'split'}"
+        if qc.population_af
+        else "Variants were used as genotyped, without a population allele-frequency rule; "
+        "multi-allelic "
+    )
+    return (
+        f"{population}sites were {'dropped' if qc.multiallelic == 'drop' else 'split'}"
         f"{', non-SNVs dropped' if qc.snv_only else ''}, and sites with call rate below "
         f"{qc.min_call_rate:g}, overall allele frequency at or below {qc.min_af:g} or an "
         f"excess-heterozygosity p-value below {qc.excess_het_p:g} were removed."
     )
+
+
+def describe_platforms(config: Config) -> str:
+    """Each platform's variant QC and overlap floor (they can differ: an array's default has
+    no population-AF rule and a lower floor)."""
+    parts = []
+    for name, source in config.genotypes.items():
+        parts.append(
+            f"On {name} ({source.assay}): {describe_qc(config.platform_qc(name))} A trait was "
+            f"scored there when at least {config.platform_min_overlap(name):g} of its weights "
+            "matched."
+        )
+    return " ".join(parts)
 
 
 def describe_definitions(ph: PhenotypeConfig) -> str:
@@ -120,10 +138,10 @@ def write_methods(config: Config, manifests: Mapping[str, Mapping[str, Any]]) ->
     Paragraphs of plain text (HTML-escaped by the caller).
     """
     return [
-        f"Cohorts: {describe_cohorts(config.cohorts)}. {describe_qc(config.qc)} "
+        f"Cohorts: {describe_cohorts(config.cohorts)}. {describe_platforms(config)} "
         "PGS were computed from "
         f"{config.weights.format} weights (traits: {config.weights.traits}) matched to the "
-        f"genotypes with a minimum overlap of {config.weights.min_overlap:g}"
+        "genotypes"
         f"{'' if config.weights.keep_ambiguous else ', strand-ambiguous SNPs dropped'}.",
         describe_definitions(config.phenotypes),
         describe_analysis(config.analysis, config.phenotypes.min_mdd_dates_survival),

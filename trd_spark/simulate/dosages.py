@@ -27,6 +27,7 @@ class PlatformPersons:
     name: str
     index: np.ndarray  # row numbers into the study's person table
     group: np.ndarray  # index into GROUPS as the ancestry file says; -1 when absent
+    population_af: bool = True  # the platform's QC applies the population-AF rule
 
     @property
     def n(self) -> int:
@@ -141,7 +142,20 @@ def excess_het_p(n_hom_ref: int, n_het: int, n_hom_alt: int) -> float:
     return float(prob[hets >= n_het].sum() / prob.sum())
 
 
-def failed_rules(columns: np.ndarray, is_snv: np.ndarray, group: np.ndarray) -> list[str | None]:
+def expected_rule(kind: str, population_af: bool) -> str | None:
+    """The QC rule a site built as ``kind`` fails on a platform (None for a good site).
+
+    Without the population-AF rule (arrays), a site built to fail it, one carrier among
+    all, fails the overall-AF rule instead.
+    """
+    if kind == "population_af" and not population_af:
+        return "overall_af"
+    return kind if kind not in ("good", "array_only") else None
+
+
+def failed_rules(
+    columns: np.ndarray, is_snv: np.ndarray, group: np.ndarray, population_af: bool = True
+) -> list[str | None]:
     """The first QC rule (architecture order, after ``multiallelic``) each biallelic site fails.
 
     Parameters
@@ -149,6 +163,7 @@ def failed_rules(columns: np.ndarray, is_snv: np.ndarray, group: np.ndarray) -> 
     columns : (n_persons, n_sites) dosages of the platform's persons (-1 missing).
     is_snv : (n_sites,) whether REF and ALT are single bases.
     group : (n_persons,) group index per person (-1 unassigned).
+    population_af : whether the platform applies the population-AF rule.
 
     Returns
     -------
@@ -172,7 +187,7 @@ def failed_rules(columns: np.ndarray, is_snv: np.ndarray, group: np.ndarray) -> 
             rules.append("non_snv")
         elif n_called[j] / columns.shape[0] < MIN_CALL_RATE:
             rules.append("call_rate")
-        elif not population_ok[j]:
+        elif population_af and not population_ok[j]:
             rules.append("population_af")
         elif af[j] <= MIN_AF:
             rules.append("overall_af")

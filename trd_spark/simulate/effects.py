@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from trd_spark.published import TRD_VS_TRMDD_OR
+from trd_spark.simulate.weights import GENETIC_CLUSTERS, PLANTED_SHIFT
 
 # d logit P(TRD) / d log-hazard for an exponential time to TRD with ~20-30% converting within
 # follow-up: the hazard effect that yields the study's odds ratio.
@@ -49,9 +50,15 @@ def build_effects(traits_df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     trait, domain, log_or_mdd, log_or_trd_vs_trmdd (study target), log_hr_time_to_trd
-    (the exact hazard effect used to draw time to TRD).
+    (the exact hazard effect used to draw time to TRD), genetic_cluster (traits sharing a
+    genetic component; empty for none), ancestry_shift_planted (a trait built with a large
+    raw-score mean shift between ancestry groups and no effect on TRD).
     """
     trd = np.array([np.log(TRD_VS_TRMDD_OR.get(t, 1.0)) for t in traits_df["trait"]])
+    cluster_of = {t: c for c, members in GENETIC_CLUSTERS.items() for t in members}
+    planted = traits_df["trait"].isin(list(PLANTED_SHIFT)).to_numpy()
+    if np.any(trd[planted] != 0):
+        raise ValueError("a trait planted with an ancestry mean shift must not affect TRD")
     return pd.DataFrame(
         {
             "trait": traits_df["trait"].to_numpy(),
@@ -59,5 +66,7 @@ def build_effects(traits_df: pd.DataFrame) -> pd.DataFrame:
             "log_or_mdd": mdd_log_or(traits_df),
             "log_or_trd_vs_trmdd": trd,
             "log_hr_time_to_trd": trd / LOGIT_PER_LOG_HAZARD,
+            "genetic_cluster": [cluster_of.get(t, "") for t in traits_df["trait"]],
+            "ancestry_shift_planted": planted,
         }
     )

@@ -12,28 +12,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trd_spark.config import ASSAY_QC_DEFAULTS
 from trd_spark.simulate.ancestry import ancestry_table, compute_pcs, write_ancestry_file
-from trd_spark.simulate.dosages import PlatformPersons
+from trd_spark.simulate.dosages import PlatformPersons, expected_rule
 from trd_spark.simulate.genotypes import (
     GenotypeResult,
     PlatformOutput,
+    PlinkTarget,
+    WeightRows,
     simulate_genotypes,
-    start_platform_files,
 )
 from trd_spark.simulate.persons import GROUPS
-from trd_spark.simulate.plink import write_fam
 from trd_spark.simulate.scales import Scale
 from trd_spark.simulate.variants import build_variant_table, draw_frequencies
 from trd_spark.simulate.weights import (
     WeightSet,
     alt_weights,
+    ancestry_mixing,
     draw_noise,
+    draw_shifts,
     draw_true_effects,
     orient_weight_sites,
+    stratification_bias,
     write_prscs_files,
 )
 
-PLATFORMS = ("wgs", "array")
+# the simulated platforms and their assay (the pipeline's QC policy follows the assay)
+PLATFORM_ASSAYS = {"wgs": "sequencing", "array": "array"}
+PLATFORMS = tuple(PLATFORM_ASSAYS)
+# the study's cohorts and the platform each is built from
+COHORT_PLATFORMS = {"wgs_european": "wgs", "wgs_diverse": "wgs", "microarray": "array"}
 log = logging.getLogger(__name__)
 
 
@@ -54,7 +62,10 @@ class GeneticsResult:
     seed: int = 0
     genotypes: GenotypeResult | None = None
     work: Path | None = None
+    # per platform and per cohort: correlation of the expected score with the true value
     pgs_correlation: dict[str, np.ndarray] = field(default_factory=dict)
+    # per trait: raw-score mean of WGS Diverse minus WGS European, in European SDs
+    ancestry_shift: np.ndarray | None = None
     n_pcs_persons: int = 0
 
     def finish(self, root: Path, plan_df: pd.DataFrame, export: Sequence[str]) -> None:
@@ -62,29 +73,66 @@ class GeneticsResult:
         finish_genotypes(self, root, plan_df, export)
 
 
-def weight_row_maps(catalog_df: pd.DataFrame, weights: WeightSet) -> dict:
-    """Row numbers of each catalog site in the effect and weight matrices (-1 when none)."""
+def weight_rows(catalog_df: pd.DataFrame, weights: WeightSet) -> WeightRows:
+    """Where each catalog site's effects and weight errors are (row numbers, -1 when none)."""
     hm3 = catalog_df["hm3"].to_numpy()
     genotyped_hm3 = hm3 & (catalog_df["kind"] != "absent").to_numpy()
     weight_row = np.full(len(catalog_df), -1)
     weight_row[hm3] = np.arange(hm3.sum())
     effect_row = np.full(len(catalog_df), -1)
     effect_row[genotyped_hm3] = np.arange(genotyped_hm3.sum())
-    return {
-        "weight": weight_row,
-        "effect": effect_row,
-        "effects": weights.effects,
-        "noise": weights.noise,
-    }
+    return WeightRows(
+        weight=weight_row,
+        effect=effect_row,
+        effects=weights.effects,
+        other_effects=weights.other_effects,
+        error=weights.error,
+        mixing=ancestry_mixing(GROUPS),
+    )
 
 
 def platform_persons(persons_df: pd.DataFrame, name: str) -> PlatformPersons:
     """The platform's persons in id order, grouped as the ancestry file will say."""
-    index = np.flatnonzero((persons_df["platform"] == name).to_numpy())
+    on_platform = persons_df["on_array"] if name == "array" else persons_df["platform"] == name
+    index = np.flatnonzero(on_platform.to_numpy())
     ancestry = persons_df["ancestry"].to_numpy()[index]
     known = persons_df["in_ancestry_file"].to_numpy()[index]
     group = np.array([GROUPS.index(a) if k else -1 for a, k in zip(ancestry, known, strict=True)])
-    return PlatformPersons(name=name, index=index, group=group)
+    population_af = ASSAY_QC_DEFAULTS[PLATFORM_ASSAYS[name]].get("population_af", True)
+    return PlatformPersons(name=name, index=index, group=group, population_af=population_af)
+
+
+def platform_output(persons_df: pd.DataFrame, name: str, work: Path, export: Path | None,
+                    n_traits: int) -> PlatformOutput:  # fmt: skip
+    """A platform's accumulators and PLINK targets (the files Hail imports, then the export)."""
+    persons = platform_persons(persons_df, name)
+    targets = [PlinkTarget(work / name)]
+    if export is not None:
+        targets.append(PlinkTarget(export / name, biallelic_only=True))
+    for target in targets:
+        target.start()
+    return PlatformOutput(
+        persons=persons,
+        targets=targets,
+        score_effects=np.zeros((persons.n, n_traits)),
+        score_error=np.zeros((persons.n, n_traits)),
+    )
+
+
+def draw_weights(
+    rng: np.random.Generator, catalog_df: pd.DataFrame, freqs: np.ndarray, traits: list[str]
+) -> WeightSet:
+    """The weight sites, true effects (European and other groups'), noise and bias."""
+    hm3 = catalog_df["hm3"].to_numpy()
+    sites_df = orient_weight_sites(rng, catalog_df[hm3])
+    n_effects = int(sites_df["genotyped"].sum())
+    return WeightSet(
+        sites_df=sites_df,
+        effects=draw_true_effects(rng, n_effects, traits),
+        other_effects=draw_true_effects(rng, n_effects, traits),
+        noise=draw_noise(rng, freqs[hm3].mean(1), len(traits)),
+        bias=stratification_bias(freqs[hm3], draw_shifts(rng, traits), GROUPS),
+    )
 
 
 def pick_pca_sites(rng: np.random.Generator, catalog_df: pd.DataFrame, count: int) -> np.ndarray:
@@ -118,31 +166,17 @@ def simulate_genetics(
     catalog_df = build_variant_table(rng, sizes.n_sites, sizes.n_chromosomes)
     freqs = draw_frequencies(rng, len(catalog_df))
     traits = traits_df["trait"].tolist()
-    hm3_df = catalog_df[catalog_df["hm3"]]
-    sites_df = orient_weight_sites(rng, hm3_df)
-    n_effects = int(sites_df["genotyped"].sum())
-    weights = WeightSet(
-        sites_df=sites_df,
-        effects=draw_true_effects(rng, n_effects, len(traits)),
-        noise=draw_noise(rng, freqs[catalog_df["hm3"].to_numpy()].mean(1), len(traits)),
-    )
+    weights = draw_weights(rng, catalog_df, freqs, traits)
     pca_sites = pick_pca_sites(rng, catalog_df, sizes.n_pca_sites) if write_genotypes else None
     work = root / "_work"
     platforms = {}
     if write_genotypes:
         work.mkdir(parents=True, exist_ok=True)
         (root / "data").mkdir(parents=True, exist_ok=True)
-        for name in PLATFORMS:
-            export_prefix = root / "data" / name if export_plink else None
-            out = PlatformOutput(
-                persons=platform_persons(persons_df, name),
-                prefix=work / name,
-                export_prefix=export_prefix,
-            )
-            out.score_effects = np.zeros((out.persons.n, len(traits)))
-            out.score_noise = np.zeros((out.persons.n, len(traits)))
-            start_platform_files(out)
-            platforms[name] = out
+        export = root / "data" if export_plink else None
+        platforms = {
+            name: platform_output(persons_df, name, work, export, len(traits)) for name in PLATFORMS
+        }
     genotyped = (catalog_df["kind"] != "absent").to_numpy()
     group = np.array([GROUPS.index(a) for a in persons_df["ancestry"]])
     started = time.perf_counter()
@@ -152,7 +186,7 @@ def simulate_genetics(
         freqs[genotyped],
         group,
         platforms,
-        weight_row_maps(catalog_df, weights),
+        weight_rows(catalog_df, weights),
         sizes.block_rows,
         pca_sites,
     )
@@ -175,7 +209,9 @@ def simulate_genetics(
     )
     if write_genotypes:
         check_planted(result)
-        genetics.pgs_correlation = pgs_correlations(genetics, result)
+        scores = expected_scores(genetics, result)
+        genetics.pgs_correlation = pgs_correlations(genetics, persons_df, scores)
+        genetics.ancestry_shift = ancestry_shifts(persons_df, scores["wgs"])
     return genetics
 
 
@@ -189,53 +225,64 @@ def check_planted(result: GenotypeResult) -> None:
             )
 
 
-def pgs_correlations(genetics: GeneticsResult, result: GenotypeResult) -> dict[str, np.ndarray]:
-    """Per platform and trait: correlation of the score the pipeline should compute (matched,
-    non-ambiguous weights; missing calls at the mean) with the true genetic value."""
-    correlations = {}
+def expected_scores(
+    genetics: GeneticsResult, result: GenotypeResult
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per platform: (row numbers of its persons, the score the pipeline should compute from
+    their genotypes: matched, non-ambiguous weights of sites passing QC, missing at the mean)."""
+    scores = {}
     for name, out in result.platforms.items():
-        assert out.score_effects is not None and out.score_noise is not None
-        score = out.score_effects / genetics.gv_sd + out.score_noise
-        truth = genetics.genetic_values[out.persons.index]
-        correlations[name] = np.array(
-            [np.corrcoef(score[:, t], truth[:, t])[0, 1] for t in range(score.shape[1])]
-        )
-    return correlations
+        assert out.score_effects is not None and out.score_error is not None
+        scores[name] = (out.persons.index, out.score_effects / genetics.gv_sd + out.score_error)
+    return scores
+
+
+def correlations(score: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per trait (column): the correlation of score and truth."""
+    return np.array([np.corrcoef(score[:, t], truth[:, t])[0, 1] for t in range(score.shape[1])])
+
+
+def pgs_correlations(
+    genetics: GeneticsResult,
+    persons_df: pd.DataFrame,
+    scores: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Per platform (all its persons) and per study cohort (its members): the correlation of
+    the expected score with the true genetic value, trait by trait."""
+    out = {}
+    cohort = persons_df["cohort"].to_numpy()
+    for name, (index, score) in scores.items():
+        out[name] = correlations(score, genetics.genetic_values[index])
+        for set_name in [c for c, p in COHORT_PLATFORMS.items() if p == name]:
+            members = cohort[index] == set_name
+            if members.sum() > 2:
+                truth = genetics.genetic_values[index[members]]
+                out[set_name] = correlations(score[members], truth)
+    return out
+
+
+def ancestry_shifts(persons_df: pd.DataFrame, wgs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per trait: raw-score mean of WGS Diverse minus WGS European, in European-score SDs."""
+    index, score = wgs
+    cohort = persons_df["cohort"].to_numpy()[index]
+    european, diverse = score[cohort == "wgs_european"], score[cohort == "wgs_diverse"]
+    return (diverse.mean(0) - european.mean(0)) / european.std(0, ddof=1)
 
 
 def finish_genotypes(
     genetics: GeneticsResult, root: Path, plan_df: pd.DataFrame, export: Sequence[str]
 ) -> None:
     """Write the platforms' MTs (and exports), the ancestry file, weight files and truth tables."""
-    from trd_spark.simulate.matrixtable import (
-        export_platform_vcf,
-        import_simulated_plink,
-        write_platform_mt,
-    )
-
     assert genetics.genotypes is not None and genetics.work is not None
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     sex_code = np.where(plan_df["female"].to_numpy(), 2, 1)
     for name, out in genetics.genotypes.platforms.items():
-        assert out.prefix is not None
-        for prefix in (out.prefix, out.export_prefix):
-            if prefix is not None:
-                write_fam(
-                    prefix.with_suffix(".fam"),
-                    plan_df["person_id"].to_numpy()[out.persons.index],
-                    sex_code[out.persons.index],
-                )
-        started = time.perf_counter()
-        n_cells = int(genetics.catalog_df[f"on_{name}"].sum()) * out.persons.n
-        multi = multiallelic_alleles(genetics.catalog_df, name)
-        mt = import_simulated_plink(out.prefix, multi, max(1, min(16, n_cells // 40_000_000 + 1)))
-        write_platform_mt(mt, data / f"{name}.mt")
-        log.info("%s.mt written (%.1f s)", name, time.perf_counter() - started)
-        if "vcf" in export:
-            export_platform_vcf(data / f"{name}.mt", data / f"{name}.vcf.bgz")
-            (data / f".{name}.vcf.bgz.crc").unlink(missing_ok=True)
-            log.info("%s.vcf.bgz written (%.1f s)", name, time.perf_counter() - started)
+        for target in out.targets:
+            target.finish(
+                plan_df["person_id"].to_numpy()[out.persons.index], sex_code[out.persons.index]
+            )
+        write_platform_genotypes(genetics, name, out, data, export)
     started = time.perf_counter()
     if "plink" in export:
         log.info("PLINK export: multi-allelic rows left out (PLINK 1 cannot hold them)")
@@ -246,6 +293,28 @@ def finish_genotypes(
     write_variant_truth(genetics, root)
     log.info("weights and variant truth written (%.1f s)", time.perf_counter() - started)
     shutil.rmtree(genetics.work, ignore_errors=True)
+
+
+def write_platform_genotypes(
+    genetics: GeneticsResult, name: str, out: PlatformOutput, data: Path, export: Sequence[str]
+) -> None:
+    """One platform's MatrixTable from its PLINK files, and its VCF when exported."""
+    from trd_spark.simulate.matrixtable import (
+        export_platform_vcf,
+        import_simulated_plink,
+        write_platform_mt,
+    )
+
+    started = time.perf_counter()
+    n_cells = int(genetics.catalog_df[f"on_{name}"].sum()) * out.persons.n
+    multi = multiallelic_alleles(genetics.catalog_df, name)
+    mt = import_simulated_plink(out.prefix, multi, max(1, min(16, n_cells // 40_000_000 + 1)))
+    write_platform_mt(mt, data / f"{name}.mt")
+    log.info("%s.mt written (%.1f s)", name, time.perf_counter() - started)
+    if "vcf" in export:
+        export_platform_vcf(data / f"{name}.mt", data / f"{name}.vcf.bgz")
+        (data / f".{name}.vcf.bgz.crc").unlink(missing_ok=True)
+        log.info("%s.vcf.bgz written (%.1f s)", name, time.perf_counter() - started)
 
 
 def multiallelic_alleles(catalog_df: pd.DataFrame, name: str) -> dict[str, list[str]]:
@@ -279,28 +348,11 @@ def write_variant_truth(genetics: GeneticsResult, root: Path) -> None:
     truth = root / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     catalog_df = genetics.catalog_df
-    frames = []
-    for name in PLATFORMS:
-        rows = catalog_df[catalog_df[f"on_{name}"]]
-        alleles = [[r, *a.split(",")] for r, a in zip(rows["ref"], rows["alt"], strict=True)]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "platform": name,
-                    "contig": rows["contig"],
-                    "position": rows["position"],
-                    "locus": rows["contig"] + ":" + rows["position"].astype(str),
-                    "alleles": alleles,
-                    "rsid": rows["rsid"],
-                    "planted_fail": rows["planted_fail"],
-                    "weight_site": rows["hm3"],
-                    "ambiguous": rows["ambiguous"],
-                }
-            )
-        )
-    pd.concat(frames, ignore_index=True).to_parquet(truth / "variants.parquet", index=False)
+    pd.concat(
+        [platform_variants(catalog_df, name) for name in PLATFORMS], ignore_index=True
+    ).to_parquet(truth / "variants.parquet", index=False)
     sites_df = genetics.weights.sites_df
-    on_array = catalog_df.loc[catalog_df["hm3"], "on_array"].to_numpy()
+    weight_sites_df = catalog_df[catalog_df["hm3"]]
     weights_df = pd.DataFrame(
         {
             "rsid": sites_df["rsid"],
@@ -311,11 +363,33 @@ def write_variant_truth(genetics: GeneticsResult, root: Path) -> None:
             "kind": sites_df["kind"],
             "a1_is_ref": sites_df["a1_is_ref"],
             "complemented": sites_df["complemented"],
+            "fails_qc": weight_sites_df["planted_fail"].notna().to_numpy(),
             "on_wgs": sites_df["genotyped"],
-            "on_array": on_array,
+            "on_array": weight_sites_df["on_array"].to_numpy(),
         }
     )
     weights_df = pd.concat([weights_df.assign(trait=t) for t in genetics.traits], ignore_index=True)
     weights_df[["trait", *weights_df.columns[:-1]]].to_parquet(
         truth / "weights.parquet", index=False
+    )
+
+
+def platform_variants(catalog_df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """One platform's rows of truth/variants.parquet; ``planted_fail`` is the rule the
+    pipeline's QC policy for the platform's assay removes the site by."""
+    rows = catalog_df[catalog_df[f"on_{name}"]]
+    population_af = ASSAY_QC_DEFAULTS[PLATFORM_ASSAYS[name]].get("population_af", True)
+    alleles = [[r, *a.split(",")] for r, a in zip(rows["ref"], rows["alt"], strict=True)]
+    return pd.DataFrame(
+        {
+            "platform": name,
+            "contig": rows["contig"],
+            "position": rows["position"],
+            "locus": rows["contig"] + ":" + rows["position"].astype(str),
+            "alleles": alleles,
+            "rsid": rows["rsid"],
+            "planted_fail": [expected_rule(str(k), population_af) for k in rows["kind"]],
+            "weight_site": rows["hm3"],
+            "ambiguous": rows["ambiguous"],
+        }
     )

@@ -49,7 +49,7 @@ output_dir: .
 spark: {{master: "local[*]"}}
 genotypes:
   wgs:   {{path: data/wgs.mt,   format: mt}}
-  array: {{path: data/array.mt, format: mt}}
+  array: {{path: data/array.mt, format: mt, assay: array}}
 ancestry: data/ancestry_preds.tsv
 cohorts:
   wgs_european: {{genotypes: wgs,   ancestry: [eur], role: discovery}}
@@ -82,6 +82,7 @@ def write_truth_persons(
         [
             "person_id",
             "platform",
+            "on_array",
             "cohort",
             "ancestry",
             "in_ancestry_file",
@@ -109,11 +110,18 @@ def write_truth_persons(
 def write_effects(
     root: Path, effects_df: pd.DataFrame, genetics: GeneticsResult, sizes: Scale
 ) -> None:
-    """truth/effects.tsv: planted effects plus the expected attenuation of each platform's PGS."""
+    """truth/effects.tsv: planted effects, the expected attenuation of the PGS on each platform
+    and in each cohort, and the raw-score mean shift between the WGS sets."""
+    from trd_spark.simulate.genetics import COHORT_PLATFORMS, PLATFORMS
+
     folder = root / "truth"
     folder.mkdir(parents=True, exist_ok=True)
     table_df = effects_df.copy()
-    for name in ("wgs", "array"):
+    shift = genetics.ancestry_shift
+    table_df["ancestry_mean_shift"] = np.round(
+        shift if shift is not None else np.full(len(table_df), np.nan), 4
+    )
+    for name in (*PLATFORMS, *COHORT_PLATFORMS):
         r = genetics.pgs_correlation.get(name, np.full(len(table_df), np.nan))
         table_df[f"pgs_r_{name}"] = np.round(r, 4)
         table_df[f"expected_log_or_trd_vs_trmdd_{name}"] = np.round(

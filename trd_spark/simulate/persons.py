@@ -19,7 +19,12 @@ ARRAY_SHARES = {
     "oth": 0.05,
 }
 FIRST_PERSON_ID = 1_000_000
-ABSENT_FROM_ANCESTRY_FILE = 0.005
+# All of Us ships ancestry predictions for its WGS samples only: array-only persons are never
+# in the file, and a few WGS persons have no row either
+WGS_ABSENT_FROM_ANCESTRY_FILE = 0.005
+# share of WGS persons also genotyped on the array (on All of Us most are; they are the
+# array's own PCA reference and never in the microarray cohort, which excludes WGS persons)
+WGS_ON_ARRAY = 0.4
 
 
 def draw_groups(rng: np.random.Generator, n: int, shares: dict[str, float]) -> np.ndarray:
@@ -53,7 +58,8 @@ def build_persons(rng: np.random.Generator, scale: Scale) -> pd.DataFrame:
     Returns
     -------
     DataFrame with person_id, platform (wgs / array / None), ancestry (true group),
-    in_ancestry_file, has_ehr, cohort (the study cohort the person belongs to, None when none).
+    in_ancestry_file, on_array (genotyped on the array: array persons and some WGS persons),
+    has_ehr, cohort (the study cohort the person belongs to, None when none).
     """
     parts = [
         ("wgs", np.full(scale.n_wgs_eur, "eur", dtype=object)),
@@ -77,24 +83,33 @@ def build_persons(rng: np.random.Generator, scale: Scale) -> pd.DataFrame:
     persons_df["person_id"] = FIRST_PERSON_ID + rng.permutation(len(persons_df)).astype(np.int64)
     persons_df = persons_df.sort_values("person_id", ignore_index=True)
     persons_df["in_ancestry_file"] = mark_ancestry_absentees(rng, persons_df)
+    persons_df["on_array"] = mark_array_persons(rng, persons_df)
     persons_df["cohort"] = assign_cohorts(persons_df)
     return persons_df[
-        ["person_id", "platform", "ancestry", "in_ancestry_file", "has_ehr", "cohort"]
+        ["person_id", "platform", "ancestry", "in_ancestry_file", "on_array", "has_ehr", "cohort"]
     ]
 
 
 def mark_ancestry_absentees(rng: np.random.Generator, persons_df: pd.DataFrame) -> np.ndarray:
-    """Pick ~0.5% of genotyped persons to leave out of ``ancestry_preds.tsv``.
+    """Who is in ``ancestry_preds.tsv``: WGS persons but ~0.5% of them (at least one).
 
     Returns
     -------
     Boolean array: True when the person is in the ancestry file.
     """
-    genotyped = persons_df["platform"].notna().to_numpy()
-    present = genotyped.copy()
-    n_absent = max(1, round(ABSENT_FROM_ANCESTRY_FILE * genotyped.sum()))
-    present[rng.choice(np.flatnonzero(genotyped), size=n_absent, replace=False)] = False
+    wgs = (persons_df["platform"] == "wgs").to_numpy()
+    present = wgs.copy()
+    n_absent = max(1, round(WGS_ABSENT_FROM_ANCESTRY_FILE * wgs.sum()))
+    present[rng.choice(np.flatnonzero(wgs), size=n_absent, replace=False)] = False
     return present
+
+
+def mark_array_persons(rng: np.random.Generator, persons_df: pd.DataFrame) -> np.ndarray:
+    """Who is genotyped on the array: every array person and ~40% of the WGS persons."""
+    wgs = (persons_df["platform"] == "wgs").to_numpy()
+    return (persons_df["platform"] == "array").to_numpy() | (
+        wgs & (rng.random(len(persons_df)) < WGS_ON_ARRAY)
+    )
 
 
 def assign_cohorts(persons_df: pd.DataFrame) -> np.ndarray:

@@ -20,6 +20,11 @@ CUTOFF = dt.date(2022, 6, 30)
 EARLIEST = dt.date(1984, 1, 1)
 FEMALE_LOG_OR_MDD = 0.45
 FEMALE_SHARE = 0.56
+# log hazard of time to TRD by ancestry (relative to European): fewer recorded medication
+# switches outside the European group, a confounder for pooled analyses of raw scores
+ANCESTRY_LOG_HR_TRD = {
+    "afr": -0.5, "amr": -0.3, "eas": -0.4, "eur": 0.0, "mid": -0.2, "sas": -0.3, "oth": -0.1,
+}  # fmt: skip
 
 
 def day_number(date: dt.date) -> int:
@@ -61,6 +66,7 @@ def plan_unit(
     effects_df: pd.DataFrame,
     fractions: GroupFractions,
     follow_up_cap: np.ndarray,
+    log_hr_offset: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Plan the status group of the persons of one cohort.
 
@@ -72,6 +78,7 @@ def plan_unit(
     effects_df : planted effects (log_or_mdd, log_hr_time_to_trd per trait).
     fractions : planned shares of the groups.
     follow_up_cap : (n,) longest possible follow-up from first MDD date (days).
+    log_hr_offset : (n,) log hazard of time to TRD beyond the genetic values (ancestry).
 
     Returns
     -------
@@ -89,7 +96,8 @@ def plan_unit(
     group[mdd_rows[n_untreated : n_untreated + n_psych]] = "mdd_psych"
     follow_up = np.minimum(np.round(rng.uniform(220, 3350, n)), follow_up_cap).astype(int)
     treated = np.flatnonzero(group == "trmdd")
-    hazard = np.exp(gv[treated] @ effects_df["log_hr_time_to_trd"].to_numpy())
+    offset = np.zeros(n) if log_hr_offset is None else log_hr_offset
+    hazard = np.exp(gv[treated] @ effects_df["log_hr_time_to_trd"].to_numpy() + offset[treated])
     base = rng.exponential(size=len(treated)) / hazard
     ratio = base / follow_up[treated]
     n_trd = min(round(fractions.trd * n), len(treated))
@@ -142,6 +150,7 @@ def plan_persons(
             effects_df,
             fractions,
             np.maximum(cap, 30),
+            plan_df["ancestry"].map(ANCESTRY_LOG_HR_TRD).to_numpy(float)[rows],
         )
         for column in unit_df.columns:
             plan_df.loc[rows, column] = unit_df[column].to_numpy()

@@ -33,6 +33,10 @@ CHROM_LENGTHS = (
     50_818_468,
 )
 QC_RULES = ("multiallelic", "non_snv", "call_rate", "population_af", "overall_af", "excess_het")
+# rules that need genotypes: a site built to fail one is a weight site (a SNP of the weight
+# files that fails QC on the platforms), so the pipeline's QC, which examines weight sites,
+# meets every one of them
+ENTRY_RULES = QC_RULES[2:]
 PLAIN_PAIRS = (
     ("A", "C"),
     ("A", "G"),
@@ -50,6 +54,10 @@ HM3_FRACTION = 0.5
 AMBIGUOUS_FRACTION = 0.06
 ARRAY_ONLY_FRACTION = 0.01
 ABSENT_WEIGHT_FRACTION = 0.07
+# the array carries about 45% of the weight sites (HapMap3-like SNPs), more on some
+# chromosomes than on others: a chromosome's share is 0.45 +- up to 0.15
+ARRAY_WEIGHT_SHARE = 0.45
+ARRAY_SHARE_SPREAD = 0.15
 FST = {"afr": 0.12, "amr": 0.05, "eas": 0.14, "eur": 0.08, "mid": 0.07, "sas": 0.09, "oth": 0.03}
 
 
@@ -140,15 +148,32 @@ def build_variant_table(rng: np.random.Generator, n_sites: int, n_chromosomes: i
     table["rsid"] = [f"rs{100_000 + 37 * i + 11}" for i in range(n_sites)]
     table["kind"] = kinds
     table["ambiguous"] = ambiguous
-    table["hm3"] = (kinds == "absent") | ((kinds == "good") & (rng.random(n_sites) < HM3_FRACTION))
+    table["hm3"] = (
+        (kinds == "absent")
+        | np.isin(kinds, ENTRY_RULES)
+        | ((kinds == "good") & (rng.random(n_sites) < HM3_FRACTION))
+    )
     table["on_wgs"] = ~np.isin(kinds, ["array_only", "absent"])
-    array_share = np.where(table["hm3"], 0.95, np.where(kinds == "good", 0.4, 0.5))
+    weight_share = array_weight_shares(rng, n_chromosomes)[table["chrom"].to_numpy() - 1]
+    array_share = np.where(table["hm3"], weight_share, np.where(kinds == "good", 0.4, 0.5))
     table["on_array"] = (kinds == "array_only") | (
         table["on_wgs"] & (rng.random(n_sites) < array_share)
     )
     table["planted_fail"] = [k if k in QC_RULES else None for k in kinds]
     table.insert(0, "site", np.arange(n_sites))
     return table
+
+
+def array_weight_shares(rng: np.random.Generator, n_chromosomes: int) -> np.ndarray:
+    """Share of each chromosome's weight sites the array carries: uneven, about 0.45 overall.
+
+    The shares are spread evenly over 0.45 +- 0.15 and shuffled over the chromosomes, so
+    their mean is 0.45 whatever the number of chromosomes.
+    """
+    if n_chromosomes == 1:
+        return np.array([ARRAY_WEIGHT_SHARE])
+    spread = np.linspace(-ARRAY_SHARE_SPREAD, ARRAY_SHARE_SPREAD, n_chromosomes)
+    return ARRAY_WEIGHT_SHARE + rng.permutation(spread)
 
 
 def draw_frequencies(rng: np.random.Generator, n_sites: int) -> np.ndarray:

@@ -1,4 +1,18 @@
-"""True per-variant effects, noisy PRS-CS-style weight estimates, and the weight files."""
+"""True per-variant effects, noisy PRS-CS-style weight estimates, and the weight files.
+
+Three features of real PRS-CS weights from European GWAS are built in:
+
+* **correlated traits**: the education / cognition traits and the neuroticism items share
+  a genetic component (``GENETIC_CLUSTERS``), so their true values correlate;
+* **ancestry-dependent accuracy**: outside the European group a trait's causal effects
+  correlate only partly with the European ones (``TRANS_ANCESTRY_R``, as trans-ancestry
+  genetic correlations below 1 do), so a score built from European weights tracks the
+  true value less well in the Diverse set;
+* **mean shifts by ancestry**: each weight carries a small bias along the allele-frequency
+  difference between the African and European groups (residual stratification of the
+  GWAS), so raw scores differ in mean between ancestry groups; ``PLANTED_SHIFT`` makes one
+  trait's shift large while the trait has no effect on TRD.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +24,28 @@ import pandas as pd
 
 COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
 CAUSAL_FRACTION = 0.3
+NEUROTICISM_ITEMS = (
+    "mood_swings", "miserableness", "irritability", "sensitivity_to_hurt", "fed_up_feelings",
+    "nervous_feelings", "worrier", "tense", "worry_after_embarrassment", "suffer_from_nerves",
+    "loneliness", "guilty_feelings",
+)  # fmt: skip
+# cluster -> trait -> share of its effect variance from the cluster's shared component; two
+# traits of a cluster have genetic correlation sqrt(w1 * w2)
+GENETIC_CLUSTERS: dict[str, dict[str, float]] = {
+    "education_cognition": {
+        "educational_attainment": 0.7, "cognitive_performance": 0.85, "intelligence": 0.85,
+    },
+    "neuroticism": {"neuroticism": 0.8, **{item: 0.55 for item in NEUROTICISM_ITEMS}},
+}  # fmt: skip
+# correlation of each group's causal effects with the European ones
+TRANS_ANCESTRY_R = {
+    "afr": 0.6, "amr": 0.8, "eas": 0.7, "eur": 1.0, "mid": 0.8, "sas": 0.75, "oth": 0.85,
+}  # fmt: skip
+# raw-score mean of the African group minus the European one, in European-score SDs:
+# drawn N(0, ANCESTRY_SHIFT_SD) per trait, except the planted ones
+ANCESTRY_SHIFT_SD = 0.4
+PLANTED_SHIFT = {"height": 3.0}
+SHIFT_AXIS = ("afr", "eur")
 NOISE_VARIANCE = 0.15  # variance the weight noise adds to a standardised score
 A1_IS_REF_FRACTION = 0.4
 COMPLEMENTED_FRACTION = 0.1
@@ -17,24 +53,89 @@ COMPLEMENTED_FRACTION = 0.1
 
 @dataclass(frozen=True)
 class WeightSet:
-    """The weight sites (HapMap3-like) with their allele orientation and per-trait noise."""
+    """The weight sites (HapMap3-like) with their allele orientation, true effects and the
+    estimation error of the weights."""
 
-    sites_df: (
-        pd.DataFrame
-    )  # rsid, chrom, position, a1, a2, a1_is_ref, complemented, kind, genotyped
-    effects: np.ndarray  # (n_genotyped_weight_sites, n_traits) true ALT effects, unscaled
+    sites_df: pd.DataFrame  # rsid, chrom, position, a1, a2, a1_is_ref, complemented, kind, ...
+    effects: np.ndarray  # (n_genotyped_weight_sites, n_traits) true European ALT effects
+    other_effects: np.ndarray  # same shape: the part of other groups' effects not shared
     noise: np.ndarray  # (n_weight_sites, n_traits) estimation noise per ALT allele
+    bias: np.ndarray  # (n_weight_sites, n_traits) stratification bias per ALT allele
+
+    @property
+    def error(self) -> np.ndarray:
+        """What the weights add to the true effects: noise and bias."""
+        return self.noise + self.bias
 
 
-def draw_true_effects(rng: np.random.Generator, n_sites: int, n_traits: int) -> np.ndarray:
-    """Sparse normal effects per ALT allele: each trait has its own ~30% causal sites.
+def sparse_effects(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Sparse normal effects: ~30% of the entries causal."""
+    causal = rng.random(shape) < CAUSAL_FRACTION
+    return np.where(causal, rng.standard_normal(shape), 0.0)
+
+
+def draw_true_effects(rng: np.random.Generator, n_sites: int, traits: list[str]) -> np.ndarray:
+    """Sparse normal effects per ALT allele, with a shared component within each cluster.
+
+    Parameters
+    ----------
+    rng : random generator.
+    n_sites : genotyped weight sites.
+    traits : trait names (``GENETIC_CLUSTERS`` members share a component).
 
     Returns
     -------
-    (n_sites, n_traits) array, zero at non-causal sites.
+    (n_sites, n_traits) array: each trait's own sparse effects, mixed for cluster members
+    as ``sqrt(w) shared + sqrt(1 - w) own`` (same variance per site as the others).
     """
-    causal = rng.random((n_sites, n_traits)) < CAUSAL_FRACTION
-    return np.where(causal, rng.standard_normal((n_sites, n_traits)), 0.0)
+    effects = sparse_effects(rng, (n_sites, len(traits)))
+    for members in GENETIC_CLUSTERS.values():
+        shared = sparse_effects(rng, (n_sites,))
+        for trait, weight in members.items():
+            if trait in traits:
+                t = traits.index(trait)
+                effects[:, t] = np.sqrt(weight) * shared + np.sqrt(1 - weight) * effects[:, t]
+    return effects
+
+
+def ancestry_mixing(groups: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the weight of the European effects and of the group's own part
+    (``r`` and ``sqrt(1 - r^2)``): an effect is ``r * effects + sqrt(1 - r^2) * other``."""
+    r = np.array([TRANS_ANCESTRY_R[g] for g in groups])
+    return r, np.sqrt(1 - r**2)
+
+
+def draw_shifts(rng: np.random.Generator, traits: list[str]) -> np.ndarray:
+    """Target raw-score mean shift of each trait (African minus European, European SDs)."""
+    shifts = rng.normal(0.0, ANCESTRY_SHIFT_SD, len(traits))
+    for trait, shift in PLANTED_SHIFT.items():
+        if trait in traits:
+            shifts[traits.index(trait)] = shift
+    return shifts
+
+
+def stratification_bias(
+    group_freqs: np.ndarray, shifts: np.ndarray, groups: tuple[str, ...]
+) -> np.ndarray:
+    """Weight bias along the African-European frequency difference that shifts raw scores.
+
+    Parameters
+    ----------
+    group_freqs : (n_weight_sites, n_groups) ALT frequencies.
+    shifts : per trait, the target mean shift in European-score SDs.
+    groups : group names of the columns.
+
+    Returns
+    -------
+    (n_weight_sites, n_traits): ``lambda_t * (f_afr - f_eur)``, with ``lambda_t`` such that the
+    expected score difference ``2 sum(bias * (f_afr - f_eur))`` is the shift times the score's
+    SD (about ``sqrt(1 + NOISE_VARIANCE)``).
+    """
+    delta = (
+        group_freqs[:, groups.index(SHIFT_AXIS[0])] - group_freqs[:, groups.index(SHIFT_AXIS[1])]
+    )
+    scale = shifts * np.sqrt(1 + NOISE_VARIANCE) / (2 * float(np.sum(delta**2)))
+    return delta[:, None] * scale[None, :]
 
 
 def orient_weight_sites(rng: np.random.Generator, hm3_df: pd.DataFrame) -> pd.DataFrame:
@@ -90,9 +191,9 @@ def draw_noise(rng: np.random.Generator, alt_freq: np.ndarray, n_traits: int) ->
 
 
 def alt_weights(weights: WeightSet, gv_sd: np.ndarray) -> np.ndarray:
-    """Estimated per-ALT-allele weights of every weight site: true effect on the standardised
-    genetic value plus noise (absent sites carry noise only)."""
-    values = weights.noise.copy()
+    """Estimated per-ALT-allele weights of every weight site: true European effect on the
+    standardised genetic value plus noise and bias (absent sites carry those only)."""
+    values = weights.error.copy()
     genotyped = weights.sites_df["genotyped"].to_numpy()
     values[genotyped] += weights.effects / gv_sd
     return values
