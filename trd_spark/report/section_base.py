@@ -21,7 +21,7 @@ from trd_spark.report.disclose import Disclosed
 from trd_spark.report.export import write_shared_csv
 from trd_spark.report.load import RunOutputs
 from trd_spark.report.render import Section, render
-from trd_spark.study import OUTPUT_TABLES, TraitCatalog
+from trd_spark.study import OUTPUT_TABLES, TraitCatalog, label, platform_label
 
 TITLES: dict[str, str] = {
     "headline": "Headline results beside the published study",
@@ -65,6 +65,23 @@ class ReportSettings:
     def share(self, table_df: pd.DataFrame, name: str) -> str:
         """Write a shareable table under ``report/tables/``; returns its relative path."""
         return write_shared_csv(table_df, name, self.report_dir)
+
+    def set_definition(self, *sets: str) -> str:
+        """A sentence defining each pooled set among ``sets`` for a reader (``""`` when all
+        are single cohorts): which cohorts it pools and how."""
+        texts = []
+        for name in dict.fromkeys(sets):
+            if name in self.platforms or name in self.cohorts:
+                continue
+            members = [c for c in self.cohorts if self.platforms.get(c) == name]
+            if len(members) < 2:
+                continue
+            texts.append(
+                f"{label(name)}: the {platform_label(name)} cohorts "
+                f"{' and '.join(label(c) for c in members)} analysed together, cohort as a Cox "
+                "stratum."
+            )
+        return " ".join(texts)
 
     def platform_of(self, survival_set: str) -> str:
         """The genotyping platform of a cohort or pooled set (a pooled set is named after

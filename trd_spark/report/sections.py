@@ -88,6 +88,7 @@ def build_headline_section(
         hazards=hazards,
         discovery=label(s.discovery),
         survival_set=label(d.facts.km_set),
+        pooled_note=s.set_definition(d.facts.km_set),
     )
 
 

@@ -72,10 +72,14 @@ def build_replication_section(
             survival_df, replication_df, s.figure("replication_cox.png")
         )
     view = None if replication_df is None else table_view(format_replication(replication_df))
+    compared = [] if replication_df is None else [
+        str(c) for c in (*replication_df["cohort"], *replication_df["reference_cohort"])
+    ]  # fmt: skip
     result = section(
         "replication",
         discovery=label(s.discovery),
         has_cox=has_cox,
+        pooled_note=s.set_definition(*compared),
         replication=view,
         replication_file=OUTPUT_TABLES["replication"],
     )
@@ -153,6 +157,7 @@ def build_survival_section(
         "figure2",
         survival=survival_view,
         survival_set=label(survival_set),
+        pooled_note=s.set_definition(survival_set),
         threshold=format_p_threshold(s.significance),
         pgs_note=pgs_note(survival_df, survival_set),
         survival_file=OUTPUT_TABLES["survival"],
@@ -297,6 +302,8 @@ def build_truth_section(
         sources=sorted(set(beside_df["expected_from"])),
         threshold=format_p_threshold(s.significance),
         primary=f"{label(s.primary_trd)} / {label(s.primary_trmdd)}",
+        pooled_note=s.set_definition(*sets),
+        figure="truth_beside_estimate.png" if panels else "",
     )
     if panels:
         name = "truth_beside_estimate.png"

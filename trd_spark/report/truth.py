@@ -6,9 +6,9 @@ correlates imperfectly with the genetic value (correlation ``pgs_r_<platform>``)
 estimate is compared with the planted effect on the PGS scale: the simulator's own
 ``expected_<effect>_<platform>`` column where it writes one, else the planted effect times
 ``pgs_r_<platform>`` (regression dilution; both are approximations, see
-``docs/statistics.md``, "Truth beside estimate").  Where the report looks for the folder:
-``report.truth_dir``, by default ``<output_dir>/truth`` when it holds ``effects.tsv`` (a
-simulated study's config has ``output_dir: .``, so its outputs sit beside ``truth/``).
+``docs/report.md``, "Truth beside estimate").  The report looks for
+``<output_dir>/truth/effects.tsv``: a simulated study's config has ``output_dir: .``, so
+its outputs sit beside ``truth/``; a study without that file gets no truth section.
 
 Three outcomes are compared, each under the primary definitions:
 
@@ -33,6 +33,7 @@ from matplotlib.lines import Line2D
 
 from trd_spark.errors import InputError
 from trd_spark.report.figures import COHORT_COLOURS, Z_95, per_sd_estimates
+from trd_spark.report.load import TRUTH_EFFECTS
 from trd_spark.report.plotting import (
     NORMAL,
     REFERENCE,
@@ -45,8 +46,6 @@ from trd_spark.report.plotting import (
 )
 from trd_spark.study import label
 
-EFFECTS_FILE = "effects.tsv"
-DEFAULT_TRUTH_FOLDER = "truth"
 NOMINAL_P = 0.05
 
 
@@ -72,29 +71,26 @@ OUTCOMES: tuple[Outcome, ...] = (
 REQUIRED_COLUMNS = ("trait", *(o.planted for o in OUTCOMES))
 
 
-def truth_effects_path(output_dir: str, truth_dir: str | None) -> tuple[str, bool]:
-    """Where the planted effects are, and whether the report should show them.
+def truth_effects_path(output_dir: str) -> tuple[str, bool]:
+    """Where a simulated study's planted effects are, and whether the report shows them.
 
     Parameters
     ----------
-    output_dir : the run's (local) output folder.
-    truth_dir : ``report.truth_dir`` (None: ``<output_dir>/truth`` if it holds the file).
+    output_dir : the run's outputs as a local folder.
 
     Returns
     -------
-    (path of ``effects.tsv``, shown): shown when the file exists, or when ``truth_dir``
-    was configured (the section then says the file is missing).
+    (path of ``truth/effects.tsv``, whether that file exists).
     """
-    folder = truth_dir or os.path.join(output_dir, DEFAULT_TRUTH_FOLDER)
-    path = os.path.join(folder, EFFECTS_FILE)
-    return path, bool(truth_dir) or os.path.isfile(path)
+    path = os.path.join(output_dir, *TRUTH_EFFECTS.split("/"))
+    return path, os.path.isfile(path)
 
 
 def read_effects(path: str) -> pd.DataFrame:
     """``truth/effects.tsv``; InputError naming the file and what is missing."""
     if not os.path.isfile(path):
         raise InputError(
-            f"{path} not found; report.truth_dir must name the truth/ folder of a study "
+            f"{path} not found; the truth section needs the truth/ folder of a study "
             "written by trd-spark simulate"
         )
     effects_df = pd.read_csv(path, sep="\t")
