@@ -13,11 +13,16 @@ axes is data.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullFormatter
+from matplotlib.transforms import Bbox
 from numpy.typing import ArrayLike
 
 DPI = 110
@@ -119,3 +124,90 @@ def format_p_threshold(threshold: float) -> str:
     if 1e-3 <= threshold < 1:
         return f"{threshold:g}"
     return f"{mantissa}e{int(exponent)}"
+
+
+# --- checks of what a reader sees ------------------------------------------------------------
+
+MIN_TICKS = 3
+_NUMBER = re.compile(r"^[−\-+]?[\d,]*\.?\d+(e[−\-+]?\d+)?%?$")
+
+
+def _drawn_texts(figure: Figure) -> list[tuple[str, Bbox]]:
+    """Every visible, non-empty text of ``figure`` with its box on the canvas (pixels);
+    tick labels only of ticks inside the axis limits (matplotlib keeps the others, undrawn)."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    tick_labels: set[int] = set()
+    shown: list[Text] = []
+    for ax in figure.get_axes():
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = 1e-9 * abs(high - low)
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                tick_labels |= {id(tick.label1), id(tick.label2)}
+                if ax.get_visible() and low - slack <= tick.get_loc() <= high + slack:
+                    shown += [tick.label1, tick.label2]
+    shown += [t for t in figure.findobj(Text) if isinstance(t, Text) and id(t) not in tick_labels]
+    texts = []
+    for text in shown:
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        if text.axes is not None and not text.axes.get_visible():
+            continue
+        box = text.get_window_extent(renderer)
+        if box.width > 0 and box.height > 0:
+            texts.append((text.get_text(), box))
+    return texts
+
+
+def _labelled_ticks(axis: Axis) -> list[str]:
+    low, high = sorted(axis.get_view_interval())
+    shown = []
+    for tick in axis.get_major_ticks():
+        inside = low - 1e-9 * abs(high - low) <= tick.get_loc() <= high + 1e-9 * abs(high - low)
+        label = tick.label1.get_text().strip() or tick.label2.get_text().strip()
+        visible = tick.label1.get_visible() or tick.label2.get_visible()
+        if inside and label and visible:
+            shown.append(label)
+    return shown
+
+
+def legibility_problems(figure: Figure, min_ticks: int = MIN_TICKS) -> list[str]:
+    """What makes a drawn figure hard to read, as sentences (empty: nothing found).
+
+    Two rules (``docs/report.md``, "Figures"):
+
+    * every numeric axis of a visible axes (its tick labels all numbers) has at least
+      ``min_ticks`` labelled ticks inside its limits;
+    * no two visible texts (tick labels, titles, axis labels, legend entries, numbers at
+      risk) overlap by more than a pixel on the canvas.
+
+    Parameters
+    ----------
+    figure : a figure as a ``plot_*`` function of :mod:`trd_spark.report.figures` returns it.
+    min_ticks : labelled ticks a numeric axis needs.
+
+    Returns
+    -------
+    One sentence per problem, naming the axes title or the two texts.
+    """
+    problems = []
+    texts = _drawn_texts(figure)  # draws the figure, so tick labels are final
+    for ax in figure.get_axes():
+        if not ax.get_visible() or not ax.axison:
+            continue
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            labels = _labelled_ticks(axis)
+            numeric = labels and all(_NUMBER.match(t.replace(" ", "")) for t in labels)
+            if numeric and len(labels) < min_ticks:
+                problems.append(f"axes '{ax.get_title() or ax.get_label()}': {name} axis "
+                                    f"has {len(labels)} labelled tick(s) {labels}")  # fmt: skip
+    boxes = np.array([[b.x0, b.y0, b.x1, b.y1] for _, b in texts]).reshape(-1, 4)
+    for i in range(len(texts)):
+        others = boxes[i + 1 :]
+        overlap_x = np.minimum(boxes[i, 2], others[:, 2]) - np.maximum(boxes[i, 0], others[:, 0])
+        overlap_y = np.minimum(boxes[i, 3], others[:, 3]) - np.maximum(boxes[i, 1], others[:, 1])
+        for j in np.flatnonzero((overlap_x > 1) & (overlap_y > 1)):
+            problems.append(f"texts overlap: {texts[i][0]!r} and {texts[i + 1 + j][0]!r}")
+    return problems
