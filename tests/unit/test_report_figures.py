@@ -23,6 +23,7 @@ from scipy import stats
 
 from tests.data.report.fake_run import KM_TRAITS, fake_config, write_fake_run
 from trd_spark.report import zph
+from trd_spark.report.audit import audit_report
 from trd_spark.report.plotting import legibility_problems, ratio_ticks
 from trd_spark.report.stage import settings_from_config, write_report
 from trd_spark.study import label
@@ -220,3 +221,11 @@ def test_attrition_boxes_say_what_remains(simulated):
     _, _, _, page = simulated
     block = page.split('<section id="qc">')[1].split("</section>")[0]
     assert "remain after" in block
+
+
+def test_a_simulated_studys_report_passes_the_audit(simulated):
+    # the truth section adds no count of persons, and breaks none of the page's counts
+    run_dir, _, _, page = simulated
+    assert audit_report(str(run_dir / "_report")) == []
+    block = page.split('<section id="truth">')[1].split("</section>")[0]
+    assert 'class="count"' not in block and "data-cell" not in block

@@ -10,7 +10,7 @@ residuals' times together with the 40 points it is drawn at) and a band of
 +- 2 sqrt(var * diag(P (X'X)^-1 P')), var being ``cox.zph``'s ``var``: the number of deaths
 times the coefficient's variance.  The time axis is labelled in days at round values, as R
 labels it.  Each residual belongs to one person, so none is drawn: the points are means of
-consecutive groups of more than ``threshold`` deaths (``docs/statistics.md``).
+consecutive groups of more than ``threshold`` deaths (``docs/report.md``, "Proportional hazards").
 """
 
 from __future__ import annotations
