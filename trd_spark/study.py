@@ -300,6 +300,8 @@ _LABELS: dict[str, str] = {
     "pgs_20_80": "PGS 20-80%",
     "pgs_80_100": "PGS 80-100%",
     "pgs_per_sd": "per SD of PGS",
+    "within_cohort": "within each cohort",
+    "within_set": "over the pooled set",
     "wgs_european": "WGS European",
     "wgs_diverse": "WGS Diverse",
     "microarray": "Microarray",
@@ -311,10 +313,20 @@ _LABELS: dict[str, str] = {
 }
 
 
+# genotyping platforms as the report names them (``label`` gives a platform's pooled set)
+_PLATFORM_LABELS: dict[str, str] = {"wgs": "WGS", "array": "Microarray (array)"}
+
+
 def label(name: str) -> str:
     """How the report writes a name of the vocabulary (``trmdd_1`` -> ``trMDD 1``); other
     names with underscores as spaces."""
     return _LABELS.get(name, name.replace("_", " "))
+
+
+def platform_label(platform: str) -> str:
+    """How the report writes a genotyping platform (``wgs`` -> ``WGS``); other names with
+    underscores as spaces."""
+    return _PLATFORM_LABELS.get(platform, platform.replace("_", " "))
 
 
 # ---------------------------------------------------------------------------

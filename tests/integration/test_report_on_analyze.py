@@ -18,8 +18,9 @@ from tests.helpers.stats_inputs import write_synthetic_inputs
 from trd_spark.config import config_from_dict
 from trd_spark.disclosure import SUPPRESSED
 from trd_spark.report.audit import find_unsuppressed_counts
+from trd_spark.report.plotting import legibility_problems
 from trd_spark.report.select import comparison_group
-from trd_spark.report.stage import run_report
+from trd_spark.report.stage import run_report, settings_from_config, write_report
 from trd_spark.stats.stage import run_analyze
 
 pytestmark = pytest.mark.integration
@@ -58,8 +59,28 @@ def test_every_analysis_section_is_built(analysed_run):
     assert set(summary["unavailable"]) <= {"match", "qc"}
     for name in ("figure1_forest.png", "overview_heatmap.png", "replication_scatter.png",
                  "figure2_hr_forest.png", "figure2_km_educational_attainment.png",
-                 "figure2_km_insomnia.png"):  # fmt: skip
+                 "figure2_km_insomnia.png", "figure2_schoenfeld.png",
+                 "replication_cox.png"):  # fmt: skip
         assert name in summary["figures"]
+
+
+def test_figures_on_real_outputs_are_legible(analysed_run, tmp_path):
+    # the legibility check of the report's figures on what the analyze stage really wrote
+    out, _, _ = analysed_run
+    config = config_from_dict(
+        {"output_dir": str(out), "genotypes": {"wgs": {"path": "wgs.mt"},
+                                               "array": {"path": "array.mt"}},
+         "ancestry": "ancestry_preds.tsv",
+         "weights": {"path": "weights", "traits": str(out / "traits.tsv")},
+         "omop": {"path": "omop"}}
+    )  # fmt: skip
+    report_dir = tmp_path / "report"
+    results, _ = write_report(str(out), str(report_dir),
+                              settings_from_config(config, str(report_dir)), [],
+                              str(out / "traits.tsv"))  # fmt: skip
+    drawn = {name: figure for r in results for name, figure in r.drawn.items()}
+    assert "figure2_schoenfeld.png" in drawn
+    assert {name: p for name, f in drawn.items() if (p := legibility_problems(f))} == {}
 
 
 def test_report_counts_follow_the_policy(analysed_run):

@@ -17,6 +17,7 @@ from trd_spark.disclosure import SUPPRESSED, DisclosureError
 from trd_spark.report.audit import audit_report, find_unsuppressed_counts
 from trd_spark.report.select import primary_associations
 from trd_spark.report.stage import run_report
+from trd_spark.study import label
 
 SECTIONS = (
     "headline",
@@ -34,7 +35,9 @@ FIGURES = (
     "figure1_forest.png",
     "overview_heatmap.png",
     "replication_scatter.png",
+    "replication_cox.png",
     "figure2_hr_forest.png",
+    "figure2_schoenfeld.png",
     "figure2_km_educational_attainment.png",
     "figure2_km_insomnia.png",
 )
@@ -183,13 +186,13 @@ def test_figure_subtitles_show_the_published_counts(report):
     primary_df = primary_associations(shown_df, "trd_1", "trmdd_1")
     settings = ReportSettings(report_dir="", cohorts=["microarray"], discovery="microarray")
     subtitles = _case_subtitles(primary_df, settings)
-    assert subtitles["TRD_vs_trMDD"].startswith(f"microarray: {SUPPRESSED} cases, ")
+    assert subtitles["TRD_vs_trMDD"].startswith(f"Microarray: {SUPPRESSED} cases, ")
     for contrast, text in subtitles.items():
         row = primary_df[
             (primary_df["cohort"] == "microarray") & (primary_df["contrast"] == contrast)
         ]
         cases, controls = row["n_cases"].iloc[0], row["n_controls"].iloc[0]
-        assert text == f"microarray: {cases} cases, {controls} controls"
+        assert text == f"Microarray: {cases} cases, {controls} controls"
 
 
 def test_primary_associations_keep_one_converged_row_per_trait(fake_run):
@@ -214,7 +217,7 @@ def test_sex_stratified_results_are_shown(report):
     _, page, _ = report
     block = page.split("Sex-stratified TRD vs trMDD")[1].split("</table>")[0]
     for stratum in ("female", "male", "pgs_x_sex"):
-        assert block.count(f"<td>{stratum}</td>") == 5
+        assert block.count(f"<td>{label(stratum)}</td>") == 5
 
 
 def test_no_primary_rows_is_explained(fake_run, tmp_path):
@@ -277,7 +280,7 @@ def test_significant_counts_use_the_primary_rows(fake_run, report):
     block = page.split("Number of significant PGS")[1].split("</table>")[0]
     for (cohort, contrast), n in expected.items():
         if n:
-            assert f"<td>{cohort}</td><td>{contrast}</td><td>{n}</td>" in block
+            assert f"<td>{label(cohort)}</td><td>{label(contrast)}</td><td>{n}</td>" in block
     assert block.count("<tr>") - 1 == int((expected > 0).sum())  # minus the header row
 
 

@@ -6,11 +6,35 @@ Counts of persons are never formatted here: they come published from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from trd_spark.study import label
+
+# columns whose values are names of the study's vocabulary (shown through study.label)
+VOCABULARY_COLUMNS: tuple[str, ...] = (
+    "cohort", "contrast", "trd_def", "trmdd_def", "stratum", "term", "reference_cohort", "step",
+    "Cohort", "TRD definition", "trMDD definition",
+)  # fmt: skip
+# how a column of an output table is headed on the page (others: underscores as spaces)
+HEADERS: dict[str, str] = {
+    "cohort": "Cohort", "contrast": "Contrast", "trd_def": "TRD definition",
+    "trmdd_def": "trMDD definition", "stratum": "Stratum", "trait": "PGS", "term": "Term",
+    "odds_ratio": "OR", "ci_low": "95% CI low", "ci_high": "95% CI high", "p": "p",
+    "n_cases": "Cases", "n_controls": "Controls", "converged": "Converged",
+    "significant": "Significant", "step": "Step", "n_persons": "Persons",
+    "n_rows_dropped": "Excluded", "reason": "Reason", "n_trd": "TRD", "n_trmdd": "trMDD",
+    "n_non_mdd": "non-MDD", "platform": "Platform", "n_in_file": "Variants in file",
+    "n_matched": "Matched", "n_flipped": "Flipped", "n_ambiguous": "Ambiguous dropped",
+    "n_missing": "Missing", "overlap": "Overlap", "step_count": "Count",
+}  # fmt: skip
+# a name of the vocabulary inside free text (``mdd_1``, ``wgs_european``), not part of a
+# path or file name (``phenotypes/time_to_event.parquet`` stays as it is)
+_SNAKE_NAME = re.compile(r"(?<![\w./])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w./])")
 
 
 def format_floats(table_df: pd.DataFrame) -> pd.DataFrame:
@@ -26,17 +50,57 @@ def format_floats(table_df: pd.DataFrame) -> pd.DataFrame:
     return shown_df
 
 
+def header(column: str) -> str:
+    """How a column is headed on the page (``n_cases`` -> ``Cases``)."""
+    return HEADERS.get(column, column.replace("_", " "))
+
+
+def headed(columns: Sequence[str]) -> dict[str, str]:
+    """Shown header -> source column, for :meth:`trd_spark.report.disclose.Disclosed.view`."""
+    return {header(c): c for c in columns}
+
+
+def readable_text(text: Any) -> str:
+    """Free text with the study's names as a reader writes them (``mdd_1`` -> ``MDD 1``,
+    ``wgs_european`` -> ``WGS European``, other ``snake_case`` words with spaces); paths and
+    file names are left as they are."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)):
+        return ""
+    return _SNAKE_NAME.sub(lambda m: label(m.group(0)), str(text))
+
+
+def labelled(table_df: pd.DataFrame, columns: Sequence[str] = VOCABULARY_COLUMNS) -> pd.DataFrame:
+    """A copy (same index) whose vocabulary columns show labels (``wgs_european`` ->
+    ``WGS European``, ``trd_1`` -> ``TRD 1``, ``pgs_x_sex`` -> ``PGS x sex``); a
+    ``reason`` column's definition names too.  Missing values stay missing."""
+    shown_df = table_df.copy()
+    for column in columns:
+        if column in shown_df.columns:
+            shown_df[column] = [
+                v if v is None or (not isinstance(v, str) and pd.isna(v)) else label(str(v))
+                for v in shown_df[column]
+            ]
+    if "reason" in shown_df.columns:
+        shown_df["reason"] = [readable_text(v) for v in shown_df["reason"]]
+    return shown_df
+
+
 def with_labels(table_df: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
     """``table_df`` with its ``trait`` column replaced by display labels."""
     return table_df.assign(trait=[labels.get(t, t) for t in table_df["trait"]])
 
 
 def with_interval(
-    estimates: Iterable[Any], lows: Iterable[Any], highs: Iterable[Any], digits: int
+    estimates: Iterable[Any],
+    lows: Iterable[Any],
+    highs: Iterable[Any],
+    digits: int,
+    sep: str = "-",
 ) -> list[str]:
-    """``estimate [low-high]`` per row with ``digits`` decimals (empty where missing)."""
+    """``estimate [low-high]`` per row with ``digits`` decimals (empty where missing);
+    ``sep=", "`` for values that may be negative."""
     return [
-        "" if pd.isna(e) else f"{e:.{digits}f} [{lo:.{digits}f}-{hi:.{digits}f}]"
+        "" if pd.isna(e) else f"{e:.{digits}f} [{lo:.{digits}f}{sep}{hi:.{digits}f}]"
         for e, lo, hi in zip(estimates, lows, highs, strict=True)
     ]
 
@@ -46,17 +110,27 @@ def hazard_ratios(survival_df: pd.DataFrame) -> list[str]:
     return with_interval(survival_df["hr"], survival_df["ci_low"], survival_df["ci_high"], 2)
 
 
+REPLICATION_ANALYSES = {"logistic": "Logistic (log OR)", "survival": "Cox (log HR per SD)"}
+
+
 def format_replication(replication_df: pd.DataFrame) -> pd.DataFrame:
-    """Meta-regression of replication on discovery log ORs as display text."""
+    """Meta-regressions of replication on reference estimates as display text (labels,
+    R², slope with its 95% CI)."""
+    analysis = replication_df.get("analysis", pd.Series("logistic", index=replication_df.index))
+    slope = replication_df.get("slope", pd.Series(np.nan, index=replication_df.index))
+    low = replication_df.get("slope_ci_low", pd.Series(np.nan, index=replication_df.index))
+    high = replication_df.get("slope_ci_high", pd.Series(np.nan, index=replication_df.index))
     return pd.DataFrame(
         {
-            "Contrast": replication_df["contrast"],
-            "Cohort": replication_df["cohort"],
-            "Against": replication_df["reference_cohort"],
+            "Analysis": [REPLICATION_ANALYSES.get(str(a), label(str(a))) for a in analysis],
+            "Contrast": [label(str(c)) for c in replication_df["contrast"]],
+            "Cohort": [label(str(c)) for c in replication_df["cohort"]],
+            "Against": [label(str(c)) for c in replication_df["reference_cohort"]],
             "PGS (k)": [integer(v) for v in replication_df["k"]],
-            "τ² null": [fixed(v, 4) for v in replication_df["tau2_null"]],
-            "τ² with moderator": [fixed(v, 4) for v in replication_df["tau2"]],
             "Meta R² (%)": [fixed(v, 1) for v in replication_df["r2"]],
+            "Slope [95% CI]": with_interval(slope, low, high, 2, ", "),
+            "τ² without moderator": [fixed(v, 4) for v in replication_df["tau2_null"]],
+            "τ² with moderator": [fixed(v, 4) for v in replication_df["tau2"]],
             "QM p": [format_p(v) for v in replication_df["qm_p"]],
             "QE p": [format_p(v) for v in replication_df["qe_p"]],
         }

@@ -36,12 +36,16 @@ REPORT_TABLES: tuple[str, ...] = (
     "km",
     "time_to_trd",
     "analysis_attrition",
+    "schoenfeld",
 )
+# a simulated study's planted effects (``trd-spark simulate``), relative to output_dir
+TRUTH_EFFECTS = "truth/effects.tsv"
 # everything the report reads from a run, relative to output_dir (files and folders)
 REPORT_INPUTS: tuple[str, ...] = (
     *(OUTPUT_TABLES[name] for name in REPORT_TABLES),
     Layout.QC_SUMMARY,
     Layout.MANIFESTS,
+    TRUTH_EFFECTS,
 )
 
 

@@ -9,7 +9,7 @@ from a source checkout.  Autoescaping is on: text from the data can never become
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,8 @@ class TableView:
 
 @dataclass(frozen=True)
 class FlowStep:
-    """One box of an attrition flow: persons left after the step, and those it excluded."""
+    """One step of an attrition flow: the persons it excluded (a line) and, in a box, the
+    persons remaining after it (``start``: a population's first box, e.g. the cohort)."""
 
     label: str
     n: str
@@ -47,6 +48,8 @@ class FlowStep:
     reason: str = ""
     n_key: str = ""
     dropped_key: str = ""
+    start: bool = False
+    box: bool = True  # False: the next step shows the same persons remaining
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,16 @@ def render_macro(name: str, *args: Any) -> Markup:
     return Markup(getattr(module, name)(*args))
 
 
+# a step with this suffix starts a new population in the same cohort (the survival subset)
+START_SUFFIX = "subset"
+
+
 def flow_columns(
     attrition_df: pd.DataFrame,
     n_persons: Sequence[str],
     n_dropped: Sequence[str],
     keys: Sequence[tuple[str, str]] | None = None,
+    labels: Callable[[str], str] = str,
 ) -> list[FlowColumn]:
     """Exclusion steps as flow columns, one per cohort.
 
@@ -142,28 +150,39 @@ def flow_columns(
     attrition_df : step, reason, and optionally cohort, one row per step, in order.
     n_persons, n_dropped : persons left and persons excluded at each row, as display text
         (already through the disclosure policy); an empty or ``"0"`` drop shows no line.
-    keys : the ledger keys of (n_persons, n_rows_dropped) per row, when known.
+    keys : the ledger keys of (n_persons, n_rows_dropped) per row, when known; a step whose
+        persons left are the same count as the next step's (the survival subset's
+        exclusions all leave those kept) shows no box of its own.
+    labels : how a step, cohort or reason is written for a reader.
 
     Returns
     -------
-    The columns the ``flow`` macro renders.
+    The columns the ``flow`` macro renders: the first step of a cohort, and a step named
+    ``*subset``, start a population; every other box holds those remaining after its step.
     """
     if "cohort" in attrition_df.columns:
         cohorts = [_text(c) for c in attrition_df["cohort"]]
     else:
         cohorts = [""] * len(attrition_df)
-    columns: dict[str, list[FlowStep]] = {}
     keys = keys or [("", "")] * len(attrition_df)
-    rows = zip(
+    rows = list(zip(
         cohorts, attrition_df["step"], attrition_df["reason"], n_persons, n_dropped, keys,
         strict=True,
-    )  # fmt: skip
-    for cohort, step, reason, n, dropped, (n_key, dropped_key) in rows:
+    ))  # fmt: skip
+    columns: dict[str, list[FlowStep]] = {}
+    for i, (cohort, step, reason, n, dropped, (n_key, dropped_key)) in enumerate(rows):
         shown = "" if dropped in ("", "0") else dropped
+        start = cohort not in columns or _text(step).endswith(START_SUFFIX)
+        following = rows[i + 1] if i + 1 < len(rows) else None
+        box = not (
+            n_key and following is not None and following[0] == cohort
+            and following[5][0] == n_key
+        )  # fmt: skip
         columns.setdefault(cohort, []).append(
-            FlowStep(_text(step), n, shown, _text(reason), n_key, dropped_key if shown else "")
-        )
-    return [FlowColumn(title, steps) for title, steps in columns.items()]
+            FlowStep(labels(_text(step)), n, shown, labels(_text(reason)), n_key,
+                     dropped_key if shown else "", start, box)
+        )  # fmt: skip
+    return [FlowColumn(labels(title) if title else "", steps) for title, steps in columns.items()]
 
 
 def render_attrition_flow(

@@ -195,8 +195,17 @@ def table1_numbers(
 
 
 def table2_numbers(sensitivity_df: pd.DataFrame) -> pd.DataFrame:
-    """Table 2 in its shared layout, counts as numbers, in trd_def, trmdd_def order."""
+    """Table 2 in its shared layout, counts as numbers, in trd_def, trmdd_def order (the
+    meta-regression slope with its CI when the run wrote it)."""
     ordered_df = sensitivity_df.sort_values(["trd_def", "trmdd_def"]).reset_index(drop=True)
+    missing = pd.Series(np.nan, index=ordered_df.index)
+    slopes = with_interval(
+        ordered_df.get("meta_slope", missing),
+        ordered_df.get("meta_slope_ci_low", missing),
+        ordered_df.get("meta_slope_ci_high", missing),
+        2,
+        ", ",
+    )
     return pd.DataFrame(
         {
             "TRD definition": ordered_df["trd_def"],
@@ -204,6 +213,7 @@ def table2_numbers(sensitivity_df: pd.DataFrame) -> pd.DataFrame:
             "n trMDD": ordered_df["n_trmdd"].astype("Int64"),
             "n TRD": ordered_df["n_trd"].astype("Int64"),
             "Meta R² (%)": [fixed(v, 1) for v in ordered_df["meta_r2"]],
+            "Meta slope [95% CI]": slopes,
             "Significant PGS": [integer(v) for v in ordered_df["n_significant"]],
             "Overlap with primary (%)": [fixed(v, 1) for v in ordered_df["overlap_pct"]],
         }

@@ -33,6 +33,7 @@ from trd_spark.report.sections import (
     methods_section,
 )
 from trd_spark.report.shareable import Facts
+from trd_spark.report.truth import truth_effects_path
 from trd_spark.storage import download, upload
 from trd_spark.study import Layout, output_path, pooled_set_name, read_trait_catalog
 from trd_spark.uri import is_remote, join
@@ -53,8 +54,18 @@ def pooled_set(config: Config) -> str:
     return pooled_set_name(platform) if len(on_platform) >= 2 else ""
 
 
-def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
-    """The plain values the report needs, taken from the run's config."""
+def settings_from_config(config: Config, report_dir: str, run_dir: str = "") -> ReportSettings:
+    """The plain values the report needs, taken from the run's config.
+
+    Parameters
+    ----------
+    config : the run's config.
+    report_dir : where the report is written.
+    run_dir : the run's outputs as a local folder (default ``config.output_dir``); its
+        ``truth/effects.tsv``, present in a study written by ``trd-spark simulate``, adds
+        the truth-beside-estimate section.
+    """
+    truth_effects, show_truth = truth_effects_path(run_dir or config.output_dir)
     return ReportSettings(
         report_dir=report_dir,
         cohorts=[config.discovery_cohort]
@@ -68,6 +79,9 @@ def settings_from_config(config: Config, report_dir: str) -> ReportSettings:
         pooled_set=pooled_set(config),
         platforms={name: rule.genotypes for name, rule in config.cohorts.items()},
         rounding_base=config.report.rounding_base,
+        significance=config.analysis.significance,
+        truth_effects=truth_effects,
+        show_truth=show_truth,
     )
 
 
@@ -193,7 +207,7 @@ def run_report(config: Config, out_dir: str) -> dict[str, Any]:
         results, disclosed = write_report(
             source_dir,
             report_dir,
-            settings_from_config(config, report_dir),
+            settings_from_config(config, report_dir, source_dir),
             write_methods(config, read_manifests(source_dir)),
             config.weights.traits,
             source=config.source,

@@ -23,6 +23,7 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--virtual-time-budget=10000",
+    "--window-size=1400,1000",  # the width a reader opens the report at (issue 23)
     "--dump-dom",
 )
 # appended to a copy of the page: after load, writes which <img> failed into the DOM
@@ -31,9 +32,12 @@ IMAGE_CHECK = """
 window.addEventListener("load", () => {
   const images = Array.from(document.images);
   const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
+  const sizes = images.map(i => ({src: i.getAttribute("src"), natural: i.naturalWidth,
+                                  shown: i.getBoundingClientRect().width}));
   const out = document.createElement("pre");
   out.id = "image-check";
-  out.textContent = JSON.stringify({total: images.length, broken: broken});
+  out.textContent = JSON.stringify({total: images.length, broken: broken, sizes: sizes,
+                                    viewport: window.innerWidth});
   document.body.appendChild(out);
 });
 </script>
@@ -57,7 +61,9 @@ def check_images(page: Path, profile: Path) -> dict:
 
     Returns
     -------
-    ``{"total": number of <img>, "broken": [src of each image that did not load]}``.
+    ``{"total": number of <img>, "broken": [src of each image that did not load],
+    "sizes": [{"src", "natural": PNG width, "shown": width on the page in CSS px}],
+    "viewport": window width}`` at a 1400 px wide window.
     """
     probe = page.with_name("_image_check.html")
     probe.write_text(page.read_text() + IMAGE_CHECK)

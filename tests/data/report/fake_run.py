@@ -19,6 +19,7 @@ import pandas as pd
 
 from trd_spark.config import Config, config_from_dict
 from trd_spark.resources import conf_path
+from trd_spark.stats.grid import replicate_survival
 from trd_spark.study import COMBINATIONS, TRD_DEFS, contrast_groups, group_masks, treated_column
 
 COHORTS = ("wgs_european", "wgs_diverse", "microarray")
@@ -62,9 +63,22 @@ def write_fake_run(run_dir: Path, seed: int = 11) -> Path:
     persons_df = fake_persons(rng)
     persons_df.to_parquet(run_dir / "phenotypes/persons.parquet")
     fake_associations(rng, traits, persons_df).to_parquet(run_dir / "results/associations.parquet")
-    fake_replication(rng).to_parquet(run_dir / "results/replication.parquet")
-    fake_sensitivity(rng, persons_df).to_parquet(run_dir / "results/sensitivity.parquet")
-    fake_survival(rng, traits).to_parquet(run_dir / "results/survival.parquet")
+    replication_df = fake_replication(rng)
+    sensitivity_df = fake_sensitivity(rng, persons_df)
+    survival_df = fake_survival(rng, traits)
+    # what the analyze stage added later (slopes, Cox replication, residuals) draws from its
+    # own generator, so the numbers above stay as they were
+    extra = np.random.default_rng(seed + 1000)
+    replication_df = with_survival_replication(with_slopes(extra, replication_df), survival_df)
+    replication_df.to_parquet(run_dir / "results/replication.parquet")
+    sensitivity_df = sensitivity_df.assign(
+        meta_slope=extra.uniform(0.6, 1.1, len(sensitivity_df)),
+        meta_slope_ci_low=lambda t: t["meta_slope"] - 0.2,
+        meta_slope_ci_high=lambda t: t["meta_slope"] + 0.2,
+    )
+    sensitivity_df.to_parquet(run_dir / "results/sensitivity.parquet")
+    survival_df.to_parquet(run_dir / "results/survival.parquet")
+    fake_schoenfeld(extra, survival_df).to_parquet(run_dir / "results/schoenfeld.parquet")
     fake_km(rng).to_parquet(run_dir / "results/km.parquet")
     time_df = pd.DataFrame(
         {
@@ -257,6 +271,50 @@ def fake_replication(rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def with_slopes(rng: np.random.Generator, replication_df: pd.DataFrame) -> pd.DataFrame:
+    """The logistic rows with the analysis name and a meta-regression line (slope with CI)."""
+    slope = rng.uniform(0.3, 1.2, len(replication_df))
+    se = rng.uniform(0.05, 0.2, len(replication_df))
+    return replication_df.assign(
+        analysis="logistic",
+        intercept=rng.normal(0, 0.01, len(replication_df)),
+        intercept_se=0.01,
+        slope=slope,
+        slope_se=se,
+        slope_ci_low=slope - 1.959964 * se,
+        slope_ci_high=slope + 1.959964 * se,
+        slope_p=[2 * _normal_sf(b / s) for b, s in zip(slope, se, strict=True)],
+    )
+
+
+def with_survival_replication(
+    replication_df: pd.DataFrame, survival_df: pd.DataFrame
+) -> pd.DataFrame:
+    """Add the Cox replication rows (eFigure 6) as the analyze stage computes them."""
+    survival_rows = replicate_survival(
+        survival_df, [("microarray", "wgs_european"), ("microarray", "wgs")]
+    )
+    return pd.concat([replication_df, survival_rows], ignore_index=True)
+
+
+def fake_schoenfeld(rng: np.random.Generator, survival_df: pd.DataFrame) -> pd.DataFrame:
+    """Scaled Schoenfeld residuals of the pooled set's Kaplan-Meier traits, one per death:
+    the coefficient plus noise of variance deaths x SE^2 (as cox.zph scales them)."""
+    rows = []
+    for trait in KM_TRAITS:
+        for term in ("pgs_20_80", "pgs_80_100", "pgs_per_sd"):
+            model = survival_df[(survival_df["cohort"] == "wgs") & (survival_df["trait"] == trait)
+                                & (survival_df["term"] == term)].iloc[0]  # fmt: skip
+            deaths = int(model["n_events"])
+            time = np.sort(rng.choice(np.arange(1, 2500), deaths, replace=False)).astype(float)
+            residual = model["coef"] + rng.normal(0, np.sqrt(deaths) * model["se"], deaths)
+            rows.append(pd.DataFrame({"cohort": "wgs", "trait": trait, "term": term,
+                                      "time": time,
+                                      "transformed_time": np.arange(deaths) / (deaths - 1),
+                                      "residual": residual}))  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
+
+
 def fake_sensitivity(rng: np.random.Generator, persons_df: pd.DataFrame) -> pd.DataFrame:
     """Table 2: the discovery cohort's TRD and trMDD counts for each definition pair."""
     discovery_df = persons_df[persons_df["cohort"] == "wgs_european"]
@@ -303,9 +361,16 @@ def fake_survival(rng: np.random.Generator, traits: list[str]) -> pd.DataFrame:
                         "n_events": events,
                         "zph_chisq": rng.uniform(0, 5),
                         "zph_p": rng.uniform(0, 1),
+                        "coef": log_hr,
+                        "se": se,
+                        "status": "ok",
                     }
                 )
-    return pd.DataFrame(rows)
+    survival_df = pd.DataFrame(rows)
+    # the GLOBAL cox.zph test of each model (drawn from the model's own PGS term statistic)
+    survival_df["zph_global_chisq"] = survival_df["zph_chisq"] + 1.5
+    survival_df["zph_global_p"] = survival_df["zph_p"] * 0.9
+    return survival_df
 
 
 def fake_km(rng: np.random.Generator) -> pd.DataFrame:
