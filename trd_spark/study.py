@@ -25,10 +25,11 @@ from trd_spark.uri import is_remote, join
 # Stages and the output layout (docs/data-contracts.md)
 # ---------------------------------------------------------------------------
 
-STAGES: tuple[str, ...] = ("qc", "score", "phenotype", "analyze", "report")
+STAGES: tuple[str, ...] = ("qc", "weights", "score", "phenotype", "analyze", "report")
 # stage -> the folders it owns under output_dir
 STAGE_FOLDERS: dict[str, tuple[str, ...]] = {
     "qc": ("qc",),
+    "weights": ("weights",),
     "score": ("pgs",),
     "phenotype": ("phenotypes",),
     "analyze": ("results",),
@@ -57,6 +58,9 @@ class Layout:
     QC_SUMMARY = "qc/summary.json"
     COHORTS = "qc/cohorts.parquet"
     COHORT_ATTRITION = "qc/cohort_attrition.parquet"
+    WEIGHTS = "weights"  # PRS-CS weight files the weights stage computed (docs/prscs.md)
+    WEIGHTS_MATCH = "weights/match_report.parquet"
+    WEIGHTS_CHAINS = "weights/chains.parquet"
     MATCH_REPORT = "pgs/match_report.parquet"
     PERSONS = "phenotypes/persons.parquet"
     PERIODS = "phenotypes/periods.parquet"
@@ -88,6 +92,11 @@ class Layout:
     def dosage_cache(platform: str) -> str:
         """The PLINK 1 prefix (no ``.bed``) of one platform's dosage cache."""
         return f"qc/dosages_{platform}"
+
+    @staticmethod
+    def weights_log(trait: str) -> str:
+        """The weights stage's log of one trait."""
+        return f"weights/logs/{trait}.log"
 
     @staticmethod
     def pgs(cohort: str) -> str:
@@ -333,6 +342,7 @@ class Trait:
     label: str
     domain: str
     source: str
+    n_gwas: float | None = None  # GWAS sample size (optional column; the weights stage uses it)
 
 
 @dataclass(frozen=True)
@@ -369,8 +379,9 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
 
     Parameters
     ----------
-    text : the file's content (columns ``trait``, ``label``, ``domain``, ``source``;
-        further columns are ignored).
+    text : the file's content (columns ``trait``, ``label``, ``domain``, ``source``, and
+        optionally ``n_gwas``, the GWAS sample size for the weights stage; further columns
+        are ignored).
     source : the file's path, named in errors.
 
     Returns
@@ -389,6 +400,7 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
             f"must name {', '.join(CATALOG_COLUMNS)} (tab-separated)"
         )
     where = {c: header.index(c) for c in CATALOG_COLUMNS}
+    n_column = header.index("n_gwas") if "n_gwas" in header else None
     traits: list[Trait] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
@@ -404,8 +416,26 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
                 f"{seen[name]}); list each trait once"
             )
         seen[name] = line
-        traits.append(Trait(name, cells[1] or name, cells[2] or "other", cells[3]))
+        n_gwas = _sample_size(row, n_column, source, line)
+        traits.append(Trait(name, cells[1] or name, cells[2] or "other", cells[3], n_gwas))
     return TraitCatalog(tuple(traits), source)
+
+
+def _sample_size(row: list[str], column: int | None, source: str, line: int) -> float | None:
+    """The ``n_gwas`` cell of a catalog row: None when the column or the value is absent."""
+    text = row[column].strip() if column is not None and column < len(row) else ""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise InputError(
+            f"{source}, line {line}: n_gwas is {text!r}; give the GWAS sample size as a "
+            "positive number or leave the cell empty"
+        )
+    return value
 
 
 def read_trait_catalog(path: str) -> TraitCatalog:

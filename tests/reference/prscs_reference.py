@@ -64,7 +64,9 @@ def reference_chain(
         sigma2 = 1.0 / rng.gamma((n_gwas + p) / 2.0, 1.0 / err)
         delta = np.array([rng.gamma(a + b, 1.0 / (psi[j] + phi_now)) for j in range(p)])
         for j in range(p):
-            psi[j] = min(gig_draw(a - 0.5, 2.0 * delta[j], n_gwas * beta[j] ** 2 / sigma2, rng), 1.0)
+            psi[j] = min(
+                gig_draw(a - 0.5, 2.0 * delta[j], n_gwas * beta[j] ** 2 / sigma2, rng), 1.0
+            )
         if learn_phi:
             w = rng.gamma(1.0, 1.0 / (phi_now + 1.0))
             phi_now = rng.gamma(p * b + 0.5, 1.0 / (float(np.sum(delta)) + w))

@@ -186,8 +186,24 @@ def read_weight_sites(sites_glob: str, reference_genome: str) -> WeightSites:
         :func:`trd_spark.genomics.pgs.write_weight_sites` writes them.
     reference_genome : the genotypes' build (the weights are on it too).
     """
-    rg = hl.get_reference(reference_genome)
     sites_ht = hl.import_table(sites_glob, no_header=True, types={"f1": hl.tint32}, missing=".")
+    return weight_sites_of(sites_ht, reference_genome)
+
+
+def read_snpinfo_sites(snpinfo: str, reference_genome: str) -> WeightSites:
+    """The sites of an LD panel's SNP table (``CHR SNP BP ...``, whitespace-separated).
+
+    With a ``prscs`` section the weights are not written yet when qc runs; they will be a
+    subset of the panel's SNPs, so the dosage cache keeps the panel's sites.
+    """
+    raw_ht = hl.import_table(snpinfo, delimiter=r"\s+", types={"BP": hl.tint32})
+    sites_ht = raw_ht.select(f0=raw_ht.CHR, f1=raw_ht.BP, f2=raw_ht.SNP)
+    return weight_sites_of(sites_ht, reference_genome)
+
+
+def weight_sites_of(sites_ht: hl.Table, reference_genome: str) -> WeightSites:
+    """:class:`WeightSites` from a table of ``f0`` chromosome, ``f1`` position, ``f2`` rsID."""
+    rg = hl.get_reference(reference_genome)
     chrom = sites_ht.f0.replace("^chr", "")
     if rg.contigs[0].startswith("chr"):
         chrom = "chr" + hl.if_else(chrom == "MT", "M", chrom)

@@ -32,6 +32,7 @@ from trd_spark.genomics.weights import (
     read_weights,
     write_lifted,
 )
+from trd_spark.study import Layout, output_path
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +152,16 @@ def _weight_sites(config: Config, scratch_dir: str) -> qc.WeightSites | None:
     builds = {source.reference_genome for source in config.genotypes.values()}
     if config.qc.cache_sites == "all" or config.weights.reference_genome not in builds:
         return None
+    if config.prscs is not None:  # the weights will be a subset of the LD panel's SNPs
+        from trd_spark.prscs.ldref import find_panel
+
+        snpinfo = find_panel(config.prscs.ld_ref).snpinfo
+        log.info("qc: caching the sites of the LD panel's SNP table %s", snpinfo)
+        return qc.read_snpinfo_sites(snpinfo, config.weights.reference_genome)
     _, files_df = _weight_files(config)
     folder = storage.join(scratch_dir, "weight_sites")
     log.info("qc: reading the sites of %d weight files (qc.cache_sites: weights)", len(files_df))
-    pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, config.weights.format), folder)
+    pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, weight_source(config)[1]), folder)
     return qc.read_weight_sites(folder + "/part-*.tsv", config.weights.reference_genome)
 
 
@@ -231,18 +238,32 @@ def _write_qc_tables(
 # ---------------------------------------------------------------------------
 
 
+def weight_source(config: Config) -> tuple[str, str]:
+    """Folder and format of the weight files the score stage reads: those the weights stage
+    computed when the config has a ``prscs`` section, else ``weights.path``."""
+    if config.prscs is not None:
+        return output_path(config.output_dir, Layout.WEIGHTS), "prscs"
+    if config.weights.path is None:
+        raise InputError("the config names no weights: give weights.path or a prscs section")
+    return config.weights.path, config.weights.format
+
+
 def _weight_files(config: Config) -> tuple[list[str], pd.DataFrame]:
     catalog_df = read_trait_catalog(config.weights.traits)
     traits = catalog_df["trait"].tolist()
-    return traits, list_weight_files(config.weights.path, config.weights.format, traits)
+    folder, fmt = weight_source(config)
+    if config.prscs is not None and not storage.exists(folder):
+        raise InputError(f"{folder} is missing; run the weights stage first")
+    return traits, list_weight_files(folder, fmt, traits)
 
 
 def _platform_weights(
     config: Config, source: GenotypeSource, files_df: pd.DataFrame, scratch_dir: str
 ) -> pgs.WeightFiles:
     """The weight files as they are, or lifted over to the platform's build."""
+    fmt = weight_source(config)[1]
     if config.weights.reference_genome == source.reference_genome:
-        return pgs.WeightFiles(files_df, config.weights.format)
+        return pgs.WeightFiles(files_df, fmt)
     if not config.weights.chain_file:
         raise InputError(
             f"weights are on {config.weights.reference_genome} but genotypes {source.path} are on "
@@ -250,7 +271,7 @@ def _platform_weights(
         )
     log.info("score: lifting the weights over to %s", source.reference_genome)
     lifted_df = liftover_weights(
-        read_weights(_spark(), files_df, config.weights.format),
+        read_weights(_spark(), files_df, fmt),
         config.weights.reference_genome,
         source.reference_genome,
         config.weights.chain_file,

@@ -132,7 +132,9 @@ def run_chain(blocks: Blocks, settings: ChainSettings, rng: np.random.Generator)
     kept: dict[str, list[float]] = {"sigma2": [], "phi": [], "h2": []}
     for iteration in range(1, settings.n_iter + 1):
         quad = _draw_effects(blocks.ld, buffers, bounds, m, psi, sigma2 / n, beta, rng)
-        err = max(n / 2.0 * (1.0 - 2.0 * float(beta @ m) + quad), n / 2.0 * float(beta**2 @ (1.0 / psi)))
+        err = max(
+            n / 2.0 * (1.0 - 2.0 * float(beta @ m) + quad), n / 2.0 * float(beta**2 @ (1.0 / psi))
+        )
         sigma2 = 1.0 / rng.gamma((n + p) / 2.0, 1.0 / err)
         delta = rng.gamma(a + b, 1.0 / (psi + phi))
         psi = np.minimum(sample_gig(a - 0.5, 2.0 * delta, n * beta**2 / sigma2, rng), 1.0)

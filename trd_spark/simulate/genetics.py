@@ -56,6 +56,7 @@ class GeneticsResult:
     work: Path | None = None
     pgs_correlation: dict[str, np.ndarray] = field(default_factory=dict)
     n_pcs_persons: int = 0
+    freqs: np.ndarray | None = None  # ALT frequency per catalog row and ancestry group
 
     def finish(self, root: Path, plan_df: pd.DataFrame, export: Sequence[str]) -> None:
         """Write .fam sex, the MatrixTables, exports, ancestry file, weights and their truth."""
@@ -172,6 +173,7 @@ def simulate_genetics(
         seed=seed,
         genotypes=result if write_genotypes else None,
         work=work,
+        freqs=freqs,
     )
     if write_genotypes:
         check_planted(result)
