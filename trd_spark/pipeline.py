@@ -61,10 +61,10 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
 }
 # stage -> config sections that change its outputs
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
-    # weights, prscs: the sites of the dosage cache
-    "qc": ("genotypes", "ancestry", "cohorts", "qc", "weights", "prscs"),
+    # weights: the cache's sites (with prscs, the LD panel's: among the qc inputs)
+    "qc": ("genotypes", "ancestry", "cohorts", "qc", "weights"),
     "weights": ("weights", "prscs"),
-    "score": ("genotypes", "ancestry", "cohorts", "weights", "prscs"),
+    "score": ("genotypes", "ancestry", "cohorts", "weights"),  # prscs: via the weights stage
     "phenotype": ("omop", "phenotypes"),
     "analyze": ("analysis", "cohorts"),
     "report": ("report", "analysis"),

@@ -103,6 +103,7 @@ def parse_sumstats(data: bytes, source: str, n_gwas: float) -> SumStats:
 def _read_table(data: bytes, source: str) -> pd.DataFrame:
     if not data.strip():
         raise InputError(f"{source}: the summary-statistics file is empty")
+    _check_first_line(data, source)
     try:
         return pd.read_csv(
             io.BytesIO(data), sep=r"\s+", dtype=str, keep_default_na=False, na_values=[],
@@ -113,6 +114,19 @@ def _read_table(data: bytes, source: str) -> pd.DataFrame:
             f"{source}: {err}; every line needs as many whitespace-separated fields as the "
             "header names"
         ) from None
+
+
+def _check_first_line(data: bytes, source: str) -> None:
+    """pandas reads a first data line with one field too many as an index: refuse it here
+    (later lines get pandas' own error, which names them)."""
+    lines = data[:65_536].splitlines()
+    n_header = len(lines[0].split())
+    for number, line in enumerate(lines[1:3], start=2):
+        if line.strip() and len(line.split()) != n_header:
+            raise InputError(
+                f"{source}, line {number}: {len(line.split())} fields but the header names "
+                f"{n_header}; every line needs as many whitespace-separated fields as the header"
+            )
 
 
 def _pick_columns(header: list[str], source: str) -> dict[str, str]:
@@ -171,7 +185,7 @@ def _check_range(
 ) -> None:
     if not good.all():
         i = int(np.flatnonzero(~good)[0])
-        raise InputError(f"{source}, line {lines[i]}: column {column} is {values[i]!r}; it {rule}")
+        raise InputError(f"{source}, line {lines[i]}: column {column} is {values[i]:g}; it {rule}")
 
 
 def _check_unique(snp: np.ndarray, lines: np.ndarray, source: str) -> None:

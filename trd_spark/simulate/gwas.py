@@ -142,7 +142,7 @@ def draw_gwas(
     alt_freq : ALT frequency in the GWAS population.
     """
     n_sites, n_traits = effects.shape
-    h2 = rng.uniform(*H2_RANGE, n_traits)
+    h2 = np.asarray(rng.uniform(*H2_RANGE, n_traits))
     n_gwas = np.round(n_sites * rng.uniform(*N_PER_SITE, n_traits))
     beta = effects * np.sqrt(2 * alt_freq * (1 - alt_freq))[:, None]
     variance = sum(np.sum(beta[b] * (r @ beta[b]), axis=0) for b, r in zip(blocks, ld, strict=True))

@@ -17,6 +17,7 @@ blocks.  The LD panel is the correlation of A1 counts among ``n_persons`` refere
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def draw_ld_model(
     for value in pd.unique(chrom):
         rows = np.flatnonzero(chrom == value)
         bounds = np.concatenate([[0], np.cumsum(draw_block_sizes(rng, len(rows), mean_block))])
-        blocks += [rows[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        blocks += [rows[a:b] for a, b in itertools.pairwise(bounds)]
     n = len(chrom)
     return LDModel(
         blocks=blocks,
