@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 PANEL = "sim"
 GWAS_ANCESTRY = "eur"
 H2_RANGE = (0.1, 0.4)
-N_PER_SITE = (2.0, 10.0)  # GWAS N per weight site, drawn per trait
+N_PER_SITE = (10.0, 40.0)  # GWAS N per weight site, drawn per trait
 NOT_IN_GWAS = 0.01  # sites missing from the summary statistics
 NOT_IN_PANEL = 0.02  # sites missing from the LD panel
 ALLELE_MISMATCH = 0.003  # summary-statistic rows whose other allele matches nothing
@@ -66,7 +66,7 @@ class GwasScale:
 
 
 GWAS_SCALES = {
-    "tiny": GwasScale(400, 8_000, 30.0, (400, 200, 4)),
+    "tiny": GwasScale(400, 8_000, 30.0, (300, 150, 3)),
     "demo": GwasScale(500, 20_000, 60.0, (1000, 500, 5)),
     "aou": GwasScale(500, 20_000, 60.0, (1000, 500, 5)),
 }
