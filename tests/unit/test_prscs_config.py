@@ -62,7 +62,9 @@ def test_bad_prscs_configs_name_the_key(tmp_path: Path, extra: dict, message: st
         config(tmp_path, **extra)
 
 
-CATALOG = "trait\tlabel\tdomain\tsource\tn_gwas\nbmi\tBMI\tmetabolic\tx\t700000\nadhd\tADHD\tpsy\ty\t\n"
+CATALOG = (
+    "trait\tlabel\tdomain\tsource\tn_gwas\nbmi\tBMI\tmetabolic\tx\t700000\nadhd\tADHD\tpsy\ty\t\n"
+)
 
 
 def test_sample_sizes_from_catalog_and_config() -> None:
