@@ -60,7 +60,7 @@ def read_bed(prefix: Path) -> tuple[pd.DataFrame, np.ndarray]:
     bim = pd.read_csv(
         f"{prefix}.bim", sep="\t", header=None, names=["chr", "snp", "cm", "bp", "alt", "ref"]
     )
-    n = sum(1 for _ in open(f"{prefix}.fam"))
+    n = len(Path(f"{prefix}.fam").read_text().splitlines())
     raw = np.fromfile(f"{prefix}.bed", dtype=np.uint8)[3:].reshape(len(bim), -1)
     codes = np.stack([(raw >> shift) & 3 for shift in (0, 2, 4, 6)], axis=2).reshape(len(bim), -1)[
         :, :n

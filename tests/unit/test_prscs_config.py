@@ -76,7 +76,7 @@ def test_sample_sizes_from_catalog_and_config() -> None:
         gwas_sizes(catalog, {})
     with pytest.raises(InputError, match="names trait\\(s\\) height that the trait catalog"):
         gwas_sizes(catalog, {"height": 5, "adhd": 1})
-    with pytest.raises(InputError, match="traits.tsv, line 3: n_gwas is 'many'"):
+    with pytest.raises(InputError, match=r"traits.tsv, line 3: n_gwas is 'many'"):
         parse_trait_catalog(CATALOG.replace("y\t\n", "y\tmany\n"), "traits.tsv")
 
 
@@ -93,7 +93,7 @@ def test_summary_statistics_files_per_trait(tmp_path: Path) -> None:
     (folder / "bmi.sumstats").write_text("x")
     with pytest.raises(InputError, match="several summary-statistics files for trait bmi"):
         list_sumstats(str(folder), ["bmi", "adhd"])
-    with pytest.raises(InputError, match="is empty or missing; check prscs.sumstats"):
+    with pytest.raises(InputError, match=r"is empty or missing; check prscs\.sumstats"):
         list_sumstats(str(tmp_path / "nowhere"), ["bmi"])
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -163,7 +165,7 @@ def test_bad_panels_and_snp_tables(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no snpinfo_<panel>_hm3 file"):
         ldref.find_panel(str(tmp_path / "empty"))
     (tmp_path / "empty" / "snpinfo_a_hm3").write_text("CHR SNP BP A1 A2 MAF\n")
-    with pytest.raises(InputError, match="no ldblk_a_chr<N>.hdf5 files"):
+    with pytest.raises(InputError, match=r"no ldblk_a_chr<N>\.hdf5 files"):
         ldref.find_panel(str(tmp_path / "empty"))
     header = "CHR SNP BP A1 A2 MAF\n"
     with pytest.raises(InputError, match="x/snpinfo: lacks column\\(s\\) MAF"):
@@ -248,3 +250,12 @@ def test_weight_files_as_prscs_names_and_writes_them(tmp_path: Path) -> None:
     assert path.read_text() == (
         f"3\trs1\t10\tA\tG\t{per_allele[0]:.6e}\n3\trs2\t20\tC\tT\t{per_allele[1]:.6e}\n"
     )
+
+
+def test_task_side_modules_do_not_import_hail() -> None:
+    # Spark's Python workers import these for every task of the weights stage
+    code = (
+        "import sys; import trd_spark.prscs.tasks, trd_spark.prscs.gig, trd_spark.prscs.ldref; "
+        "sys.exit('hail' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
