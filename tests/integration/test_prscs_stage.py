@@ -174,8 +174,6 @@ def test_prscs_scores_track_the_true_genetic_values(prscs_run: Path, tiny_study:
     ratio = result["r_prscs"] / result["r_expected"]
     # (the gap: strand-ambiguous SNPs dropped, LD from 400 reference persons, few draws)
     assert ratio.mean() > 0.8 and ratio.min() > 0.65, result
-    print(result.describe())
-    print(pd.read_parquet(prscs_run / Layout.WEIGHTS_CHAINS).describe().T)
 
 
 def test_fixed_phi_and_bad_summary_statistics(
