@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from trd_spark import storage
 from trd_spark.errors import InputError
-from trd_spark.genomics import taskio
 from trd_spark.genomics.matching import site_table
 from trd_spark.prscs import ldref
 from trd_spark.prscs.matching import match_sumstats, reference_in_target
@@ -81,7 +81,7 @@ def test_bad_summary_statistics_name_file_and_line(text: str, message: str) -> N
 def test_gzipped_file_and_trait_names(tmp_path: Path) -> None:
     path = tmp_path / "bmi.txt.gz"
     path.write_bytes(gzip.compress(b"SNP A1 A2 BETA SE\nrs1 A G 0.2 0.1\n"))
-    sumstats = parse_sumstats(taskio.read_bytes(str(path)), str(path), 100.0)
+    sumstats = parse_sumstats(storage.read_bytes(str(path)), str(path), 100.0)
     np.testing.assert_allclose(sumstats.beta_std, [0.2])
     assert trait_of_file("bmi.txt.gz") == "bmi" and trait_of_file("bmi.sumstats") == "bmi"
     assert trait_of_file("notes.md") is None

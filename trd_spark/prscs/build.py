@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from hail.linalg import BlockMatrix
 
+from trd_spark import storage
 from trd_spark.errors import InputError
-from trd_spark.genomics import taskio
 from trd_spark.prscs.ldref import LDBlock, LDPanel, write_panel
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def block_correlations(mt: hl.MatrixTable, ranges: list[tuple[int, int]], folder
 def read_rectangle(folder: str, number: int, start: int, stop: int) -> np.ndarray:
     """One exported block as a square float64 matrix."""
     name = f"rect-{number}_{start}-{stop}-{start}-{stop}"
-    values = np.frombuffer(taskio.read_bytes(f"{folder.rstrip('/')}/{name}"), dtype="<f8")
+    values = np.frombuffer(storage.read_bytes(f"{folder.rstrip('/')}/{name}"), dtype="<f8")
     matrix = values.reshape(stop - start, stop - start).copy()
     np.fill_diagonal(matrix, 1.0)
     return matrix

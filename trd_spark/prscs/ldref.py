@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trd_spark import storage
 from trd_spark.errors import InputError
-from trd_spark.genomics import taskio
 from trd_spark.uri import is_remote, join
 
 SNPINFO_COLUMNS = ("CHR", "SNP", "BP", "A1", "A2", "MAF")
@@ -58,12 +58,8 @@ def block_file_name(panel: str, chrom: str) -> str:
 
 
 def list_names(folder: str) -> list[str]:
-    """Names of the entries of a local or remote folder (sorted)."""
-    from pyarrow import fs
-
-    filesystem, inner = taskio.filesystem(folder)
-    infos = filesystem.get_file_info(fs.FileSelector(inner, allow_not_found=True))
-    return sorted(os.path.basename(info.path.rstrip("/")) for info in infos)
+    """Names of the files directly in a local or remote folder (sorted; [] when absent)."""
+    return [name for name in storage.list_files(folder) if name and "/" not in name]
 
 
 def find_panel(folder: str) -> LDPanel:
@@ -149,7 +145,7 @@ def parse_snpinfo(data: bytes, source: str) -> pd.DataFrame:
 
 def read_snpinfo(path: str) -> pd.DataFrame:
     """:func:`parse_snpinfo` of the file at ``path`` (local or remote)."""
-    return parse_snpinfo(taskio.read_bytes(path), path)
+    return parse_snpinfo(storage.read_bytes(path), path)
 
 
 def local_copy(path: str) -> str:
@@ -161,10 +157,9 @@ def local_copy(path: str) -> str:
     folder = os.path.join(tempfile.gettempdir(), "trd_spark_ldref")
     os.makedirs(folder, exist_ok=True)
     target = os.path.join(folder, f"{key}_{os.path.basename(path)}")
-    if not os.path.exists(target) or os.path.getsize(target) != taskio.file_size(path):
+    if not os.path.exists(target) or os.path.getsize(target) != storage.file_size(path):
         partial = f"{target}.{os.getpid()}.part"
-        with open(partial, "wb") as out:
-            out.write(taskio.read_bytes(path))
+        storage.download(path, partial)
         os.replace(partial, target)
     return target
 

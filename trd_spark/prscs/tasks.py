@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from trd_spark import storage
 from trd_spark.errors import InputError
 from trd_spark.genomics import taskio
 from trd_spark.prscs import ldref
@@ -69,13 +68,11 @@ def _catching(
 
 
 def _write_table(frame: pd.DataFrame, path: str) -> None:
-    filesystem, inner = taskio.filesystem(path)
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), inner, filesystem=filesystem)
+    storage.write_parquet(frame, path)
 
 
 def _read_table(path: str) -> pd.DataFrame:
-    filesystem, inner = taskio.filesystem(path)
-    return pq.read_table(inner, filesystem=filesystem).to_pandas()
+    return storage.read_parquet(path)
 
 
 def reference_path(scratch: str, chrom: str) -> str:
@@ -124,7 +121,7 @@ def sumstats_task(
 
     def run(item: tuple[str, str, float]) -> dict[str, Any]:
         trait, file, n_gwas = item
-        sumstats = parse_sumstats(taskio.read_bytes(file), file, n_gwas)
+        sumstats = parse_sumstats(storage.read_bytes(file), file, n_gwas)
         reference_df = read_reference(scratch, chroms)
         matched = match_sumstats(
             sumstats, reference_df, reference_df["in_target"].to_numpy(bool), keep_ambiguous,
@@ -198,7 +195,7 @@ def write_weight_file(
             snps, info["bp"], info["a1"], info["a2"], per_allele, strict=True
         )
     ]
-    taskio.write_text(path, "".join(lines))
+    storage.write_text(path, "".join(lines))
 
 
 def chain_summary(chain: ChainResult, settings: ChainSettings) -> dict[str, Any]:
