@@ -7,8 +7,10 @@ limited to one thread), it times per SNP and iteration:
   * ``project``: :func:`trd_spark.prscs.sampler.run_chain` (block Cholesky in LAPACK, the
     GIG draws of all SNPs at once);
   * ``per-SNP``: the same block Cholesky (scipy, as stock PRS-CS does it) with the local
-    scales drawn one SNP at a time by a scalar Devroye GIG in plain Python (math module):
-    the structure of stock PRS-CS;
+    scales drawn one SNP at a time by a scalar Devroye GIG in plain Python (math module),
+    the state kept as (p, 1) column vectors so each SNP's arguments are one-element arrays:
+    the structure of stock PRS-CS; ``per-SNP floats`` the same loop on plain floats (a
+    per-SNP sampler tuned as far as plain Python goes);
   * ``floor``: only the block Cholesky factorisation and the two triangular solves, the work
     no exact block sampler avoids;
   * ``reference``: the tests' plain sampler (scipy.stats.geninvgauss per SNP), for
@@ -129,9 +131,13 @@ def gig_scalar(lam: float, a: float, b: float, rng: random.Random) -> float:
 
 
 def per_snp_chain(
-    ld: list[np.ndarray], m: np.ndarray, n: float, iterations: int, seed: int
+    ld: list[np.ndarray], m: np.ndarray, n: float, iterations: int, seed: int, columns: bool
 ) -> None:
-    """Stock PRS-CS's loop: scipy Cholesky per block, then one GIG call per SNP."""
+    """Stock PRS-CS's loop: scipy Cholesky per block, then one GIG call per SNP.
+
+    ``columns``: keep the state as (p, 1) column vectors, as stock PRS-CS does, so each
+    SNP's GIG arguments are computed on one-element arrays; else on plain floats.
+    """
     rng, prng = np.random.default_rng(seed), random.Random(seed)
     p = len(m)
     beta, psi, sigma, phi = np.zeros(p), np.ones(p), 1.0, 1.0
@@ -150,8 +156,16 @@ def per_snp_chain(
         err = max(n / 2 * (1 - 2 * float(beta @ m) + quad), n / 2 * float(np.sum(beta**2 / psi)))
         sigma = 1.0 / rng.gamma((n + p) / 2, 1.0 / err)
         delta = rng.gamma(1.5, 1.0 / (psi + phi))
-        for j in range(p):
-            psi[j] = gig_scalar(0.5, 2.0 * delta[j], max(n * beta[j] ** 2 / sigma, 1e-300), prng)
+        if columns:
+            delta_c, beta_c, psi_c = delta[:, None], beta[:, None], psi[:, None].copy()
+            for j in range(p):
+                b = n * beta_c[j] ** 2 / sigma
+                psi_c[j] = gig_scalar(0.5, (2.0 * delta_c[j]).item(), max(b.item(), 1e-300), prng)
+            psi = psi_c[:, 0]
+        else:
+            for j in range(p):
+                b = n * float(beta[j]) ** 2 / sigma
+                psi[j] = gig_scalar(0.5, 2.0 * float(delta[j]), max(b, 1e-300), prng)
         psi = np.minimum(psi, 1.0)
         w = rng.gamma(1.0, 1.0 / (phi + 1.0))
         phi = rng.gamma(p * 0.5 + 0.5, 1.0 / (float(delta.sum()) + w))
@@ -192,7 +206,10 @@ def measure(size: int, copies: int, iterations: int, seed: int) -> dict[str, flo
             lambda: run_chain(blocks, settings, np.random.default_rng(seed)), p, iterations
         ),
         "per_snp": per_snp_iteration(
-            lambda: per_snp_chain(ld, m, N_GWAS, iterations, seed), p, iterations
+            lambda: per_snp_chain(ld, m, N_GWAS, iterations, seed, columns=True), p, iterations
+        ),
+        "per_snp_floats": per_snp_iteration(
+            lambda: per_snp_chain(ld, m, N_GWAS, iterations, seed, columns=False), p, iterations
         ),
         "floor": per_snp_iteration(
             lambda: floor_iterations(blocks.ld, m, iterations), p, iterations
@@ -240,15 +257,17 @@ def project_hm3(sizes: list[int], seconds: list[float], seed: int) -> dict[str, 
 def main(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"PRS-CS sampler, one core, {args.copies} blocks per problem, {args.iterations} iter.")
-    header = ["block", "project", "per-SNP", "floor", "per-SNP/project", "project/floor"]
+    header = ["block", "project", "per-SNP", "per-SNP floats", "floor", "per-SNP/project",
+              "floats/project", "project/floor"]  # fmt: skip
     print(" ".join(f"{h:>15}" for h in header), "  (us per SNP per iteration)")
     results = []
     with threadpool_limits(limits=1):
         for size in sizes:
             r = measure(size, args.copies, args.iterations, args.seed)
             results.append(r)
-            ratios = [r["per_snp"] / r["project"], r["project"] / r["floor"]]
-            values = [f"{r[k]:15.2f}" for k in ("project", "per_snp", "floor")]
+            ratios = [r["per_snp"] / r["project"], r["per_snp_floats"] / r["project"]]
+            ratios.append(r["project"] / r["floor"])
+            values = [f"{r[k]:15.2f}" for k in ("project", "per_snp", "per_snp_floats", "floor")]
             print(f"{size:>15}", *values, *(f"{x:14.2f}x" for x in ratios))
         reference = reference_cost(args.seed)
         print(

@@ -76,12 +76,17 @@ def _check(lam: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
 
 
 def _log_density(x: np.ndarray, alpha: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Devroye's psi: log-density of the standardised log-variate, 0 at its mode 0."""
-    return -alpha * (np.cosh(x) - 1.0) - lam * np.expm1(x) + lam * x
+    """Devroye's psi: log-density of the standardised log-variate, 0 at its mode 0,
+    ``-alpha (cosh x - 1) - lam (e^x - 1 - x)``, from one ``expm1``:
+    ``cosh x - 1 = (e^x - 1)^2 / (2 e^x)``, accurate near 0 and infinite far out."""
+    em1 = np.expm1(x)
+    return -alpha * (em1 * (em1 / (2.0 * (em1 + 1.0)))) - lam * em1 + lam * x
 
 
 def _log_density_slope(x: np.ndarray, alpha: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    return -alpha * np.sinh(x) - lam * np.expm1(x)
+    """psi'(x) = -alpha sinh x - lam (e^x - 1), with ``sinh x = (e^x - 1)(e^x + 1) / (2 e^x)``."""
+    em1 = np.expm1(x)
+    return -alpha * (em1 * ((em1 + 2.0) / (2.0 * (em1 + 1.0)))) - lam * em1
 
 
 def _sample_log_core(lam: np.ndarray, omega: np.ndarray, rng: np.random.Generator) -> np.ndarray:
