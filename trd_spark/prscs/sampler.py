@@ -126,7 +126,11 @@ def run_chain(blocks: Blocks, settings: ChainSettings, rng: np.random.Generator)
     a, b = settings.a, settings.b
     beta, psi = np.zeros(p), np.ones(p)
     sigma2, phi = 1.0, 1.0 if settings.phi is None else settings.phi
-    buffers = [np.empty_like(d, order="F") for d in blocks.ld]
+    # one buffer for the largest block; each block factorises in a contiguous view of it, so a
+    # task holds the chromosome's LD once (not twice)
+    largest = max(d.shape[0] for d in blocks.ld)
+    flat = np.empty(largest * largest)
+    buffers = [flat[: d.shape[0] ** 2].reshape(d.shape, order="F") for d in blocks.ld]
     bounds = blocks.bounds
     beta_sum, psi_sum = np.zeros(p), np.zeros(p)
     kept: dict[str, list[float]] = {"sigma2": [], "phi": [], "h2": []}
