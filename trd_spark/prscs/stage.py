@@ -43,7 +43,11 @@ NO_PRSCS_NOTE = (
 def chain_settings(prscs: PrscsConfig) -> ChainSettings:
     """The sampler's settings from the config section."""
     return ChainSettings(
-        n_iter=prscs.n_iter, n_burnin=prscs.n_burnin, thin=prscs.thin, phi=prscs.phi_value
+        n_iter=prscs.n_iter,
+        n_burnin=prscs.n_burnin,
+        thin=prscs.thin,
+        phi=prscs.phi_value,
+        precision=prscs.precision,
     )
 
 
@@ -239,7 +243,7 @@ def _log_header(reference: list[dict[str, Any]], panel: ldref.LDPanel, prscs: Pr
         f"PRS-CS (trd-spark weights stage), LD panel {panel.name} ({panel.folder})\n"
         f"reference SNPs: {n_reference}, on a target platform after QC: {n_in_target}\n"
         f"phi: {prscs.phi}; iterations {prscs.n_iter}, burn-in {prscs.n_burnin}, thin "
-        f"{prscs.thin}; seed {prscs.seed}\n"
+        f"{prscs.thin}; seed {prscs.seed}; {prscs.precision} precision\n"
     )
 
 
@@ -249,14 +253,16 @@ def _trait_log(counts: dict[Any, Any], chains_df: pd.DataFrame) -> str:
         f"SNPs in the summary statistics: {counts['n_in_file']}",
         *(f"  dropped, {reason}: {counts[reason]}" for reason in DROP_REASONS),
         f"SNPs used: {counts['n_used']}",
-        "chr  snps  blocks  largest  sigma2 (ESS)  phi (ESS)  h2 (ESS)  seconds",
+        "chr  snps  blocks  low-rank  largest  sigma2 (ESS)  phi (ESS)  h2 (ESS)  seconds",
     ]
     for c in chains_df.to_dict("records"):
         if c["n_snps"] == 0:
             lines.append(f"{c['chrom']:>3}     0  no SNP of the trait in an LD block")
             continue
         lines.append(
-            f"{c['chrom']:>3}  {c['n_snps']:>4}  {c['n_blocks']:>6}  {c['largest_block']:>7.0f}  "
+            f"{c['chrom']:>3}  {c['n_snps']:>4}  {c['n_blocks']:>6}  "
+            f"{c['n_low_rank_blocks']:>8.0f}  "
+            f"{c['largest_block']:>7.0f}  "
             f"{c['sigma2_mean']:.4f} ({c['sigma2_ess']:.0f})  {c['phi_mean']:.3e} "
             f"({c['phi_ess']:.0f})  {c['h2_mean']:.4f} ({c['h2_ess']:.0f})  {c['seconds']:.1f}"
         )

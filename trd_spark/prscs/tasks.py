@@ -170,7 +170,7 @@ def sampler_task(
             return summary
         with threadpool_limits(limits=1):  # one core per Spark task
             chain = run_chain(
-                make_blocks([b.ld for b in blocks], beta_std, n_gwas),
+                make_blocks([b.ld for b in blocks], beta_std, n_gwas, settings.precision),
                 settings,
                 np.random.default_rng(chain_seed(seed, trait, chrom)),
             )
@@ -203,6 +203,7 @@ def chain_summary(chain: ChainResult, settings: ChainSettings) -> dict[str, Any]
     return {
         "n_kept": len(chain.sigma2),
         "largest_block": max(chain.block_sizes),
+        "n_low_rank_blocks": sum(r is not None for r in chain.block_ranks),
         "sigma2_mean": float(chain.sigma2.mean()),
         "sigma2_sd": float(chain.sigma2.std()),
         "sigma2_ess": effective_size(chain.sigma2),
