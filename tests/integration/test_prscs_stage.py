@@ -97,6 +97,7 @@ def test_every_trait_gets_weight_files_and_a_log(prscs_run: Path, tiny_study: Pa
         assert (prscs_run / Layout.weights_log(trait)).is_file()
     log = (prscs_run / Layout.weights_log(traits[0])).read_text()
     assert "dropped, not_in_target:" in log and "SNPs used:" in log
+    assert "single precision" in log and "lowest effective sample size" in log
     report = pd.read_parquet(prscs_run / "pgs" / "match_report.parquet")
     wgs = report[report["platform"] == "wgs"]
     assert (wgs["overlap"] == 1.0).all()  # every weight is on the WGS platform after QC

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from trd_spark.config import ConfigError, config_from_dict
 from trd_spark.errors import InputError
 from trd_spark.genomics.stage import weight_source
 from trd_spark.pipeline import stage_fingerprint
-from trd_spark.prscs.stage import gwas_sizes, list_sumstats, run_weights
+from trd_spark.prscs.matching import DROP_REASONS
+from trd_spark.prscs.sampler import ChainSettings, make_blocks, run_chain
+from trd_spark.prscs.stage import (
+    _log_header,
+    _trait_log,
+    chain_settings,
+    gwas_sizes,
+    list_sumstats,
+    run_weights,
+)
+from trd_spark.prscs.tasks import chain_summary, effective_size
 from trd_spark.study import parse_trait_catalog
 
 BASE = {
@@ -116,3 +129,48 @@ def test_prscs_settings_change_the_weights_stage_only(tmp_path: Path) -> None:
     assert stage_fingerprint("qc", cfg) != stage_fingerprint("qc", moved)
     ready = config(tmp_path, weights={"path": "data/weights"})
     assert stage_fingerprint("qc", cfg) != stage_fingerprint("qc", ready)
+
+
+def test_precision_defaults_to_single_and_is_checked(tmp_path: Path) -> None:
+    assert config(tmp_path, prscs=PRSCS).prscs.precision == "single"
+    assert (
+        chain_settings(config(tmp_path, prscs={**PRSCS, "precision": "double"}).prscs).precision
+        == "double"
+    )
+    with pytest.raises(ConfigError, match="precision"):
+        config(tmp_path, prscs={**PRSCS, "precision": "half"})
+
+
+def test_trait_log_reports_snps_routes_precision_and_diagnostics() -> None:
+    rng = np.random.default_rng(1)
+    latent = rng.standard_normal((20, 100)).cumsum(axis=1)  # 20 persons: rank 19
+    ld = [np.corrcoef(latent, rowvar=False), np.eye(3)]
+    settings = ChainSettings(n_iter=40, n_burnin=20, thin=2, precision="double")
+    chain = run_chain(make_blocks(ld, rng.normal(0, 0.01, 103), 5_000.0, "double"), settings, rng)
+    row = {
+        "trait": "t",
+        "chrom": "1",
+        "n_snps": 103,
+        "n_blocks": 2,
+        **chain_summary(chain, settings),
+    }
+    empty = {"trait": "t", "chrom": "2", "n_snps": 0, "n_blocks": 0}
+    counts = {"trait": "t", "n_gwas": 5000.0, "n_in_file": 120, "n_used": 103}
+    counts |= {reason: 17 if reason == "ambiguous" else 0 for reason in DROP_REASONS}
+    log = _trait_log(counts, pd.DataFrame([row, empty]))
+    assert "SNPs used: 103" in log and "dropped, ambiguous: 17" in log
+    line = next(x for x in log.splitlines() if x.startswith("  1 "))
+    fields = line.split()
+    assert fields[:6] == ["1", "103", "2", "1", "100", "19"]  # one low-rank block, rank 19
+    assert f"{chain.sigma2.mean():.4f}" in line and f"{chain.h2.mean():.4f}" in line
+    assert f"({effective_size(chain.sigma2):.0f})" in line
+    assert "no SNP of the trait in an LD block" in log
+    assert f"lowest effective sample size of {settings.n_kept} kept draws" in log
+    header = _log_header(
+        [{"n_reference": 10, "n_in_target": 9}],
+        SimpleNamespace(name="eur", folder="p"),
+        config_from_dict(
+            {**BASE, "prscs": {**PRSCS, "precision": "double"}}, base_dir=Path(".")
+        ).prscs,
+    )  # type: ignore[arg-type]
+    assert "double precision" in header

@@ -17,6 +17,7 @@ variance sigma2, so (trait, chromosome) stays the unit of work.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -243,27 +244,54 @@ def _log_header(reference: list[dict[str, Any]], panel: ldref.LDPanel, prscs: Pr
         f"PRS-CS (trd-spark weights stage), LD panel {panel.name} ({panel.folder})\n"
         f"reference SNPs: {n_reference}, on a target platform after QC: {n_in_target}\n"
         f"phi: {prscs.phi}; iterations {prscs.n_iter}, burn-in {prscs.n_burnin}, thin "
-        f"{prscs.thin}; seed {prscs.seed}; {prscs.precision} precision\n"
+        f"{prscs.thin}; seed {prscs.seed}; LD arithmetic in {prscs.precision} precision\n"
+        "blocks: dense (Cholesky of D + diag(1/psi)) or low-rank (D = L L' with L of rank r "
+        "below the block's SNPs, Woodbury's identity); see docs/prscs.md\n"
     )
 
 
 def _trait_log(counts: dict[Any, Any], chains_df: pd.DataFrame) -> str:
+    """A trait's log: SNP counts per drop reason, then one line per chromosome's chain."""
     lines = [
+        "",
         f"trait {counts['trait']}: GWAS N {counts['n_gwas']:g}",
         f"SNPs in the summary statistics: {counts['n_in_file']}",
         *(f"  dropped, {reason}: {counts[reason]}" for reason in DROP_REASONS),
         f"SNPs used: {counts['n_used']}",
-        "chr  snps  blocks  low-rank  largest  sigma2 (ESS)  phi (ESS)  h2 (ESS)  seconds",
+        "",
+        "chains (posterior mean, in brackets the effective sample size of the kept draws):",
+        f"{'chr':>3} {'SNPs':>6} {'blocks':>6} {'low-rank':>8} {'largest':>7} {'rank':>5} "
+        f"{'sigma2':>14} {'phi':>17} {'h2':>14} {'seconds':>8} {'us/SNP/it':>9}",
     ]
+    run = chains_df[chains_df["n_snps"] > 0]
     for c in chains_df.to_dict("records"):
         if c["n_snps"] == 0:
-            lines.append(f"{c['chrom']:>3}     0  no SNP of the trait in an LD block")
+            lines.append(f"{c['chrom']:>3} {0:>6}  no SNP of the trait in an LD block")
             continue
+        sigma2 = _with_ess(c["sigma2_mean"], c["sigma2_ess"], ".4f")
+        phi = _with_ess(c["phi_mean"], c["phi_ess"], ".3e")
+        h2 = _with_ess(c["h2_mean"], c["h2_ess"], ".4f")
+        rank = str(int(c["largest_rank"])) if c["largest_rank"] else "-"
         lines.append(
-            f"{c['chrom']:>3}  {c['n_snps']:>4}  {c['n_blocks']:>6}  "
-            f"{c['n_low_rank_blocks']:>8.0f}  "
-            f"{c['largest_block']:>7.0f}  "
-            f"{c['sigma2_mean']:.4f} ({c['sigma2_ess']:.0f})  {c['phi_mean']:.3e} "
-            f"({c['phi_ess']:.0f})  {c['h2_mean']:.4f} ({c['h2_ess']:.0f})  {c['seconds']:.1f}"
+            f"{c['chrom']:>3} {c['n_snps']:>6} {c['n_blocks']:>6} {c['n_low_rank_blocks']:>8.0f} "
+            f"{c['largest_block']:>7.0f} {rank:>5} {sigma2:>14} {phi:>17} {h2:>14} "
+            f"{c['seconds']:>8.1f} {c['us_per_snp_iteration']:>9.2f}"
         )
+    if len(run):
+        kept = int(run["n_kept"].iloc[0])
+        low = {key: run.loc[run[f"{key}_ess"].idxmin()] for key in ("sigma2", "h2")}
+        lines += [
+            "",
+            f"total: {int(run['n_snps'].sum())} SNPs in {int(run['n_blocks'].sum())} blocks "
+            f"({int(run['n_low_rank_blocks'].sum())} low-rank), h2 {run['h2_mean'].sum():.4f}, "
+            f"{run['seconds'].sum():.1f} s",
+            f"lowest effective sample size of {kept} kept draws: sigma2 "
+            f"{low['sigma2']['sigma2_ess']:.0f} (chr {low['sigma2']['chrom']}), h2 "
+            f"{low['h2']['h2_ess']:.0f} (chr {low['h2']['chrom']})",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _with_ess(mean: float, ess: float, spec: str) -> str:
+    """``mean (ESS)``; ``mean (fixed)`` for a parameter the chain does not learn (ESS NaN)."""
+    return f"{mean:{spec}} ({'fixed' if math.isnan(ess) else f'{ess:.0f}'})"

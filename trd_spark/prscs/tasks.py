@@ -169,10 +169,12 @@ def sampler_task(
         if len(snps) == 0:
             return summary
         with threadpool_limits(limits=1):  # one core per Spark task
+            ld = [b.ld for b in blocks]
+            del blocks  # the panel's matrices live only until the chain's copies are made
+            prepared = make_blocks(ld, beta_std, n_gwas, settings.precision)
+            del ld
             chain = run_chain(
-                make_blocks([b.ld for b in blocks], beta_std, n_gwas, settings.precision),
-                settings,
-                np.random.default_rng(chain_seed(seed, trait, chrom)),
+                prepared, settings, np.random.default_rng(chain_seed(seed, trait, chrom))
             )
         info = reference_df.loc[snps]
         write_weight_file(
@@ -204,6 +206,8 @@ def chain_summary(chain: ChainResult, settings: ChainSettings) -> dict[str, Any]
         "n_kept": len(chain.sigma2),
         "largest_block": max(chain.block_sizes),
         "n_low_rank_blocks": sum(r is not None for r in chain.block_ranks),
+        # the largest rank among the low-rank blocks (0 when every block is dense)
+        "largest_rank": max((r for r in chain.block_ranks if r is not None), default=0),
         "sigma2_mean": float(chain.sigma2.mean()),
         "sigma2_sd": float(chain.sigma2.std()),
         "sigma2_ess": effective_size(chain.sigma2),
