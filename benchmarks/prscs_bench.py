@@ -4,22 +4,29 @@ On LD blocks of 200 to 1,500 SNPs (correlations among 500 reference persons draw
 simulator's block-LD model, like the 503 persons of a 1000 Genomes panel), one core (BLAS
 limited to one thread), it times per SNP and iteration:
 
-  * ``project``: :func:`trd_spark.prscs.sampler.run_chain` (block Cholesky in LAPACK, the
-    GIG draws of all SNPs at once);
+  * ``project``: :func:`trd_spark.prscs.sampler.run_chain` with the stage's defaults (single
+    precision, each block's route chosen by ``make_blocks``: dense Cholesky, or Woodbury's
+    identity on the rank-r factor when the block has more SNPs than the panel's rank), the GIG
+    draws of all SNPs at once; ``dense64`` the same forced to the dense route in double
+    precision (what the sampler did before the low-rank route and single precision),
+    ``dense32`` and ``lowrank32`` forced to one route in single precision (for the
+    projection);
   * ``per-SNP``: the same block Cholesky (scipy, as stock PRS-CS does it) with the local
     scales drawn one SNP at a time by a scalar Devroye GIG in plain Python (math module),
     the state kept as (p, 1) column vectors so each SNP's arguments are one-element arrays:
     the structure of stock PRS-CS; ``per-SNP floats`` the same loop on plain floats (a
     per-SNP sampler tuned as far as plain Python goes);
-  * ``floor``: only the block Cholesky factorisation and the two triangular solves, the work
-    no exact block sampler avoids;
+  * ``floor``: only the block Cholesky factorisation and the two triangular solves in double
+    precision, the work no exact dense block sampler avoids;
   * ``reference``: the tests' plain sampler (scipy.stats.geninvgauss per SNP), for
     information, on the smallest block only.
 
 Each chromosome-like problem holds ``--copies`` blocks of the size, so the vectorised GIG
 works on arrays as long as in a real chromosome.  It then projects, from the measured cost
 per block, 61 traits at HapMap3 scale (1.1M SNPs in 1,703 blocks, sizes gamma-distributed
-with mean 650; an assumption, stated in the output) on a 100-core cluster, 1,000 iterations.
+with mean 650; an assumption, stated in the output) on a 100-core cluster, 1,000 iterations,
+for a panel of N_REFERENCE persons (1000 Genomes-like: low-rank blocks), for a full-rank
+panel (UK Biobank-like: dense single precision) and in double precision on the dense route.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/prscs_bench.py [--sizes 200,500,1000,1500]
 """
@@ -39,7 +46,7 @@ from scipy import linalg
 from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
-from trd_spark.prscs.sampler import ChainSettings, make_blocks, run_chain
+from trd_spark.prscs.sampler import ChainSettings, low_rank_pays, make_blocks, run_chain
 from trd_spark.simulate.ldref import LDModel, correlation, draw_haplotypes
 
 N_GWAS = 200_000.0
@@ -198,24 +205,38 @@ def measure(size: int, copies: int, iterations: int, seed: int) -> dict[str, flo
     ld = [ld_block(rng, size) for _ in range(copies)]
     m = np.concatenate([marginal_effects(rng, d) for d in ld])
     p = len(m)
-    blocks = make_blocks(ld, m, N_GWAS)
-    settings = ChainSettings(n_iter=iterations, n_burnin=iterations - 1, thin=1)
-    run_chain(blocks, ChainSettings(n_iter=3, n_burnin=2, thin=1), np.random.default_rng(0))  # warm
-    out = {
-        "project": per_snp_iteration(
-            lambda: run_chain(blocks, settings, np.random.default_rng(seed)), p, iterations
-        ),
+    out: dict[str, float] = {}
+    for name, method, precision in [
+        ("project", "auto", "single"),
+        ("dense64", "dense", "double"),
+        ("dense32", "dense", "single"),
+        ("lowrank32", "low_rank", "single"),
+    ]:
+        blocks = make_blocks(ld, m, N_GWAS, precision, method)  # type: ignore[arg-type]
+        settings = ChainSettings(
+            n_iter=iterations,
+            n_burnin=iterations - 1,
+            thin=1,
+            precision=precision,  # type: ignore[arg-type]
+        )
+        warm = ChainSettings(n_iter=3, n_burnin=2, thin=1, precision=precision)  # type: ignore[arg-type]
+        run_chain(blocks, warm, np.random.default_rng(0))
+        out[name] = per_snp_iteration(
+            lambda b=blocks, s=settings: run_chain(b, s, np.random.default_rng(seed)), p, iterations
+        )
+        if name == "project":
+            out["n_low_rank"] = sum(b.rank is not None for b in blocks.blocks)
+        if name == "lowrank32":
+            out["rank"] = max(b.rank or 0 for b in blocks.blocks)
+    out |= {
         "per_snp": per_snp_iteration(
             lambda: per_snp_chain(ld, m, N_GWAS, iterations, seed, columns=True), p, iterations
         ),
         "per_snp_floats": per_snp_iteration(
             lambda: per_snp_chain(ld, m, N_GWAS, iterations, seed, columns=False), p, iterations
         ),
-        "floor": per_snp_iteration(
-            lambda: floor_iterations(blocks.ld, m, iterations), p, iterations
-        ),
+        "floor": per_snp_iteration(lambda: floor_iterations(ld, m, iterations), p, iterations),
     }
-    out["block_seconds"] = out["project"] * size * 1e-6  # one block, one iteration
     return out
 
 
@@ -232,56 +253,96 @@ def reference_cost(seed: int) -> float:
     return (time.perf_counter() - started) / 3 / 200 * 1e6
 
 
-def project_hm3(sizes: list[int], seconds: list[float], seed: int) -> dict[str, float]:
-    """Core-hours and wall time of 61 traits x HapMap3 on CORES cores, from the per-block
-    cost fitted as c0 + c2 n^2 + c3 n^3 to the measured block sizes."""
+def project_hm3(
+    sizes: list[int], dense: list[float], seed: int, low_rank: list[float] | None = None
+) -> dict[str, float]:
+    """Core-hours and wall time of 61 traits x HapMap3 on CORES cores.
+
+    The dense route's per-block cost is fitted as c0 + c2 n^2 + c3 n^3 to the measured sizes
+    (``dense``: seconds per block and iteration); with ``low_rank`` (the same, forced to the
+    low-rank route), the cost at the panel's rank N_REFERENCE - 1 is fitted as c0 + c1 n
+    (n r^2 flops at a fixed r) to the sizes above the rank, and each block takes the route
+    ``make_blocks`` would take.
+    """
     n = np.array(sizes, dtype=float)
     design = np.column_stack([np.ones_like(n), n**2, n**3])
-    coef, *_ = np.linalg.lstsq(design, np.array(seconds), rcond=None)
+    coef, *_ = np.linalg.lstsq(design, np.array(dense), rcond=None)
     rng = np.random.default_rng(seed)
     mean = HM3_SNPS / HM3_BLOCKS
     blocks = np.clip(rng.gamma(4.0, mean / 4.0, HM3_BLOCKS), 20, None)
     blocks *= HM3_SNPS / blocks.sum()
-    per_iteration = float(
-        np.sum(np.column_stack([np.ones_like(blocks), blocks**2, blocks**3]) @ coef)
-    )
+    cost = np.column_stack([np.ones_like(blocks), blocks**2, blocks**3]) @ coef
+    n_low = 0
+    rank = N_REFERENCE - 1
+    if low_rank is not None:
+        above = n > rank
+        if above.sum() >= 2:
+            line = np.polyfit(n[above], np.array(low_rank)[above], 1)
+            takes = np.array([low_rank_pays(int(b), rank) for b in blocks])
+            cost = np.where(takes, np.polyval(line, blocks), cost)
+            n_low = int(takes.sum())
+    per_iteration = float(np.sum(cost))
     core_hours = per_iteration * ITERATIONS * TRAITS / 3600
     return {
         "us_per_snp_iteration": per_iteration / HM3_SNPS * 1e6,
         "core_hours": core_hours,
         "wall_minutes": core_hours / CORES * 60,
         "largest_block": float(blocks.max()),
+        "low_rank_blocks": float(n_low),
     }
 
 
 def main(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"PRS-CS sampler, one core, {args.copies} blocks per problem, {args.iterations} iter.")
-    header = ["block", "project", "per-SNP", "per-SNP floats", "floor", "per-SNP/project",
-              "floats/project", "project/floor"]  # fmt: skip
-    print(" ".join(f"{h:>15}" for h in header), "  (us per SNP per iteration)")
+    header = ["block", "low-rank", "project", "dense64", "dense32", "lowrank32", "per-SNP",
+              "per-SNP floats", "floor", "per-SNP/proj", "floats/proj", "dense64/proj",
+              "proj/floor"]  # fmt: skip
+    print(" ".join(f"{h:>14}" for h in header), "  (us per SNP per iteration)")
     results = []
     with threadpool_limits(limits=1):
         for size in sizes:
             r = measure(size, args.copies, args.iterations, args.seed)
             results.append(r)
-            ratios = [r["per_snp"] / r["project"], r["per_snp_floats"] / r["project"]]
-            ratios.append(r["project"] / r["floor"])
-            values = [f"{r[k]:15.2f}" for k in ("project", "per_snp", "per_snp_floats", "floor")]
-            print(f"{size:>15}", *values, *(f"{x:14.2f}x" for x in ratios))
+            p = r["project"]
+            ratios = [r["per_snp"] / p, r["per_snp_floats"] / p, r["dense64"] / p, p / r["floor"]]
+            keys = ("project", "dense64", "dense32", "lowrank32", "per_snp", "per_snp_floats")
+            values = [f"{r[k]:14.2f}" for k in (*keys, "floor")]
+            routes = f"{r['n_low_rank']:.0f}/{args.copies} r{r['rank']:.0f}"
+            print(f"{size:>14}", f"{routes:>14}", *values, *(f"{x:13.2f}x" for x in ratios))
         reference = reference_cost(args.seed)
         print(
             f"tests' scipy reference sampler, 200-SNP block: {reference:.0f} us per SNP and iter."
         )
     if len(sizes) >= 3:
-        hm3 = project_hm3(sizes, [r["block_seconds"] for r in results], args.seed)
+        seconds = {k: [r[k] * s * 1e-6 for r, s in zip(results, sizes, strict=True)]
+                   for k in ("dense64", "dense32", "lowrank32", "per_snp")}  # fmt: skip
+        cases = [
+            (f"panel of {N_REFERENCE} persons, defaults (single, low-rank where it pays)",
+             project_hm3(sizes, seconds["dense32"], args.seed, seconds["lowrank32"])),
+            ("full-rank panel (UK Biobank-like), single precision",
+             project_hm3(sizes, seconds["dense32"], args.seed)),
+            ("dense route in double precision (the sampler before)",
+             project_hm3(sizes, seconds["dense64"], args.seed)),
+            ("per-SNP sampler laid out like stock PRS-CS",
+             project_hm3(sizes, seconds["per_snp"], args.seed)),
+        ]  # fmt: skip
+        largest = cases[0][1]["largest_block"]
         print(
             f"projection: {TRAITS} traits x {HM3_SNPS:,} SNPs in {HM3_BLOCKS:,} blocks (gamma "
-            f"sizes, mean {HM3_SNPS / HM3_BLOCKS:.0f}, largest {hm3['largest_block']:.0f}), "
-            f"{ITERATIONS} iterations: {hm3['us_per_snp_iteration']:.2f} us per SNP and "
-            f"iteration, {hm3['core_hours']:.0f} core-hours, {hm3['wall_minutes']:.0f} min on "
-            f"{CORES} cores (target < 60 min)"
+            f"sizes, mean {HM3_SNPS / HM3_BLOCKS:.0f}, largest {largest:.0f}), {ITERATIONS} "
+            f"iterations, {CORES} cores (target < 60 min):"
         )
+        for name, hm3 in cases:
+            print(
+                f"  {name}: {hm3['us_per_snp_iteration']:.2f} us per SNP and iteration, "
+                f"{hm3['core_hours']:.0f} core-hours, {hm3['wall_minutes']:.0f} min"
+                + (
+                    f" ({hm3['low_rank_blocks']:.0f} low-rank blocks)"
+                    if hm3["low_rank_blocks"]
+                    else ""
+                )
+            )
 
 
 if __name__ == "__main__":
