@@ -40,9 +40,10 @@ DEFAULT_PRECISION: Precision = "single"
 # T = D + diag(1/psi) is at least 1 (psi <= 1), so T moves by at most 1e-5 of its size
 RANK_TOLERANCE = 1e-5
 # the low-rank route's arithmetic (n r^2 + r^3 / 3 flops) must be below this share of the
-# dense Cholesky's (n^3 / 3): its level-3 BLAS runs at about the speed of the factorisation
-# and its matrix-vector products and scaling cost a little more per flop (benchmarks/README.md)
-LOW_RANK_SHARE = 0.8
+# dense Cholesky's (n^3 / 3); measured (benchmarks/README.md, prscs_bench.py): at 1,000 SNPs
+# and rank 499 the low-rank route took 0.66 of the dense one's time for 0.87 of its flops
+# (its rank-r update runs faster per flop than the factorisation), so flops decide as they are
+LOW_RANK_SHARE = 1.0
 MIN_LOW_RANK_SIZE = 64  # smaller blocks stay dense without looking at their rank
 _MAX_INVERSE_PSI = 1e30  # 1 / psi capped below single precision's overflow (beta_j is 0 then)
 
@@ -240,8 +241,8 @@ def low_rank_factor(d: np.ndarray) -> np.ndarray | None:
 def low_rank_pays(n: int, r: int) -> bool:
     """Whether Woodbury's route (``n r^2 + r^3 / 3`` flops) beats the dense Cholesky's.
 
-    Compared as ``LOW_RANK_SHARE`` of ``n^3 / 3``: at a rank of 503 (a 1000 Genomes panel)
-    the low-rank route wins from about 1,000 SNPs per block.
+    Compared as ``LOW_RANK_SHARE`` of ``n^3 / 3``: at rank 499 (a 500-person panel) the
+    low-rank route is taken from 938 SNPs per block.
     """
     return n * r * r + r**3 / 3.0 < LOW_RANK_SHARE * n**3 / 3.0
 
