@@ -43,6 +43,7 @@ bench: $(STAMP) check-java
 	$(BIN)/python benchmarks/pgs_bench.py
 	$(BIN)/python benchmarks/phenotype_bench.py
 	$(BIN)/python benchmarks/stats_bench.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/prscs_bench.py
 
 # the wheel that spark-submit --py-files, Dataproc, EMR and the Workbench install
 wheel: $(STAMP)

@@ -137,6 +137,21 @@ def get_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--report", required=True, help="the report folder (<output_dir>/report)")
 
+    ldref = commands.add_parser(
+        "build-ld-ref",
+        help="build a PRS-CS LD reference panel from reference genotypes and LD blocks",
+    )
+    ldref.add_argument("--mt", required=True, help="Hail MatrixTable of the reference persons")
+    ldref.add_argument("--blocks", required=True, help="BED file of LD-block boundaries")
+    ldref.add_argument("--out", required=True, help="local folder for the panel")
+    ldref.add_argument("--panel", default="own", help="panel name in the file names (default own)")
+    ldref.add_argument(
+        "--reference-genome", default="GRCh38", help="build of the genotypes and the BED file"
+    )
+    ldref.add_argument(
+        "--min-maf", type=float, default=0.01, help="leave out rarer SNPs (default 0.01)"
+    )
+
     demo = commands.add_parser(
         "demo",
         help="simulate the demo study and run every stage on it",
@@ -215,6 +230,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     elif args.command == "demo":
         commands.demo(args.out, args.scale, args.seed, args.export, args.overwrite)
+    elif args.command == "build-ld-ref":
+        commands.build_ld_ref(
+            args.mt, args.blocks, args.out, args.panel, args.reference_genome, args.min_maf
+        )
     elif args.command == "run":
         commands.run(args.config, args.stages, args.force)
     elif args.command == "audit":

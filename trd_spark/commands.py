@@ -111,6 +111,24 @@ def audit(report_dir: str) -> int:
     return main(report_dir)
 
 
+def build_ld_ref(
+    mt_path: str, blocks: str, out: str, panel: str, reference_genome: str, min_maf: float
+) -> None:
+    """Build a PRS-CS LD reference panel from a MatrixTable of reference genotypes."""
+    import hail as hl
+
+    from trd_spark.prscs.build import build_ld_panel
+
+    start_session(out)  # the cluster's Spark when submitted, else local[*]
+    try:
+        mt = hl.read_matrix_table(mt_path)
+        written = build_ld_panel(mt, blocks, out, panel, reference_genome, min_maf)
+    finally:
+        stop_session()
+    n_chroms = len(written.chromosomes)
+    print(f"LD panel {written.name} written to {written.folder} ({n_chroms} chromosomes)")
+
+
 def demo_settings(scale: str, seed: int, export: Sequence[str]) -> dict[str, Any]:
     """What makes two demo studies the same: scale, seed and exported formats."""
     return {"scale": scale, "seed": seed, "export": sorted(export)}

@@ -123,15 +123,46 @@ class CohortRule:
 
 @dataclass(frozen=True)
 class WeightsConfig:
-    """PGS weights and how to match them to the genotypes."""
+    """PGS weights and how to match them to the genotypes.
 
-    path: str
+    ``path`` is a folder of ready weight files.  Leave it out when a ``prscs`` section
+    computes the weights: the score stage then reads what the weights stage wrote under
+    ``<output_dir>/weights``.  The other keys apply either way (the weights stage matches
+    summary statistics to the genotypes with ``keep_ambiguous`` too).
+    """
+
+    path: str | None = None
     format: WeightFormat = "prscs"
     traits: str = DEFAULT_TRAITS  # the trait catalog; default is the shipped 61 traits
     min_overlap: float = 0.75  # sequencing platforms' floor (genotypes.<platform>.min_overlap)
     keep_ambiguous: bool = False
     reference_genome: str = "GRCh38"
     chain_file: str | None = None
+
+
+@dataclass(frozen=True)
+class PrscsConfig:
+    """The weights stage: PRS-CS from GWAS summary statistics (``docs/prscs.md``)."""
+
+    sumstats: str  # folder: one file per trait, <trait>.txt (.tsv, .sumstats, .gz)
+    ld_ref: str  # one panel's folder: snpinfo_<panel>_hm3 and ldblk_<panel>_chr<N>.hdf5
+    # GWAS sample size per trait; traits not named take the catalog's n_gwas column
+    n_gwas: dict[str, float] = field(default_factory=dict)
+    phi: str = "auto"  # "auto" (learnt) or a positive number such as 1e-2 (fixed)
+    n_iter: int = 1000
+    n_burnin: int = 500
+    thin: int = 5
+    seed: int = 1
+    # arithmetic of the LD matrices in the sampler: single (float32, 1.5-2x faster; draws
+    # within about 3e-6 of a conditional sd of double's) or double (float64); docs/prscs.md
+    precision: Literal["single", "double"] = "single"
+    # platforms whose QC'd sites a SNP must be on (any of them); default every platform
+    target_platforms: list[str] | None = None
+
+    @property
+    def phi_value(self) -> float | None:
+        """The fixed phi, or None when learnt."""
+        return None if self.phi == "auto" else float(self.phi)
 
 
 @dataclass(frozen=True)
@@ -228,8 +259,9 @@ class Config:
 
     output_dir: str
     genotypes: dict[str, GenotypeSource]
-    weights: WeightsConfig
     omop: OmopConfig
+    weights: WeightsConfig = WeightsConfig()
+    prscs: PrscsConfig | None = None
     ancestry: str | None = None
     cohorts: dict[str, CohortRule] = field(default_factory=_study_cohorts)
     spark: SparkConfig = SparkConfig()
@@ -275,6 +307,8 @@ _PATH_KEYS = {
     "weights.path",
     "weights.traits",
     "weights.chain_file",
+    "prscs.sumstats",
+    "prscs.ld_ref",
     "omop.path",
     "phenotypes.code_lists",
 }
@@ -514,3 +548,49 @@ def _check_consistency(config: Config, file: Path) -> None:
     for name, source in config.genotypes.items():
         if source.min_overlap is not None and not 0 < source.min_overlap <= 1:
             raise ConfigError(f"{file}: key 'genotypes.{name}.min_overlap' must be in (0, 1]")
+    _check_weight_source(config, file)
+
+
+def _check_weight_source(config: Config, file: Path) -> None:
+    """Ready weight files (``weights.path``) or a ``prscs`` section, not both, not neither."""
+    prscs = config.prscs
+    if prscs is None:
+        if config.weights.path is None:
+            raise ConfigError(
+                f"{file}: required key 'weights.path' is missing; give the folder of ready "
+                "weight files, or a 'prscs' section to compute them from summary statistics"
+            )
+        return
+    if config.weights.path is not None:
+        raise ConfigError(
+            f"{file}: key 'weights.path' and a 'prscs' section are both given; the score stage "
+            "reads either ready weight files (weights.path) or the ones the weights stage "
+            "computes (prscs): remove one"
+        )
+    if config.weights.format != "prscs":
+        raise ConfigError(f"{file}: key 'weights.format' must be prscs with a 'prscs' section")
+    if prscs.phi != "auto":
+        try:
+            phi = float(prscs.phi)
+        except ValueError:
+            phi = 0.0
+        if not 0 < phi < float("inf"):
+            raise ConfigError(
+                f"{file}: key 'prscs.phi' is {prscs.phi!r}; use auto or a positive number "
+                "such as 1e-2"
+            )
+    if prscs.n_iter < 1 or prscs.n_burnin < 0 or prscs.thin < 1 or prscs.n_burnin >= prscs.n_iter:
+        raise ConfigError(
+            f"{file}: keys 'prscs.n_iter', 'prscs.n_burnin', 'prscs.thin' must satisfy "
+            "0 <= n_burnin < n_iter and thin >= 1"
+        )
+    bad_n = {t: n for t, n in prscs.n_gwas.items() if not n > 0}
+    if bad_n:
+        trait = next(iter(bad_n))
+        raise ConfigError(f"{file}: key 'prscs.n_gwas.{trait}' must be a positive number")
+    for platform in prscs.target_platforms or []:
+        if platform not in config.genotypes:
+            raise ConfigError(
+                f"{file}: key 'prscs.target_platforms' names platform '{platform}', which is "
+                f"not under 'genotypes' ({', '.join(config.genotypes)})"
+            )

@@ -31,6 +31,7 @@ from trd_spark.config import Config
 from trd_spark.ehr.stage import run_phenotype
 from trd_spark.genomics.stage import run_qc, run_score
 from trd_spark.progress import stage_progress
+from trd_spark.prscs.stage import run_weights
 from trd_spark.report.stage import run_report
 from trd_spark.stats.stage import run_analyze
 from trd_spark.study import STAGE_FOLDERS, STAGES, Layout, output_path
@@ -43,6 +44,7 @@ StageFunction = Callable[[Config, str], dict[str, Any]]
 # stage -> the function that runs it (docs/architecture.md, "Stages")
 STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "qc": run_qc,
+    "weights": run_weights,
     "score": run_score,
     "phenotype": run_phenotype,
     "analyze": run_analyze,
@@ -51,20 +53,23 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
 # stage -> earlier stages whose outputs it reads
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "qc": (),
-    "score": ("qc",),
+    "weights": ("qc",),
+    "score": ("qc", "weights"),
     "phenotype": ("qc",),
     "analyze": ("qc", "score", "phenotype"),
     "report": ("qc", "score", "phenotype", "analyze"),
 }
 # stage -> config sections that change its outputs
 STAGE_CONFIG: dict[str, tuple[str, ...]] = {
-    "qc": ("genotypes", "ancestry", "cohorts", "qc", "weights"),  # weights: the cache's sites
-    "score": ("genotypes", "ancestry", "cohorts", "weights"),
+    # weights: the cache's sites (with prscs, the LD panel's: among the qc inputs)
+    "qc": ("genotypes", "ancestry", "cohorts", "qc", "weights"),
+    "weights": ("weights", "prscs"),
+    "score": ("genotypes", "ancestry", "cohorts", "weights"),  # prscs: via the weights stage
     "phenotype": ("omop", "phenotypes"),
     "analyze": ("analysis", "cohorts"),
     "report": ("report", "analysis"),
 }
-_PACKAGES = ("trd-spark", "hail", "pyspark", "numpy", "scipy", "pandas", "pyarrow")
+_PACKAGES = ("trd-spark", "hail", "pyspark", "numpy", "scipy", "pandas", "pyarrow", "h5py")
 
 
 def manifest_path(output_dir: str, stage: str) -> str:
@@ -175,7 +180,12 @@ def _input_paths(stage: str, config: Config) -> list[str]:
         paths += [source.path for source in config.genotypes.values()]
         paths += [config.ancestry] if config.ancestry else []
     if stage == "score" or (stage == "qc" and config.qc.cache_sites == "weights"):
-        paths += [config.weights.path, config.weights.traits]
+        # computed weights are the weights stage's output (its fingerprint is upstream)
+        paths += [config.weights.path] if config.weights.path else []
+        paths += [config.prscs.ld_ref] if stage == "qc" and config.prscs else []
+        paths += [config.weights.traits]
+    if stage == "weights" and config.prscs:
+        paths += [config.prscs.sumstats, config.prscs.ld_ref, config.weights.traits]
     if stage == "phenotype":
         paths += [config.omop.path, config.phenotypes.code_lists]
     return paths

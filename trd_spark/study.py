@@ -25,10 +25,11 @@ from trd_spark.uri import is_remote, join
 # Stages and the output layout (docs/data-contracts.md)
 # ---------------------------------------------------------------------------
 
-STAGES: tuple[str, ...] = ("qc", "score", "phenotype", "analyze", "report")
+STAGES: tuple[str, ...] = ("qc", "weights", "score", "phenotype", "analyze", "report")
 # stage -> the folders it owns under output_dir
 STAGE_FOLDERS: dict[str, tuple[str, ...]] = {
     "qc": ("qc",),
+    "weights": ("weights",),
     "score": ("pgs",),
     "phenotype": ("phenotypes",),
     "analyze": ("results",),
@@ -57,6 +58,9 @@ class Layout:
     QC_SUMMARY = "qc/summary.json"
     COHORTS = "qc/cohorts.parquet"
     COHORT_ATTRITION = "qc/cohort_attrition.parquet"
+    WEIGHTS = "weights"  # PRS-CS weight files the weights stage computed (docs/prscs.md)
+    WEIGHTS_MATCH = "weights/match_report.parquet"
+    WEIGHTS_CHAINS = "weights/chains.parquet"
     MATCH_REPORT = "pgs/match_report.parquet"
     PERSONS = "phenotypes/persons.parquet"
     PERIODS = "phenotypes/periods.parquet"
@@ -89,6 +93,11 @@ class Layout:
     def dosage_cache(platform: str) -> str:
         """The PLINK 1 prefix (no ``.bed``) of one platform's dosage cache."""
         return f"qc/dosages_{platform}"
+
+    @staticmethod
+    def weights_log(trait: str) -> str:
+        """The weights stage's log of one trait."""
+        return f"weights/logs/{trait}.log"
 
     @staticmethod
     def pgs(cohort: str) -> str:
@@ -364,6 +373,7 @@ class Trait:
     domain: str
     source: str
     source_status: str = "unknown"
+    n_gwas: float | None = None  # GWAS sample size (optional column; the weights stage uses it)
 
 
 @dataclass(frozen=True)
@@ -402,8 +412,8 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
     Parameters
     ----------
     text : the file's content (columns ``trait``, ``label``, ``domain``, ``source``, an
-        optional ``source_status`` (a key of :data:`SOURCE_STATUSES`); further columns are
-        ignored).
+        optional ``source_status`` (a key of :data:`SOURCE_STATUSES`) and an optional
+        ``n_gwas``, the GWAS sample size for the weights stage; further columns are ignored).
     source : the file's path, named in errors.
 
     Returns
@@ -423,6 +433,7 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
         )
     where = {c: header.index(c) for c in CATALOG_COLUMNS}
     status_at = header.index(SOURCE_STATUS_COLUMN) if SOURCE_STATUS_COLUMN in header else None
+    n_column = header.index("n_gwas") if "n_gwas" in header else None
     traits: list[Trait] = []
     seen: dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
@@ -439,7 +450,8 @@ def parse_trait_catalog(text: str, source: str) -> TraitCatalog:
             )
         seen[name] = line
         status = _source_status(row, status_at, source, line)
-        traits.append(Trait(name, cells[1] or name, cells[2] or "other", cells[3], status))
+        n_gwas = _sample_size(row, n_column, source, line)
+        traits.append(Trait(name, cells[1] or name, cells[2] or "other", cells[3], status, n_gwas))
     return TraitCatalog(tuple(traits), source)
 
 
@@ -454,6 +466,23 @@ def _source_status(row: list[str], at: int | None, source: str, line: int) -> st
             f"{', '.join(SOURCE_STATUSES)}"
         )
     return status
+
+
+def _sample_size(row: list[str], column: int | None, source: str, line: int) -> float | None:
+    """The ``n_gwas`` cell of a catalog row: None when the column or the value is absent."""
+    text = row[column].strip() if column is not None and column < len(row) else ""
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise InputError(
+            f"{source}, line {line}: n_gwas is {text!r}; give the GWAS sample size as a "
+            "positive number or leave the cell empty"
+        )
+    return value
 
 
 def read_trait_catalog(path: str) -> TraitCatalog:

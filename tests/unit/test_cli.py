@@ -57,7 +57,8 @@ def test_bad_stage_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, err = run_cli(["run", "--config", str(config), "--stages", "qc,scoring"], capsys)
     assert code == 2
     assert (
-        "unknown stage(s) scoring in --stages; choose from qc,score,phenotype,analyze,report" in err
+        "unknown stage(s) scoring in --stages; choose from "
+        "qc,weights,score,phenotype,analyze,report" in err
     )
 
 

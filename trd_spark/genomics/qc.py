@@ -129,6 +129,24 @@ def read_weight_sites_df(spark: SparkSession, sites_glob: str) -> DataFrame:
     )
 
 
+def read_snpinfo_sites_df(spark: SparkSession, snpinfo: str) -> DataFrame:
+    """The sites of an LD panel's SNP table (``CHR SNP BP ...``, whitespace-separated, with a
+    header), shaped as :func:`read_weight_sites_df`.
+
+    With a ``prscs`` section the weights are not written yet when qc runs; they will be a
+    subset of the panel's SNPs, so QC examines and caches the panel's sites.
+    """
+    lines = spark.read.text(snpinfo).where(F.trim("value") != "")
+    fields = F.split(F.trim("value"), r"\s+")
+    header = F.upper(fields.getItem(0)) == "CHR"
+    chrom = F.regexp_replace(fields.getItem(0), "^chr", "")
+    return lines.where(~header).select(
+        F.when(chrom == "M", "MT").otherwise(chrom).alias("chrom"),
+        fields.getItem(2).cast("long").alias("position"),
+        fields.getItem(1).alias("rsid"),
+    )
+
+
 def mark_weight_sites(rows_df: DataFrame, weight_sites_df: DataFrame | None) -> DataFrame:
     """``rows_df`` with ``at_weight``: some weight file names the row's position or rsID
     (matching decides the alleles later).  None for ``weight_sites_df``: every row."""

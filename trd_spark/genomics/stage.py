@@ -176,10 +176,16 @@ def weight_sites_df(config: Config, scratch_dir: str) -> DataFrame | None:
     on every platform)."""
     if all(config.platform_qc(p).cache_sites == "all" for p in config.genotypes):
         return None
+    if config.prscs is not None:  # the weights will be a subset of the LD panel's SNPs
+        from trd_spark.prscs.ldref import find_panel
+
+        snpinfo = find_panel(config.prscs.ld_ref).snpinfo
+        log.info("qc: examining the sites of the LD panel's SNP table %s", snpinfo)
+        return qc.read_snpinfo_sites_df(_spark(), snpinfo)
     _, files_df = _weight_files(config)
     folder = storage.join(scratch_dir, "weight_sites")
-    log.info("qc: reading the sites of %d weight files", len(files_df))
-    pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, config.weights.format), folder)
+    log.info("qc: reading the sites of %d weight files (qc.cache_sites: weights)", len(files_df))
+    pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, weight_source(config)[1]), folder)
     return qc.read_weight_sites_df(_spark(), folder + "/part-*.tsv")
 
 
@@ -272,17 +278,31 @@ def _write_qc_tables(
 # ---------------------------------------------------------------------------
 
 
+def weight_source(config: Config) -> tuple[str, str]:
+    """Folder and format of the weight files the score stage reads: those the weights stage
+    computed when the config has a ``prscs`` section, else ``weights.path``."""
+    if config.prscs is not None:
+        return output_path(config.output_dir, Layout.WEIGHTS), "prscs"
+    if config.weights.path is None:
+        raise InputError("the config names no weights: give weights.path or a prscs section")
+    return config.weights.path, config.weights.format
+
+
 def _weight_files(config: Config) -> tuple[list[str], pd.DataFrame]:
     traits = read_trait_catalog(config.weights.traits).names
-    return traits, list_weight_files(config.weights.path, config.weights.format, traits)
+    folder, fmt = weight_source(config)
+    if config.prscs is not None and not storage.exists(folder):
+        raise InputError(f"{folder} is missing; run the weights stage first")
+    return traits, list_weight_files(folder, fmt, traits)
 
 
 def _platform_weights(
     config: Config, source: GenotypeSource, files_df: pd.DataFrame, scratch_dir: str
 ) -> pgs.WeightFiles:
     """The weight files as they are, or lifted over to the platform's build."""
+    fmt = weight_source(config)[1]
     if config.weights.reference_genome == source.reference_genome:
-        return pgs.WeightFiles(files_df, config.weights.format)
+        return pgs.WeightFiles(files_df, fmt)
     if not config.weights.chain_file:
         raise InputError(
             f"weights are on {config.weights.reference_genome} but genotypes {source.path} are on "
@@ -290,7 +310,7 @@ def _platform_weights(
         )
     log.info("score: lifting the weights over to %s", source.reference_genome)
     lifted_df = liftover_weights(
-        read_weights(_spark(), files_df, config.weights.format),
+        read_weights(_spark(), files_df, fmt),
         config.weights.reference_genome,
         source.reference_genome,
         config.weights.chain_file,

@@ -67,6 +67,7 @@ class GeneticsResult:
     # per trait: raw-score mean of WGS Diverse minus WGS European, in European SDs
     ancestry_shift: np.ndarray | None = None
     n_pcs_persons: int = 0
+    freqs: np.ndarray | None = None  # ALT frequency per catalog row and ancestry group
 
     def finish(self, root: Path, plan_df: pd.DataFrame, export: Sequence[str]) -> None:
         """Write .fam sex, the MatrixTables, exports, ancestry file, weights and their truth."""
@@ -206,6 +207,7 @@ def simulate_genetics(
         seed=seed,
         genotypes=result if write_genotypes else None,
         work=work,
+        freqs=freqs,
     )
     if write_genotypes:
         check_planted(result)

@@ -22,6 +22,7 @@ from trd_spark.simulate.density import get_density
 from trd_spark.simulate.effects import build_effects
 from trd_spark.simulate.ehr_writer import write_ehr
 from trd_spark.simulate.genetics import simulate_genetics
+from trd_spark.simulate.gwas import simulate_gwas
 from trd_spark.simulate.persons import build_persons
 from trd_spark.simulate.plan import plan_persons
 from trd_spark.simulate.scales import get_scale
@@ -32,8 +33,8 @@ KNOWN_EXPORTS = ("vcf", "plink")
 SESSION_ENTRIES = {"_tmp", "logs"}  # the session helper may create these before we run
 # A previous study and a pipeline run on it (output_dir "."): all that overwrite removes.
 STUDY_ENTRIES = {
-    "data", "truth", "config.yaml", "README.md", "_work",
-    "qc", "pgs", "phenotypes", "results", "report", "manifests",
+    "data", "truth", "config.yaml", "config_prscs.yaml", "README.md", "_work",
+    "qc", "weights", "pgs", "phenotypes", "results", "report", "manifests",
 }  # fmt: skip
 
 
@@ -144,6 +145,8 @@ def simulate_study(
     layout.write_effects(root, effects_df, genetics, sizes)
     layout.write_genetic_values(root, persons_df, traits_df, genetics)
     config_path = layout.write_config(root, parts, scale, seed)
+    if "genotypes" in parts:  # summary statistics and LD panel for the weights stage
+        simulate_gwas(root, seed, scale, genetics)
     layout.write_readme(root, sizes, seed, parts, export, ehr_density)
     log.info("simulated %s study in %s (%.1f s)", scale, root, time.perf_counter() - started)
     return config_path
