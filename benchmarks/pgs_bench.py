@@ -191,14 +191,21 @@ def bench_ours(
 # ---------------------------------------------------------------------------
 
 
+def run_tool(cmd: list[str]) -> None:
+    """Run an external program; its own error text when it fails."""
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
 def run_plink2_qc(geno: Genotypes, out: Path) -> None:
     """``--freq --missing --hardy`` once per ancestry group, as the QC rules need them."""
     for group, members in geno.groups.groupby(geno.groups):
         keep = out / f"keep_{group}.txt"
-        keep.write_text("".join(f"{s}\t{s}\n" for s in members.index))
+        keep.write_text("".join(f"{s}\n" for s in members.index))  # IIDs (the FID is 0)
         cmd = ["plink2", "--bfile", geno.bed, "--keep", str(keep), "--freq", "--missing",
                "--hardy", "--threads", "2", "--out", str(out / f"qc_{group}")]  # fmt: skip
-        subprocess.run(cmd, check=True, capture_output=True)
+        run_tool(cmd)
 
 
 def write_plink2_scores(betas: pd.DataFrame, ids: pd.Series, traits: list[str], path: Path) -> None:
@@ -212,7 +219,7 @@ def run_plink2_score(bed: str, wide: Path, traits: list[str], out: Path) -> pd.D
     cmd = ["plink2", "--bfile", bed, "--score", str(wide), "1", "2", "header",
            "cols=+scoresums", "--score-col-nums", f"3-{2 + len(traits)}", "--threads", "2",
            "--out", str(out)]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True)
+    run_tool(cmd)
     res = pd.read_csv(str(out) + ".sscore", sep="\t")
     sums = res[[f"SCORE{i + 1}_SUM" for i in range(len(traits))]].to_numpy()
     iid = res["IID"] if "IID" in res.columns else res["#IID"]
