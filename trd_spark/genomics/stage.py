@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import hail as hl
@@ -63,15 +63,9 @@ def read_platform(config: Config, name: str) -> Platform:
         source.n_partitions,
     )  # fmt: skip
     mt = qc.prepare_genotypes(mt, settings.multiallelic)
+    # the library's thresholds are the config's QC keys of the same names
     thresholds = qc.QCThresholds(
-        population_af=settings.population_af,
-        min_pop_af=settings.min_pop_af,
-        min_pop_ac=settings.min_pop_ac,
-        min_af=settings.min_af,
-        min_call_rate=settings.min_call_rate,
-        excess_het_p=settings.excess_het_p,
-        multiallelic=settings.multiallelic,
-        snv_only=settings.snv_only,
+        **{f.name: getattr(settings, f.name) for f in fields(qc.QCThresholds)}
     )
     return Platform(name, mt, [str(s) for s in mt.s.collect()], thresholds)
 
