@@ -35,8 +35,8 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check trd_spark jobs tests benchmarks
-	$(BIN)/ruff format --check trd_spark jobs tests benchmarks
+	$(BIN)/ruff check trd_spark jobs tests benchmarks scripts
+	$(BIN)/ruff format --check trd_spark jobs tests benchmarks scripts
 	$(BIN)/mypy
 
 bench: $(STAMP) check-java
