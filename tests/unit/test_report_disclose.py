@@ -193,3 +193,29 @@ def test_find_unsuppressed_counts_scans_count_cells():
     assert find_unsuppressed_counts(page, 20) == []
     leaky = '<td class="count">1,500</td><td class="count" data-cell="y">17</td>'
     assert find_unsuppressed_counts(leaky, 20) == ["17"]
+
+
+def test_cohort_attrition_rows_on_pcs_are_parts_of_the_members():
+    """The qc stage's rows on where members' PCs come from are no exclusions: the table
+    declares without a disagreement, and genotyped = members + exclusions still holds."""
+    from trd_spark.report.shareable import Facts
+    from trd_spark.report.structure import build_ledger
+
+    table_df = pd.DataFrame(
+        [("genotyped_array", 16203, 0, "persons genotyped"),
+         ("microarray: in_wgs", 9506, 9506, "also genotyped on wgs"),
+         ("microarray", 6697, 0, "persons in the cohort"),
+         ("microarray: pcs_projected", 6650, 0, "PCs projected onto the platform's own PCA"),
+         ("microarray: no_pcs", 47, 0, "no PCs; excluded at analysis")],
+        columns=["step", "n_persons", "n_rows_dropped", "reason"],
+    )  # fmt: skip
+    facts = Facts(discovery="microarray", platforms={"microarray": "array"})
+    ledger, placed = build_ledger({"cohort_attrition": table_df}, facts)
+    assert ledger.values["C|microarray|pcs|pcs_projected"] == 6650
+    assert "C|microarray|excluded|pcs_projected" not in ledger.values
+    # the one relation: genotyped on the array = the cohort's members + its one exclusion
+    assert ledger.relations == [
+        {"C|array|genotyped": 1, "C|microarray|members": -1, "C|microarray|excluded|in_wgs": -1}
+    ]
+    # every n_persons cell placed, n_rows_dropped only on the exclusion
+    assert len(placed["cohort_attrition"]) == len(table_df) + 1

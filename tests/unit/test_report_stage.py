@@ -186,13 +186,13 @@ def test_figure_subtitles_show_the_published_counts(report):
     primary_df = primary_associations(shown_df, "trd_1", "trmdd_1")
     settings = ReportSettings(report_dir="", cohorts=["microarray"], discovery="microarray")
     subtitles = _case_subtitles(primary_df, settings)
-    assert subtitles["TRD_vs_trMDD"].startswith(f"Microarray: {SUPPRESSED} cases, ")
+    assert subtitles["TRD_vs_trMDD"].startswith(f"Microarray:\n{SUPPRESSED} cases, ")
     for contrast, text in subtitles.items():
         row = primary_df[
             (primary_df["cohort"] == "microarray") & (primary_df["contrast"] == contrast)
         ]
         cases, controls = row["n_cases"].iloc[0], row["n_controls"].iloc[0]
-        assert text == f"Microarray: {cases} cases, {controls} controls"
+        assert text == f"Microarray:\n{cases} cases, {controls} controls"
 
 
 def test_primary_associations_keep_one_converged_row_per_trait(fake_run):

@@ -275,10 +275,11 @@ def build_figure1_section(
 
 
 def _case_subtitles(shown_df: pd.DataFrame, s: ReportSettings) -> dict[str, str]:
-    """Contrast -> ``"<cohort>: <n> cases, <n> controls"``, counts as published."""
+    """Contrast -> ``"<cohort>:\n<n> cases, <n> controls"`` (two lines: three panels side by
+    side leave each title a third of the width), counts as published."""
     return {
         str(row["contrast"]): (
-            f"{label(s.discovery)}: {row['n_cases']} cases, {row['n_controls']} controls"
+            f"{label(s.discovery)}:\n{row['n_cases']} cases, {row['n_controls']} controls"
         )
         for row in select.case_counts(shown_df, s.discovery).to_dict("records")
     }

@@ -259,13 +259,17 @@ def declare_cohort_attrition(
     """Cohort building: ``genotyped_<platform>``, each cohort's exclusions
     (``<cohort>: <reason>``, persons excluded) and the cohort (``<cohort>``, its members).
     Cohorts take persons in turn: a platform's genotyped persons = the members of the
-    cohorts built before on it + this cohort's members + its exclusions."""
+    cohorts built before on it + this cohort's members + its exclusions.  Rows on the
+    members' PCs (``<cohort>: pcs_projected``) are parts of the members, not exclusions."""
     keys_n: list[str | None] = []
     keys_dropped: list[str | None] = []
     for step in table_df["step"].astype(str):
         cohort, _, reason = step.partition(": ")
         if step.startswith("genotyped_"):
             keys_n.append(f"C|{step.removeprefix('genotyped_')}|genotyped")
+            keys_dropped.append(None)
+        elif _describes_members(reason):
+            keys_n.append(f"C|{cohort}|pcs|{reason}")
             keys_dropped.append(None)
         elif reason:
             keys_n.append(f"C|{cohort}|excluded|{reason}")
@@ -282,11 +286,20 @@ def declare_cohort_attrition(
     return placed
 
 
+def _describes_members(reason: str) -> bool:
+    """A row that describes some of a cohort's members (where their PCs come from, or that
+    they lack PCs) rather than persons excluded from it (trd_spark.genomics.cohorts.
+    pcs_attrition): a part of the members, in no sum."""
+    return reason.startswith("pcs_") or reason == "no_pcs"
+
+
 def _relate_cohort_building(ledger: Ledger, steps: list[str], facts: Facts) -> None:
     built: dict[str, list[str]] = {}  # platform -> members of cohorts built so far
     exclusions: dict[str, list[str]] = {}
     for step in steps:
         cohort, _, reason = step.partition(": ")
+        if _describes_members(reason):
+            continue
         if reason:
             exclusions.setdefault(cohort, []).append(f"C|{cohort}|excluded|{reason}")
             continue
