@@ -94,6 +94,37 @@ def test_the_legibility_check_finds_one_tick_and_overlapping_text():
     assert not any("y axis" in p for p in problems)
 
 
+def test_the_legibility_check_finds_text_beyond_the_figure():
+    """Negative control: the truth panel's former one-line title, as long as the pooled set's
+    name makes it, runs past the right edge of the last panel; the three-line title fits."""
+    from trd_spark.report.plotting import new_figure
+
+    long_title = (
+        "Time to TRD: WGS (European + Diverse, pooled)\n51 of 61 CIs hold the expected value"
+    )
+    problems = {}
+    for name, title in (("one line", long_title), ("wrapped", truth_title())):
+        figure = new_figure(3.45 * 3, 4.3)
+        axes = figure.subplots(1, 3, squeeze=False)[0]
+        for ax in axes:
+            ax.plot([0, 1], [0, 1])
+        axes[-1].set_title(title)
+        problems[name] = legibility_problems(figure)
+    assert any("beyond the figure's right edge" in p and "pooled" in p
+               for p in problems["one line"]), problems["one line"]  # fmt: skip
+    assert problems["wrapped"] == []
+    figure = Figure(figsize=(3, 2))
+    figure.add_subplot().plot([0, 1], [0, 1])
+    figure.text(-0.2, 0.5, "cut on the left")
+    assert any("left edge" in p and "cut on the left" in p for p in legibility_problems(figure))
+
+
+def truth_title() -> str:
+    from trd_spark.report.truth import OUTCOMES, panel_title
+
+    return panel_title(OUTCOMES[2], "wgs", 51, 61)
+
+
 @pytest.mark.parametrize("low,high", [(0.97, 1.04), (0.8, 1.3), (0.4, 2.2), (0.05, 30.0)])
 def test_ratio_axes_get_three_to_six_ticks(low, high):
     ticks = ratio_ticks(low, high)
