@@ -50,6 +50,14 @@ def write_truth(run_dir: Path, seed: int = 5) -> pd.DataFrame:
         }
     )
     effects_df["expected_log_or_trd_vs_trmdd_wgs"] = effects_df["log_or_trd_vs_trmdd"] * 0.8
+    # expected marginal effects of the discovery cohort: the planted effect on the PGS scale
+    # plus a cluster partner's (a null trait next to a planted one in the list carries it)
+    partner = np.roll(effects_df["log_or_trd_vs_trmdd"].to_numpy(), 1) * 0.5
+    partner[np.arange(len(traits)) % 3 == 2] = 0.0  # the third of each triple stays null
+    effects_df["marginal_log_or_trd_vs_trmdd_wgs_european"] = (
+        effects_df["expected_log_or_trd_vs_trmdd_wgs"] + partner
+    )
+    effects_df["marginal_log_or_mdd_wgs_european"] = effects_df["log_or_mdd"] * 0.8
     (run_dir / "truth").mkdir(exist_ok=True)
     effects_df.to_csv(run_dir / "truth/effects.tsv", sep="\t", index=False)
     return effects_df
@@ -181,11 +189,13 @@ def _expected_truth(run_dir: Path, effects_df: pd.DataFrame) -> pd.DataFrame:
                        & assoc_df["converged"]]  # fmt: skip
     merged_df = rows_df.merge(effects_df, on="trait")
     z = stats.norm.ppf(0.975)
-    expected = merged_df["expected_log_or_trd_vs_trmdd_wgs"]
+    expected = merged_df["marginal_log_or_trd_vs_trmdd_wgs_european"]
     covered = (merged_df["beta"] - z * merged_df["se"] <= expected) & (
         expected <= merged_df["beta"] + z * merged_df["se"]
     )
-    null = merged_df["log_or_trd_vs_trmdd"] == 0
+    # null: nothing planted on the trait and no expected marginal effect either
+    null = (merged_df["log_or_trd_vs_trmdd"] == 0) & (expected == 0)
+    assert 0 < null.sum() < (merged_df["log_or_trd_vs_trmdd"] == 0).sum()  # the rule matters
     return pd.Series({
         "n": len(merged_df), "covered": int(covered.sum()), "n_null": int(null.sum()),
         "false_positives": int((null & (merged_df["p"] < SIGNIFICANCE)).sum()),
