@@ -50,6 +50,14 @@ def write_truth(run_dir: Path, seed: int = 5) -> pd.DataFrame:
         }
     )
     effects_df["expected_log_or_trd_vs_trmdd_wgs"] = effects_df["log_or_trd_vs_trmdd"] * 0.8
+    # expected marginal effects of the discovery cohort: the planted effect on the PGS scale
+    # plus a cluster partner's (a null trait next to a planted one in the list carries it)
+    partner = np.roll(effects_df["log_or_trd_vs_trmdd"].to_numpy(), 1) * 0.5
+    partner[np.arange(len(traits)) % 3 == 2] = 0.0  # the third of each triple stays null
+    effects_df["marginal_log_or_trd_vs_trmdd_wgs_european"] = (
+        effects_df["expected_log_or_trd_vs_trmdd_wgs"] + partner
+    )
+    effects_df["marginal_log_or_mdd_wgs_european"] = effects_df["log_or_mdd"] * 0.8
     (run_dir / "truth").mkdir(exist_ok=True)
     effects_df.to_csv(run_dir / "truth/effects.tsv", sep="\t", index=False)
     return effects_df
@@ -92,6 +100,37 @@ def test_the_legibility_check_finds_one_tick_and_overlapping_text():
     assert any("x axis has 1 labelled tick" in p for p in problems)
     assert any("overlap" in p and "another label" in p for p in problems)
     assert not any("y axis" in p for p in problems)
+
+
+def test_the_legibility_check_finds_text_beyond_the_figure():
+    """Negative control: the truth panel's former one-line title, as long as the pooled set's
+    name makes it, runs past the right edge of the last panel; the three-line title fits."""
+    from trd_spark.report.plotting import new_figure
+
+    long_title = (
+        "Time to TRD: WGS (European + Diverse, pooled)\n51 of 61 CIs hold the expected value"
+    )
+    problems = {}
+    for name, title in (("one line", long_title), ("wrapped", truth_title())):
+        figure = new_figure(3.45 * 3, 4.3)
+        axes = figure.subplots(1, 3, squeeze=False)[0]
+        for ax in axes:
+            ax.plot([0, 1], [0, 1])
+        axes[-1].set_title(title)
+        problems[name] = legibility_problems(figure)
+    assert any("beyond the figure's right edge" in p and "pooled" in p
+               for p in problems["one line"]), problems["one line"]  # fmt: skip
+    assert problems["wrapped"] == []
+    figure = Figure(figsize=(3, 2))
+    figure.add_subplot().plot([0, 1], [0, 1])
+    figure.text(-0.2, 0.5, "cut on the left")
+    assert any("left edge" in p and "cut on the left" in p for p in legibility_problems(figure))
+
+
+def truth_title() -> str:
+    from trd_spark.report.truth import OUTCOMES, panel_title
+
+    return panel_title(OUTCOMES[2], "wgs", 51, 61)
 
 
 @pytest.mark.parametrize("low,high", [(0.97, 1.04), (0.8, 1.3), (0.4, 2.2), (0.05, 30.0)])
@@ -150,11 +189,13 @@ def _expected_truth(run_dir: Path, effects_df: pd.DataFrame) -> pd.DataFrame:
                        & assoc_df["converged"]]  # fmt: skip
     merged_df = rows_df.merge(effects_df, on="trait")
     z = stats.norm.ppf(0.975)
-    expected = merged_df["expected_log_or_trd_vs_trmdd_wgs"]
+    expected = merged_df["marginal_log_or_trd_vs_trmdd_wgs_european"]
     covered = (merged_df["beta"] - z * merged_df["se"] <= expected) & (
         expected <= merged_df["beta"] + z * merged_df["se"]
     )
-    null = merged_df["log_or_trd_vs_trmdd"] == 0
+    # null: nothing planted on the trait and no expected marginal effect either
+    null = (merged_df["log_or_trd_vs_trmdd"] == 0) & (expected == 0)
+    assert 0 < null.sum() < (merged_df["log_or_trd_vs_trmdd"] == 0).sum()  # the rule matters
     return pd.Series({
         "n": len(merged_df), "covered": int(covered.sum()), "n_null": int(null.sum()),
         "false_positives": int((null & (merged_df["p"] < SIGNIFICANCE)).sum()),

@@ -176,12 +176,14 @@ def _labelled_ticks(axis: Axis) -> list[str]:
 def legibility_problems(figure: Figure, min_ticks: int = MIN_TICKS) -> list[str]:
     """What makes a drawn figure hard to read, as sentences (empty: nothing found).
 
-    Two rules (``docs/report.md``, "Figures"):
+    Three rules (``docs/report.md``, "Figures"):
 
     * every numeric axis of a visible axes (its tick labels all numbers) has at least
       ``min_ticks`` labelled ticks inside its limits;
     * no two visible texts (tick labels, titles, axis labels, legend entries, numbers at
-      risk) overlap by more than a pixel on the canvas.
+      risk) overlap by more than a pixel on the canvas;
+    * no visible text extends more than a pixel beyond the figure's edges (the PNG would cut
+      it).
 
     Parameters
     ----------
@@ -203,6 +205,7 @@ def legibility_problems(figure: Figure, min_ticks: int = MIN_TICKS) -> list[str]
             if numeric and len(labels) < min_ticks:
                 problems.append(f"axes '{ax.get_title() or ax.get_label()}': {name} axis "
                                     f"has {len(labels)} labelled tick(s) {labels}")  # fmt: skip
+    problems += outside_figure(figure, texts)
     boxes = np.array([[b.x0, b.y0, b.x1, b.y1] for _, b in texts]).reshape(-1, 4)
     for i in range(len(texts)):
         others = boxes[i + 1 :]
@@ -210,4 +213,27 @@ def legibility_problems(figure: Figure, min_ticks: int = MIN_TICKS) -> list[str]
         overlap_y = np.minimum(boxes[i, 3], others[:, 3]) - np.maximum(boxes[i, 1], others[:, 1])
         for j in np.flatnonzero((overlap_x > 1) & (overlap_y > 1)):
             problems.append(f"texts overlap: {texts[i][0]!r} and {texts[i + 1 + j][0]!r}")
+    return problems
+
+
+def outside_figure(figure: Figure, texts: list[tuple[str, Bbox]]) -> list[str]:
+    """Texts whose box reaches more than a pixel beyond the figure's canvas, as sentences.
+
+    Parameters
+    ----------
+    figure : the drawn figure.
+    texts : from :func:`_drawn_texts` (boxes in canvas pixels).
+
+    Returns
+    -------
+    One sentence per text cut by an edge, naming the text and the edges.
+    """
+    width, height = figure.bbox.width, figure.bbox.height
+    problems = []
+    for text, box in texts:
+        edges = [name for name, beyond in (("left", box.x0 < -1), ("right", box.x1 > width + 1),
+                                           ("bottom", box.y0 < -1), ("top", box.y1 > height + 1))
+                 if beyond]  # fmt: skip
+        if edges:
+            problems.append(f"text beyond the figure's {' and '.join(edges)} edge: {text!r}")
     return problems

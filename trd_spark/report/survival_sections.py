@@ -325,9 +325,9 @@ def _summary_display(summary_df: pd.DataFrame, s: ReportSettings) -> pd.DataFram
             "Set": [label(str(c)) for c in summary_df["cohort"]],
             "95% CIs holding the expected value": share(summary_df["n_covered"],
                                                         summary_df["n_traits"]),
-            "Planted effects: estimate of the same sign": share(
+            "Non-null: estimate of the expected sign": share(
                 summary_df["n_planted_same_sign"], summary_df["n_planted"]),
-            f"Planted effects: p < {shown}": share(summary_df["n_planted_significant"],
+            f"Non-null: p < {shown}": share(summary_df["n_planted_significant"],
                                                    summary_df["n_planted"]),
             f"Null traits: false positives (p < {shown})": share(
                 summary_df["n_null_significant"], summary_df["n_null"]),
@@ -351,7 +351,7 @@ def _details_display(
             "Set": [label(str(c)) for c in rows_df["cohort"]],
             "PGS": [catalog.label(str(t)) for t in rows_df["trait"]],
             "Planted (per SD of the genetic value)": [fixed(v, 3) for v in rows_df["planted"]],
-            "Expected on the PGS scale": [fixed(v, 3) for v in rows_df["expected"]],
+            "Expected marginal effect of the PGS": [fixed(v, 3) for v in rows_df["expected"]],
             "Estimate [95% CI]": with_interval(rows_df["beta"], rows_df["ci_low"],
                                                rows_df["ci_high"], 3, ", "),
             "p": [format_p(v) for v in rows_df["p"]],

@@ -1,22 +1,29 @@
 """Truth beside estimate, for studies written by ``trd-spark simulate``.
 
 A simulated study carries ``truth/effects.tsv``: per trait, the effect the simulator planted
-per SD of the true genetic value.  The run estimates effects per SD of the PGS, which
-correlates imperfectly with the genetic value (correlation ``pgs_r_<platform>``), so an
-estimate is compared with the planted effect on the PGS scale: the simulator's own
-``expected_<effect>_<platform>`` column where it writes one, else the planted effect times
-``pgs_r_<platform>`` (regression dilution; both are approximations, see
-``docs/report.md``, "Truth beside estimate").  The report looks for
-``<output_dir>/truth/effects.tsv``: a simulated study's config has ``output_dir: .``, so
-its outputs sit beside ``truth/``; a study without that file gets no truth section.
+per SD of the true genetic value, and, per cohort and pooled set, the **expected marginal
+effect** of the trait's PGS fitted alone (``marginal_<outcome>_<set>``).  The run estimates
+effects per SD of one PGS at a time, and that estimate carries more than the trait's own
+planted effect: the PGS correlates imperfectly with the genetic value, and traits of a genetic
+cluster (education / cognition, the neuroticism items) share a genetic component, so a PGS also
+picks up its cluster partners' planted effects.  The expected marginal effect accounts for
+both (``trd_spark.simulate.marginal``; ``docs/report.md``, "Truth beside estimate").  For a
+study simulated before those columns existed, the comparison falls back to the planted effect
+on the PGS scale: ``expected_<effect>_<platform>``, else the planted effect times
+``pgs_r_<platform>`` (the source column is named in the section).  The report looks for
+``<output_dir>/truth/effects.tsv``: a simulated study's config has ``output_dir: .``, so its
+outputs sit beside ``truth/``; a study without that file gets no truth section.
 
 Three outcomes are compared, each under the primary definitions:
 
-* TRD vs trMDD: planted ``log_or_trd_vs_trmdd`` against the TRD vs trMDD log OR;
-* MDD vs non-MDD: planted ``log_or_mdd`` against the trMDD vs non-MDD log OR, for the traits
-  with no planted TRD effect only (for the others the simulator moves the persons at high TRD
-  risk out of trMDD, which shifts that estimate away from ``log_or_mdd``);
-* time to TRD: planted ``log_hr_time_to_trd`` against the log HR per SD.
+* TRD vs trMDD: ``marginal_log_or_trd_vs_trmdd_<set>`` against the TRD vs trMDD log OR;
+* MDD vs non-MDD: ``marginal_log_or_mdd_<set>`` against the trMDD vs non-MDD log OR (the
+  simulator's value includes the TRD effects' removal of persons from trMDD; in the fallback,
+  only traits with no planted TRD effect are compared);
+* time to TRD: ``marginal_log_hr_<set>`` against the log HR per SD.
+
+A trait is **null** for an outcome when nothing is planted on it for that outcome and its
+expected marginal effect is zero (no cluster partner carries a planted effect either).
 """
 
 from __future__ import annotations
@@ -57,16 +64,18 @@ class Outcome:
     title: str
     planted: str  # column of effects.tsv
     scale: str  # what is estimated
+    marginal: str  # prefix of the expected marginal effect columns (``<marginal>_<set>``)
     contrast: str = ""  # logistic contrast, or "" for the Cox per-SD term
-    only_without: str = ""  # compare only traits whose planted value here is 0
+    only_without: str = ""  # fallback without marginal columns: only traits with this at 0
 
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("trd_vs_trmdd", "TRD vs trMDD", "log_or_trd_vs_trmdd", "log OR per SD",
-            "TRD_vs_trMDD"),
+            "marginal_log_or_trd_vs_trmdd", "TRD_vs_trMDD"),
     Outcome("mdd", "MDD vs non-MDD", "log_or_mdd", "log OR per SD (trMDD vs non-MDD)",
-            "trMDD_vs_nonMDD", only_without="log_or_trd_vs_trmdd"),
-    Outcome("time_to_trd", "Time to TRD", "log_hr_time_to_trd", "log HR per SD"),
+            "marginal_log_or_mdd", "trMDD_vs_nonMDD", only_without="log_or_trd_vs_trmdd"),
+    Outcome("time_to_trd", "Time to TRD", "log_hr_time_to_trd", "log HR per SD",
+            "marginal_log_hr"),
 )  # fmt: skip
 REQUIRED_COLUMNS = ("trait", *(o.planted for o in OUTCOMES))
 
@@ -103,20 +112,33 @@ def read_effects(path: str) -> pd.DataFrame:
     return effects_df
 
 
-def expected_effect(effects_df: pd.DataFrame, planted: str, platform: str) -> tuple[pd.Series, str]:
-    """The planted effect on the PGS scale of ``platform``, and how it was obtained.
+def expected_effect(
+    effects_df: pd.DataFrame, outcome: Outcome, set_name: str, platform: str
+) -> tuple[pd.Series, str]:
+    """What a PGS fitted alone should estimate in ``set_name``, and how it was obtained.
 
     Returns
     -------
-    (values, source): ``expected_<planted>_<platform>`` when the simulator wrote it; else
-    ``<planted> x pgs_r_<platform>``; else the planted value itself (source says which).
+    (values, source): the expected marginal effect ``<outcome.marginal>_<set_name>`` when the
+    simulator wrote it; else (older studies) the planted effect on the PGS scale of
+    ``platform``: ``expected_<planted>_<platform>``, else ``<planted> x pgs_r_<platform>``,
+    else the planted value itself.
     """
+    planted = outcome.planted
+    marginal = f"{outcome.marginal}_{set_name}"
     expected, correlation = f"expected_{planted}_{platform}", f"pgs_r_{platform}"
-    if expected in effects_df.columns and effects_df[expected].notna().any():
-        return effects_df[expected].astype(float), expected
+    for column in (marginal, expected):
+        if column in effects_df.columns and effects_df[column].notna().any():
+            return effects_df[column].astype(float), column
     if correlation in effects_df.columns and effects_df[correlation].notna().any():
         return effects_df[planted] * effects_df[correlation], f"{planted} × {correlation}"
     return effects_df[planted].astype(float), planted
+
+
+def has_marginal(effects_df: pd.DataFrame, outcome: Outcome, set_name: str) -> bool:
+    """Whether ``truth/effects.tsv`` has the expected marginal effects of ``set_name``."""
+    column = f"{outcome.marginal}_{set_name}"
+    return column in effects_df.columns and bool(effects_df[column].notna().any())
 
 
 def logistic_estimates(primary_df: pd.DataFrame, contrast: str) -> pd.DataFrame:
@@ -149,21 +171,23 @@ def beside_truth(
 
     Returns
     -------
-    One row per outcome, set and trait: outcome, cohort, trait, planted, expected,
-    expected_from, beta, ci_low, ci_high, p, covered (the CI holds the expected value),
-    null (nothing planted), significant (p < significance).
+    One row per outcome, set and trait: outcome, cohort, trait, planted (the trait's own
+    effect per SD of its genetic value), expected (the expected marginal effect of its PGS,
+    or the fallback of :func:`expected_effect`), expected_from (its column), beta, ci_low,
+    ci_high, p, covered (the CI holds the expected value), null (nothing planted and an
+    expected value of zero), significant (p < significance).
     """
     frames = []
     for outcome in OUTCOMES:
         estimates_df = estimates.get(outcome.key)
         if estimates_df is None or estimates_df.empty:
             continue
-        chosen_df = effects_df
-        if outcome.only_without:
-            chosen_df = effects_df[effects_df[outcome.only_without] == 0]
         for cohort, rows_df in estimates_df.groupby("cohort", sort=False):
             platform = platforms.get(str(cohort), str(cohort))
-            expected, source = expected_effect(chosen_df, outcome.planted, platform)
+            chosen_df = effects_df
+            if outcome.only_without and not has_marginal(effects_df, outcome, str(cohort)):
+                chosen_df = effects_df[effects_df[outcome.only_without] == 0]
+            expected, source = expected_effect(chosen_df, outcome, str(cohort), platform)
             truth_df = pd.DataFrame({"trait": chosen_df["trait"],
                                      "planted": chosen_df[outcome.planted].astype(float),
                                      "expected": expected})  # fmt: skip
@@ -190,13 +214,13 @@ def _compare(
         ci_low=low,
         ci_high=high,
         covered=(low <= merged_df["expected"]) & (merged_df["expected"] <= high),
-        null=merged_df["planted"] == 0,
+        null=(merged_df["planted"] == 0) & (merged_df["expected"] == 0),
         significant=merged_df["p"] < significance,
     )
 
 
 def coverage_summary(beside_df: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
-    """Per outcome and set: coverage, sign agreement of planted effects, false positives.
+    """Per outcome and set: coverage, sign agreement of non-null effects, false positives.
 
     Parameters
     ----------
@@ -205,7 +229,8 @@ def coverage_summary(beside_df: pd.DataFrame, order: Sequence[str] = ()) -> pd.D
 
     Returns
     -------
-    outcome, cohort, n_traits, n_covered, n_planted, n_planted_same_sign,
+    outcome, cohort, n_traits, n_covered, n_planted (non-null traits: an effect planted on the
+    trait or a cluster partner), n_planted_same_sign (estimate of the expected value's sign),
     n_planted_significant, n_null, n_null_significant, n_null_nominal (p < 0.05) — counts of
     traits, not of persons.
     """
@@ -217,7 +242,7 @@ def coverage_summary(beside_df: pd.DataFrame, order: Sequence[str] = ()) -> pd.D
             "outcome": outcome, "cohort": cohort, "n_traits": len(rows_df),
             "n_covered": int(rows_df["covered"].sum()), "n_planted": len(planted),
             "n_planted_same_sign": int(
-                (np.sign(planted["beta"]) == np.sign(planted["planted"])).sum()),
+                (np.sign(planted["beta"]) == np.sign(planted["expected"])).sum()),
             "n_planted_significant": int(planted["significant"].sum()),
             "n_null": len(null), "n_null_significant": int(null["significant"].sum()),
             "n_null_nominal": int((null["p"] < NOMINAL_P).sum()),
@@ -234,9 +259,15 @@ def coverage_summary(beside_df: pd.DataFrame, order: Sequence[str] = ()) -> pd.D
     ).reset_index(drop=True)
 
 
+def panel_title(outcome: Outcome, set_name: str, covered: int, n: int) -> str:
+    """A panel's title: outcome, set and coverage on lines of their own (a pooled set's name
+    is long; one line would run past a narrow panel)."""
+    return f"{outcome.title}\n{label(set_name)}\n{covered} of {n} CIs hold the expected value"
+
+
 def plot_truth(beside_df: pd.DataFrame, panels: Sequence[tuple[str, str]], path: str) -> Figure:
-    """Estimates (95% CI) against the planted effects on the PGS scale, one panel per
-    (outcome, set) of ``panels``.
+    """Estimates (95% CI) against the expected marginal effects, one panel per (outcome, set)
+    of ``panels``.
 
     Parameters
     ----------
@@ -249,22 +280,21 @@ def plot_truth(beside_df: pd.DataFrame, panels: Sequence[tuple[str, str]], path:
     The figure written to ``path``.
     """
     titles = {o.key: o for o in OUTCOMES}
-    figure = new_figure(3.45 * max(1, len(panels)), 4.3)
+    figure = new_figure(3.45 * max(1, len(panels)), 4.6)
     axes = figure.subplots(1, max(1, len(panels)), squeeze=False)[0]
     for ax, (outcome, cohort) in zip(axes, panels, strict=False):
         rows_df = beside_df[(beside_df["outcome"] == outcome) & (beside_df["cohort"] == cohort)]
         _draw_truth_panel(ax, rows_df)
-        covered = int(rows_df["covered"].sum())
-        ax.set_title(f"{titles[outcome].title}: {label(cohort)}\n{covered} of {len(rows_df)} "
-                     "CIs hold the expected value", fontsize=NORMAL)  # fmt: skip
-        ax.set_xlabel(f"planted {titles[outcome].scale.split(' (')[0]}, PGS scale", fontsize=SMALL)
+        ax.set_title(panel_title(titles[outcome], cohort, int(rows_df["covered"].sum()),
+                                 len(rows_df)), fontsize=NORMAL)  # fmt: skip
+        ax.set_xlabel(f"expected {titles[outcome].scale.split(' (')[0]}", fontsize=SMALL)
         ax.set_ylabel("estimate (95% CI)", fontsize=SMALL)
     handles = [
         Line2D([], [], linestyle="none", marker="o", color=COHORT_COLOURS[0],
-               label="planted effect"),
+               label="expected effect ≠ 0"),
         Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
-               markeredgecolor="#777777", label="null trait (nothing planted)"),
-        Line2D([], [], color="#777777", linestyle="--", label="estimate = planted"),
+               markeredgecolor="#777777", label="null trait (expected 0)"),
+        Line2D([], [], color="#777777", linestyle="--", label="estimate = expected"),
     ]  # fmt: skip
     figure.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=SMALL,
                   frameon=False)  # fmt: skip

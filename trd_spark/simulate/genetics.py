@@ -22,6 +22,7 @@ from trd_spark.simulate.genotypes import (
     WeightRows,
     simulate_genotypes,
 )
+from trd_spark.simulate.marginal import SetMoments, set_moments, standardise
 from trd_spark.simulate.persons import GROUPS
 from trd_spark.simulate.scales import Scale
 from trd_spark.simulate.variants import build_variant_table, draw_frequencies
@@ -66,6 +67,8 @@ class GeneticsResult:
     pgs_correlation: dict[str, np.ndarray] = field(default_factory=dict)
     # per trait: raw-score mean of WGS Diverse minus WGS European, in European SDs
     ancestry_shift: np.ndarray | None = None
+    # per cohort and pooled set: moments of standardised scores and true values (marginal.py)
+    pgs_moments: dict[str, SetMoments] = field(default_factory=dict)
     n_pcs_persons: int = 0
     freqs: np.ndarray | None = None  # ALT frequency per catalog row and ancestry group
 
@@ -214,6 +217,7 @@ def simulate_genetics(
         scores = expected_scores(genetics, result)
         genetics.pgs_correlation = pgs_correlations(genetics, persons_df, scores)
         genetics.ancestry_shift = ancestry_shifts(persons_df, scores["wgs"])
+        genetics.pgs_moments = pgs_set_moments(genetics, persons_df, scores)
     return genetics
 
 
@@ -260,6 +264,33 @@ def pgs_correlations(
             if members.sum() > 2:
                 truth = genetics.genetic_values[index[members]]
                 out[set_name] = correlations(score[members], truth)
+    return out
+
+
+def pgs_set_moments(
+    genetics: GeneticsResult,
+    persons_df: pd.DataFrame,
+    scores: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> dict[str, SetMoments]:
+    """Per cohort and per pooled set (named after its platform): the moments of the scores,
+    standardised within each cohort, and the true values, within ancestry groups
+    (:func:`trd_spark.simulate.marginal.set_moments`); members with EHR only."""
+    out = {}
+    cohort = persons_df["cohort"].to_numpy()
+    ancestry = persons_df["ancestry"].to_numpy()
+    has_ehr = persons_df["has_ehr"].to_numpy()
+    for name, (index, score) in scores.items():
+        parts = []
+        for set_name in [c for c, p in COHORT_PLATFORMS.items() if p == name]:
+            rows = np.flatnonzero((cohort[index] == set_name) & has_ehr[index])
+            if len(rows) > 2:
+                z, gv = standardise(score[rows]), genetics.genetic_values[index[rows]]
+                strata = np.array([f"{set_name}/{a}" for a in ancestry[index[rows]]])
+                out[set_name] = set_moments(z, gv, strata, genetics.traits)
+                parts.append((z, gv, strata))
+        if parts:
+            z, gv, strata = (np.concatenate(column) for column in zip(*parts, strict=True))
+            out[name] = set_moments(z, gv, strata, genetics.traits)
     return out
 
 

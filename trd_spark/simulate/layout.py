@@ -127,7 +127,47 @@ def write_effects(
         table_df[f"expected_log_or_trd_vs_trmdd_{name}"] = np.round(
             table_df["log_or_trd_vs_trmdd"] * r, 4
         )
+    for column, values in marginal_columns(effects_df, genetics, sizes).items():
+        table_df[column] = np.round(values, 4)
     table_df.to_csv(folder / "effects.tsv", sep="\t", index=False, float_format="%.6g")
+
+
+# outcome column prefix of truth/effects.tsv -> (planted effects it is built from, link)
+MARGINAL_OUTCOMES = {
+    "marginal_log_or_trd_vs_trmdd": ("log_or_trd_vs_trmdd", "logit"),
+    "marginal_log_or_mdd": ("log_or_mdd", "logit"),
+    "marginal_log_hr": ("log_hr_time_to_trd", "log_hazard"),
+}
+
+
+def marginal_columns(
+    effects_df: pd.DataFrame, genetics: GeneticsResult, sizes: Scale
+) -> dict[str, np.ndarray]:
+    """``marginal_<outcome>_<set>`` per cohort and pooled set: the expected per-SD effect of
+    each PGS fitted alone (:mod:`trd_spark.simulate.marginal`).  ``marginal_log_or_mdd`` is
+    the trMDD vs non-MDD log OR (planted MDD effects less the TRD removal from trMDD).
+
+    Returns
+    -------
+    Column name -> values in the rows of ``effects_df`` (none without genotypes).
+    """
+    from trd_spark.simulate.marginal import marginal_slopes, trmdd_vs_non_mdd_beta
+
+    fractions = sizes.fractions
+    planted = {
+        "log_or_trd_vs_trmdd": effects_df["log_or_trd_vs_trmdd"].to_numpy(float),
+        "log_hr_time_to_trd": effects_df["log_hr_time_to_trd"].to_numpy(float),
+        "log_or_mdd": trmdd_vs_non_mdd_beta(
+            effects_df["log_or_mdd"].to_numpy(float),
+            effects_df["log_hr_time_to_trd"].to_numpy(float),
+            fractions.trd / (fractions.trd + fractions.trmdd),
+        ),
+    }
+    columns = {}
+    for prefix, (source, link) in MARGINAL_OUTCOMES.items():
+        for set_name, moments in genetics.pgs_moments.items():
+            columns[f"{prefix}_{set_name}"] = marginal_slopes(moments, planted[source], link)
+    return columns
 
 
 def write_genetic_values(
@@ -181,8 +221,17 @@ Planned status shares per cohort: trMDD {f.trmdd:.3f}, TRD {f.trd:.3f}, untreate
   that TRD vs trMDD odds ratios are near the study's (`log_or_trd_vs_trmdd`); psychiatric PGS
   raise MDD risk only.
 - The estimated PGS correlate imperfectly with the true values (`pgs_r_<platform>`: weight
-  noise, ambiguous and absent SNPs dropped); expected log ORs on the PGS scale are about
+  noise, ambiguous and absent SNPs dropped); a trait's own effect on the PGS scale is about
   `log_or * r` (`expected_log_or_trd_vs_trmdd_<platform>`).
+- Traits of a genetic cluster (`genetic_cluster`: education / cognition, the neuroticism
+  items) share a genetic component, so a PGS fitted alone also carries its partners' planted
+  effects.  What a per-trait analysis should estimate is the expected marginal effect per SD
+  of the PGS in each cohort and pooled set (`wgs` = WGS European + WGS Diverse):
+  `marginal_log_or_trd_vs_trmdd_<set>` (TRD vs trMDD), `marginal_log_or_mdd_<set>` (trMDD vs
+  non-MDD: the MDD effects less the TRD effects' removal of persons from trMDD) and
+  `marginal_log_hr_<set>` (time to TRD).  They are `sum_j cov(PGS_k, G_j) beta_j`, divided on
+  the logit scale by `sqrt(1 + 0.346 var(rest))` for the part of the liability the PGS does not
+  carry (an approximation; see the trd-spark docs, docs/the-study.md).
 """
 
 
