@@ -110,6 +110,9 @@ def test_match_counts_agree_with_set_operations_on_the_files(
     snpinfo = read_snpinfo(str(tiny_study / "data/ldref/snpinfo_sim_hm3")).set_index("snp")
     truth = pd.read_parquet(tiny_study / "truth/weights.parquet")
     absent = set(truth.loc[truth["kind"] == "absent", "rsid"])
+    kept = set().union(
+        *(pd.read_parquet(p)["rsid"] for p in (prscs_run / "qc").glob("variants_*.parquet"))
+    )
     for trait in report.index[:5]:
         sumstats = pd.read_csv(tiny_study / f"data/sumstats/{trait}.txt", sep="\t")
         pairs = list(zip(sumstats["A1"], sumstats["A2"], strict=True))
@@ -128,9 +131,11 @@ def test_match_counts_agree_with_set_operations_on_the_files(
         assert row["ambiguous"] == ambiguous.sum()
         assert row["not_in_reference"] == (~ambiguous & ~in_ref).sum()
         assert row["allele_mismatch"] == (~ambiguous & in_ref & ~agree).sum() > 0
-        assert row["not_in_target"] == sumstats["SNP"][used].isin(absent).sum() > 0
+        # on no platform after QC: absent from the genotypes or removed by QC there
+        assert row["not_in_target"] == (~sumstats["SNP"][used].isin(kept)).sum() > 0
+        assert sumstats["SNP"][used].isin(absent).sum() > 0
         assert row["not_in_ld_block"] == 0
-        assert row["n_used"] == (used & ~sumstats["SNP"].isin(absent)).sum()
+        assert row["n_used"] == (used & sumstats["SNP"].isin(kept)).sum()
 
 
 def test_prscs_scores_track_the_true_genetic_values(prscs_run: Path, tiny_study: Path) -> None:
@@ -149,32 +154,33 @@ def test_prscs_scores_track_the_true_genetic_values(prscs_run: Path, tiny_study:
         effect = sumstats["BETA"] if "BETA" in sumstats else np.log(sumstats["OR"])
         w_prscs = alt_weights(bim, weights["snp"], weights["a1"], weights["a2"], weights["beta"])
         w_marginal = alt_weights(bim, sumstats["SNP"], sumstats["A1"], sumstats["A2"], effect)
-        g = truth.loc[fam, trait].to_numpy()
-        pgs = dosage @ w_prscs
-        eur = scored.index
+        # the GWAS and the LD panel are European: accuracy is judged in the European cohort
+        # (the Diverse set's causal effects differ, and its PGS tracks them less well)
+        eur = np.isin(fam, scored.index)
+        g = truth.loc[fam, trait].to_numpy()[eur]
+        pgs = dosage[eur] @ w_prscs
         rows.append(
             {
                 "trait": trait,
                 "r_prscs": np.corrcoef(pgs, g)[0, 1],
-                "r_marginal": np.corrcoef(dosage @ w_marginal, g)[0, 1],
+                "r_marginal": np.corrcoef(dosage[eur] @ w_marginal, g)[0, 1],
                 "r_expected": expected.loc[trait, "r_expected"],
                 # the pipeline's score (WGS European cohort) is this score, up to a constant
-                "r_pipeline": np.corrcoef(
-                    scored.loc[eur, trait], pd.Series(pgs, index=fam).loc[eur]
-                )[0, 1],
+                "r_pipeline": np.corrcoef(scored.loc[fam[eur], trait], pgs)[0, 1],
             }
         )
     result = pd.DataFrame(rows).set_index("trait")
     # (missing calls: the cohort's mean there, all WGS persons' mean here)
     assert result["r_pipeline"].min() > 0.999
     # PRS-CS at least as accurate as the marginal betas, trait by trait (with room for the
-    # noise of ~470 persons) and on average clearly better
+    # noise of the European cohort's persons) and on average clearly better
     assert (result["r_prscs"] > result["r_marginal"] - 0.05).all(), result
     assert result["r_prscs"].mean() > result["r_marginal"].mean() + 0.02, result.mean()
     # close to the expected accuracy for the GWAS N
     ratio = result["r_prscs"] / result["r_expected"]
-    # (the gap: strand-ambiguous SNPs dropped, LD from 400 reference persons, few draws)
-    assert ratio.mean() > 0.8 and ratio.min() > 0.65, result
+    # (the gap: strand-ambiguous SNPs dropped, LD from 400 reference persons, few draws, and
+    # about 13% of each trait's SNPs missing from the target: absent, or planted to fail QC)
+    assert ratio.mean() > 0.75 and ratio.min() > 0.65, result
 
 
 def test_fixed_phi_and_bad_summary_statistics(
