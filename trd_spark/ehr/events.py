@@ -108,23 +108,19 @@ def census_df(flagged: dict[str, DataFrame], latest_of: tuple[str, str] | None =
 
     Returns
     -------
-    DataFrame (step, _reason, person_id, n_rows, latest): a few rows per person.  ``step``
-    is the table's position in ``flagged`` (:func:`count_census` names it); rows with no
-    reason are grouped by person alone, step null (they are counted nowhere; they are a
-    person's EHR evidence), except in the ``latest_of`` table.  Small integer keys and
-    one group per person make the grouping of every row cheap.
+    DataFrame (step, _reason, person_id, n_rows, latest): a few rows per person and
+    table.  ``step`` is the table's position in ``flagged`` (:func:`count_census` names
+    it): a small integer key makes the grouping of every row cheaper than a name would.
     """
     parts = []
     reason = F.col("_reason")
     for index, (table, flagged_df) in enumerate(flagged.items()):
         latest = F.lit(None).cast("date")
-        step = F.when(reason.isNotNull(), F.lit(index))
         if latest_of is not None and latest_of[0] == table:
             latest = F.when(usable_expr(reason), F.col(latest_of[1]))
-            step = F.lit(index)
         parts.append(
             flagged_df.select(
-                step.cast("int").alias("step"), "_reason", "person_id", latest.alias("_latest")
+                F.lit(index).alias("step"), "_reason", "person_id", latest.alias("_latest")
             )
         )
     rows_df = parts[0]
@@ -163,9 +159,8 @@ def count_census(
     known = F.col("_known")
     reason = F.when(~known, F.lit(UNKNOWN_PERSON)).otherwise(F.col("_reason"))
     known_only_steps = [steps.index(step) for step in known_only if step in steps]
-    relabelled_df = known_df.where(
-        F.col("step").isNotNull() & (known | ~F.col("step").isin(*known_only_steps))
-    ).select("step", reason.alias("_reason"), "person_id", "n_rows", "latest")
+    kept_df = known_df.where(known | ~F.col("step").isin(*known_only_steps))
+    relabelled_df = kept_df.select("step", reason.alias("_reason"), "person_id", "n_rows", "latest")
     final = F.col("_reason")
     counts = (
         relabelled_df.groupBy("step", "_reason")

@@ -223,9 +223,7 @@ def ehr_persons_df(census: DataFrame) -> DataFrame:
     """(person_id, has_ehr true) of every person with a usable row in an ``EHR_TABLES``
     table, one row each, from :func:`census_df`."""
     steps = [CENSUS_STEPS.index(table) for table in EHR_TABLES]
-    evidence = F.col("step").isNull() | (
-        F.col("step").isin(*steps) & ev.usable_expr(F.col("_reason"))
-    )
+    evidence = F.col("step").isin(*steps) & ev.usable_expr(F.col("_reason"))
     return (
         census.where(evidence)
         .select("person_id")
