@@ -163,9 +163,14 @@ def local_spark_conf(driver_memory: str, progress: bool = False, cores: int = 2)
 
 
 JAVA_OPTIONS_KEY = "spark.driver.extraJavaOptions"
-# JVM flags of the driver JVM that local mode starts (docs/running.md, "JVM flags"); a
-# spark.driver.extraJavaOptions in spark.conf is added after them, so its flags win
-LOCAL_JAVA_OPTIONS: tuple[str, ...] = ()
+# JVM flags of the driver JVM that local mode starts (README, "Laptop or single machine"):
+# the quick compiler (C1) only.  The optimising compiler (C2) spent 50-110 s of CPU on a
+# 2-core machine in the phenotype stage's first run at 26 M OMOP rows (as much as all of
+# Spark's tasks), compiling Spark's generated code again and again; with C1 only, about
+# 6 s, and every stage ran faster on that machine (benchmarks/README.md, PHENOTYPE).  A
+# spark.driver.extraJavaOptions in spark.conf is added after these, so its flags win
+# (``-XX:TieredStopAtLevel=4`` brings C2 back).  On a cluster nothing is set.
+LOCAL_JAVA_OPTIONS: tuple[str, ...] = ("-XX:TieredStopAtLevel=1",)
 
 
 def quiet_log4j_conf(log_dir: str) -> dict[str, str]:
