@@ -1,10 +1,13 @@
 """The phenotype job: typed OMOP tables in, persons / periods / time to event / attrition out.
 
-The plan is shaped for few Spark jobs that can run side by side: the unusable rows of
-every table are counted in one job; the drug trial periods are summarised in one; every
+The plan is shaped for few passes over the rows and few Spark jobs that can run side by
+side: every row of every table is read once for the census (rows grouped by table,
+reason and person), which gives the attrition count, the cutoff and each person's EHR
+evidence; the listed-drug rows are picked out of ``drug_exposure`` once, for the periods,
+the summary and the count; the drug trial periods are summarised in one job; every
 other per-person summary comes from one grouping of a stacked table (instead of one
-join per summary) in a third.  Those three are independent; the persons join the
-periods' summary per person to the third, and need the count's cutoff.
+join per summary) in another.  The census, the periods and the summary are independent;
+the persons join them, and need the census's cutoff.
 """
 
 from __future__ import annotations
