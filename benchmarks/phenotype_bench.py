@@ -384,7 +384,9 @@ def peak_rss_gb(pid: int | str = "self") -> float:
     return float("nan")
 
 
-def spark_worker(study: Path, out_root: Path, repeat: int, threads: int, memory: str) -> dict:
+def spark_worker(
+    study: Path, out_root: Path, repeat: int, threads: int, memory: str, conf: dict[str, str]
+) -> dict:
     """One fresh process: start the session, run the stage ``repeat`` times; the first run is
     what a pipeline run gets.  Returns times, the JVM's peak memory and JIT time, and the
     event log folder (every job's stages, for where the time goes)."""
@@ -395,7 +397,7 @@ def spark_worker(study: Path, out_root: Path, repeat: int, threads: int, memory:
     started = time.perf_counter()
     spark = start_session(
         str(out_root), master=f"local[{threads}]", driver_memory=memory,
-        extra_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{events}"},
+        extra_conf={"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{events}", **conf},
     )  # fmt: skip
     session_s = time.perf_counter() - started
     jvm = spark.sparkContext._jvm
@@ -514,6 +516,7 @@ def run_worker(engine: str, study: Path, out_root: Path, args: argparse.Namespac
         sys.executable, __file__, "--worker", engine, "--study", str(study),
         "--worker-out", str(out_root), "--repeat", str(args.repeat),
         "--threads", str(args.threads), "--memory", args.memory,
+        *[f"--conf={setting}" for setting in args.conf],
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -559,7 +562,7 @@ def measure(study: Path, args: argparse.Namespace) -> dict:
     rows, gigabytes = omop_volume(study)
     return {"spark": spark, "duckdb": duck, "differ": differ, "tte_differ": tte_differ,
             "attrition_same": attrition_same, "rows": rows, "gb": gigabytes,
-            "metrics": metrics}  # fmt: skip
+            "metrics": metrics, "load_after": os.getloadavg()[0]}  # fmt: skip
 
 
 def report(volume: str, result: dict) -> None:
@@ -567,7 +570,8 @@ def report(volume: str, result: dict) -> None:
     spark, duck = result["spark"], result["duckdb"]
     print(f"\n== volume {volume}: {result['rows']:,} OMOP rows, {result['gb']:.2f} GB Parquet, "
           f"{spark['n_persons']:,} persons ==")  # fmt: skip
-    print(f"spark session start (JVM, Hail): {spark['session_s']:.1f} s")
+    print(f"spark session start (JVM, Hail): {spark['session_s']:.1f} s; load average after "
+          f"the volume: {result['load_after']:.2f}")  # fmt: skip
     print_times("spark phenotype stage", spark["times"])
     print_times("duckdb, the same work", duck["times"])
     line = f"ratio spark/duckdb: first run {spark['times'][0] / duck['times'][0]:.2f}"
@@ -612,18 +616,28 @@ def main() -> None:
         help="runs per engine and process (first: the one that counts)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the outputs (folder printed)")
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a further Spark setting for the Spark side (repeatable), e.g. to try JVM flags",
+    )
     parser.add_argument("--worker", choices=["spark", "duckdb"], help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", help=argparse.SUPPRESS)
     args = parser.parse_args()  # fmt: skip
     if args.worker:
         study, out_root = Path(args.study), Path(args.worker_out)
         if args.worker == "spark":
-            result = spark_worker(study, out_root, args.repeat, args.threads, args.memory)
+            conf = dict(setting.split("=", 1) for setting in args.conf)
+            result = spark_worker(study, out_root, args.repeat, args.threads, args.memory, conf)
         else:
             result = duckdb_worker(study, out_root, args.repeat, args.threads)
         print(json.dumps(result))
         return
     print(f"load average before: {os.getloadavg()[0]:.2f}")
+    if args.conf:
+        print(f"Spark settings given: {', '.join(args.conf)}")
     results = {}
     for factor in [float(v) for v in args.volumes.split(",")]:
         volume = f"{factor:g}x"

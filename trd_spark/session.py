@@ -162,13 +162,34 @@ def local_spark_conf(driver_memory: str, progress: bool = False, cores: int = 2)
     }
 
 
+JAVA_OPTIONS_KEY = "spark.driver.extraJavaOptions"
+# JVM flags of the driver JVM that local mode starts (README, "Laptop or single machine"):
+# the quick compiler (C1) only.  The optimising compiler (C2) spent 50-110 s of CPU on a
+# 2-core machine in the phenotype stage's first run at 26 M OMOP rows (as much as all of
+# Spark's tasks), compiling Spark's generated code again and again; with C1 only, about
+# 6 s, and every stage ran faster on that machine (benchmarks/README.md, PHENOTYPE).  A
+# spark.driver.extraJavaOptions in spark.conf is added after these, so its flags win
+# (``-XX:TieredStopAtLevel=4`` brings C2 back).  On a cluster nothing is set.
+LOCAL_JAVA_OPTIONS: tuple[str, ...] = ("-XX:TieredStopAtLevel=1",)
+
+
 def quiet_log4j_conf(log_dir: str) -> dict[str, str]:
     """Spark settings that start the local driver JVM with :data:`_LOG4J2_PROPERTIES`
-    (written into ``log_dir``)."""
+    (written into ``log_dir``) and :data:`LOCAL_JAVA_OPTIONS`."""
     path = Path(log_dir) / "log4j2.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_LOG4J2_PROPERTIES)
-    return {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{path}"}
+    options = (f"-Dlog4j2.configurationFile=file:{path}", *LOCAL_JAVA_OPTIONS)
+    return {JAVA_OPTIONS_KEY: " ".join(options)}
+
+
+def merge_conf(conf: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
+    """``conf`` updated with ``extra``, but JVM options appended rather than replaced (the
+    JVM takes the last of a repeated flag, so ``extra``'s win)."""
+    merged = dict(conf, **extra)
+    if JAVA_OPTIONS_KEY in conf and JAVA_OPTIONS_KEY in extra:
+        merged[JAVA_OPTIONS_KEY] = f"{conf[JAVA_OPTIONS_KEY]} {extra[JAVA_OPTIONS_KEY]}"
+    return merged
 
 
 def check_hail_jar() -> None:
@@ -257,7 +278,7 @@ def start_session(
             _scratch.append(paths.tmp_dir)
         Path(paths.local_tmp_dir).mkdir(parents=True, exist_ok=True)
         conf.update(quiet_log4j_conf(str(Path(paths.log_file).parent)))
-    conf.update(extra_conf or {})
+    conf = merge_conf(conf, extra_conf or {})
     log.info(
         "starting Hail (master=%s, tmp=%s, log=%s)",
         master or "the cluster's",

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from trd_spark.session import cluster_master, local_cores, local_spark_conf, session_paths
+from trd_spark.session import (
+    JAVA_OPTIONS_KEY,
+    cluster_master,
+    local_cores,
+    local_spark_conf,
+    merge_conf,
+    quiet_log4j_conf,
+    session_paths,
+)
 
 
 def test_scratch_and_log_live_under_the_output_dir(tmp_path: Path) -> None:
@@ -38,6 +46,24 @@ def test_local_shuffles_get_two_partitions_per_core() -> None:
     assert [local_cores(m) for m in ("local", "local[3]", "local[4, 2]")] == [1, 3, 4]
     assert local_cores("local[*]") == (os.cpu_count() or 1)
     assert local_spark_conf("4g", cores=3)["spark.sql.shuffle.partitions"] == "6"
+
+
+def test_jvm_flags_of_the_config_come_after_the_local_defaults(tmp_path: Path) -> None:
+    local = quiet_log4j_conf(str(tmp_path))
+    assert local[JAVA_OPTIONS_KEY].split() == [
+        f"-Dlog4j2.configurationFile=file:{tmp_path / 'log4j2.properties'}",
+        "-XX:TieredStopAtLevel=1",
+    ]
+    merged = merge_conf(local, {JAVA_OPTIONS_KEY: "-XX:TieredStopAtLevel=4", "a": "b"})
+    assert merged[JAVA_OPTIONS_KEY].split()[1:] == [
+        "-XX:TieredStopAtLevel=1",
+        "-XX:TieredStopAtLevel=4",
+    ]
+    assert merged["a"] == "b"
+    assert merge_conf({"a": "1"}, {JAVA_OPTIONS_KEY: "-Xss4m"}) == {
+        "a": "1",
+        JAVA_OPTIONS_KEY: "-Xss4m",
+    }
 
 
 @pytest.fixture

@@ -70,13 +70,20 @@ def first_broken_rule_expr(rules: list[tuple[Column, str]]) -> Column:
     return reason
 
 
+UNKNOWN_PERSON = "person_id not in person"
+
+
+def usable_expr(reason: Column) -> Column:
+    """True for a row that stays in: no reason, or a ``KEPT`` one."""
+    return reason.isNull() | reason.startswith(KEPT)
+
+
 def with_known_person_flag(table_df: DataFrame, person_ids_df: DataFrame) -> DataFrame:
     """``table_df`` with ``_known``: whether its ``person_id`` is in ``person_ids_df``.
 
     Written as an EXISTS subquery, which Spark plans as an existence join: every row is
     kept once even when ``person`` lists an id twice, so the ids need no distinct (a
-    shuffle) first.  Pass the same ``person_ids_df`` to every table of a query: Spark then
-    broadcasts the ids once.
+    shuffle) first.
     """
     return table_df.sparkSession.sql(
         "SELECT t.*, EXISTS (SELECT 1 FROM {ids} AS i WHERE i.person_id = t.person_id)"
@@ -86,67 +93,87 @@ def with_known_person_flag(table_df: DataFrame, person_ids_df: DataFrame) -> Dat
     )
 
 
-def flag_unusable_rows(
-    table_df: DataFrame, person_ids_df: DataFrame, broken_rule: Column
-) -> DataFrame:
-    """Add ``_reason``: ``person_id not in person``, else the rule the row breaks, else null.
+def census_df(flagged: dict[str, DataFrame], latest_of: tuple[str, str] | None = None) -> DataFrame:
+    """Every flagged table's rows, grouped by (step, reason, person): one pass over every
+    row of every table, for the attrition count, the EHR evidence and the cutoff.
 
     Parameters
     ----------
-    table_df : an OMOP table with ``person_id``.
-    person_ids_df : the person ids of ``person`` (see :func:`with_known_person_flag`).
-    broken_rule : :func:`first_broken_rule_expr` of the table's rules; a reason starting
-        with ``KEPT`` marks a row that stays in but is counted.
-    """
-    flagged_df = with_known_person_flag(table_df, person_ids_df)
-    reason = F.when(~F.col("_known"), F.lit("person_id not in person")).otherwise(broken_rule)
-    return flagged_df.withColumn("_reason", reason).drop("_known")
-
-
-def count_reasons(
-    flagged: dict[str, DataFrame], latest_of: tuple[str, str] | None = None
-) -> tuple[list[AttritionRow], dt.date | None]:
-    """Count rows and persons per ``_reason`` of every flagged table, in one Spark job.
-
-    Parameters
-    ----------
-    flagged : table name -> the table with ``_reason`` (see :func:`flag_unusable_rows`).
-    latest_of : (table, date column) whose latest date over the usable rows to find in
-        the same job (the data cutoff), or None.
+    flagged : table name -> the table with ``_reason``, the first rule the row breaks
+        (:func:`first_broken_rule_expr`) or null.  Persons absent from ``person`` are
+        found in the census (:func:`count_census`), where there is one row per person,
+        not in every row.
+    latest_of : (table, date column) whose latest date over the usable rows to keep, or
+        None.
 
     Returns
     -------
-    One AttritionRow per (table, reason), tables in the order given, reasons sorted; and
-    the latest date asked for (None when not asked or no usable row has one).
+    DataFrame (step, _reason, person_id, n_rows, latest): a few rows per person and
+    table.  ``step`` is the table's position in ``flagged`` (:func:`count_census` names
+    it): a small integer key makes the grouping of every row cheaper than a name would.
     """
+    parts = []
     reason = F.col("_reason")
-    usable = reason.isNull() | reason.startswith(KEPT)
-    reasons_df = None
-    for table, flagged_df in flagged.items():
+    for index, (table, flagged_df) in enumerate(flagged.items()):
+        latest = F.lit(None).cast("date")
         if latest_of is not None and latest_of[0] == table:
-            # every row: the counted ones and the usable ones whose date may be the latest
-            rows_df, latest = flagged_df, F.when(usable, F.col(latest_of[1]))
-        else:
-            rows_df, latest = flagged_df.where(reason.isNotNull()), F.lit(None).cast("date")
-        table_reasons_df = rows_df.select(
-            F.lit(table).alias("step"), "_reason", "person_id", latest.alias("_latest")
+            latest = F.when(usable_expr(reason), F.col(latest_of[1]))
+        parts.append(
+            flagged_df.select(
+                F.lit(index).alias("step"), "_reason", "person_id", latest.alias("_latest")
+            )
         )
-        reasons_df = table_reasons_df if reasons_df is None else reasons_df.union(table_reasons_df)
-    if reasons_df is None:
-        return [], None
+    rows_df = parts[0]
+    for part_df in parts[1:]:
+        rows_df = rows_df.union(part_df)
+    return rows_df.groupBy("step", "_reason", "person_id").agg(
+        F.count("*").alias("n_rows"), F.max("_latest").alias("latest")
+    )
+
+
+def count_census(
+    census: DataFrame,
+    person_ids_df: DataFrame,
+    steps: list[str],
+    known_only: tuple[str, ...] = (),
+) -> tuple[list[AttritionRow], dt.date | None]:
+    """Count rows and persons per (step, reason) of a :func:`census_df` (a small job).
+
+    Rows of a person absent from ``person`` get the reason ``person_id not in person``
+    (it comes before every rule), except in the ``known_only`` steps, where they are
+    left out.
+
+    Parameters
+    ----------
+    census : as :func:`census_df` returns it.
+    person_ids_df : the person ids of ``person``.
+    steps : the steps in attrition order, as given to :func:`census_df`.
+    known_only : steps whose rows are counted for persons in ``person`` only.
+
+    Returns
+    -------
+    One AttritionRow per (step, reason), steps in the order given, reasons sorted; and
+    the latest date of the census (None when no usable row of a known person has one).
+    """
+    known_df = with_known_person_flag(census, person_ids_df)
+    known = F.col("_known")
+    reason = F.when(~known, F.lit(UNKNOWN_PERSON)).otherwise(F.col("_reason"))
+    known_only_steps = [steps.index(step) for step in known_only if step in steps]
+    kept_df = known_df.where(known | ~F.col("step").isin(*known_only_steps))
+    relabelled_df = kept_df.select("step", reason.alias("_reason"), "person_id", "n_rows", "latest")
+    final = F.col("_reason")
     counts = (
-        reasons_df.groupBy("step", "_reason")
+        relabelled_df.groupBy("step", "_reason")
         .agg(
-            F.count("*").alias("n_rows"),
-            F.countDistinct(F.when(reason.isNotNull(), F.col("person_id"))).alias("n_persons"),
-            F.max("_latest").alias("latest"),
+            F.sum("n_rows").alias("n_rows"),
+            F.countDistinct(F.when(final.isNotNull(), F.col("person_id"))).alias("n_persons"),
+            F.max(F.when(usable_expr(final), F.col("latest"))).alias("latest"),
         )
         .collect()
     )
-    order = {table: i for i, table in enumerate(flagged)}
     rows = [
-        attrition_row(str(r["step"]), str(r["_reason"]), int(r["n_rows"]), int(r["n_persons"]))
-        for r in sorted(counts, key=lambda r: (order[r["step"]], str(r["_reason"])))
+        attrition_row(steps[r["step"]], str(r["_reason"]), int(r["n_rows"]), int(r["n_persons"]))
+        for r in sorted(counts, key=lambda r: (r["step"], str(r["_reason"])))
         if r["_reason"] is not None
     ]
     latest_dates = [r["latest"] for r in counts if r["latest"] is not None]

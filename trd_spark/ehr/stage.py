@@ -23,9 +23,12 @@ from trd_spark.ehr.codes import read_code_lists
 from trd_spark.ehr.definitions import Definitions, group_sizes_pandas
 from trd_spark.ehr.events import AttritionRow
 from trd_spark.ehr.phenotypes import (
+    CleanTables,
+    CodeLookups,
     PhenotypePlan,
     clean_tables,
     count_attrition,
+    drug_events_df,
     look_up_codes,
     plan_phenotypes,
     plausible_dates,
@@ -119,6 +122,38 @@ def survival_attrition(time_to_event: pd.DataFrame) -> list[AttritionRow]:
 
 
 SUMMARY_FILE = "person_summary.parquet"  # the per-person summary, in the stage's scratch
+CENSUS_FILE = "census.parquet"  # rows by table, reason and person, in the stage's scratch
+DRUG_EVENTS_FILE = "drug_events.parquet"  # the listed-drug rows, in the stage's scratch
+
+
+def write_read_back(table_df: DataFrame, path: str) -> DataFrame:
+    """Write ``table_df`` to ``path`` and return it read back (schema known: no job to
+    infer it), so that every later query reads the written rows instead of computing
+    them again."""
+    table_df.write.mode("overwrite").parquet(path)
+    return table_df.sparkSession.read.schema(table_df.schema).parquet(path)
+
+
+def write_drug_events(
+    clean: CleanTables, lookups: CodeLookups, definitions: Definitions, scratch: str
+) -> DataFrame:
+    """The listed-drug rows of ``drug_exposure`` (a few percent of its rows), written once
+    to the scratch: the periods, the per-person summary and the attrition count read them
+    instead of each reading ``drug_exposure`` again."""
+    return write_read_back(
+        drug_events_df(clean, lookups, definitions), join(scratch, DRUG_EVENTS_FILE)
+    )
+
+
+def count_from_census(
+    plan: PhenotypePlan, clean: CleanTables, definitions: Definitions, scratch: str
+) -> tuple[list[AttritionRow], dt.date | None, DataFrame]:
+    """Write the census (one pass over every row of every table) to the scratch and count
+    the attrition and find the cutoff in it; returns the census read back too, for the
+    EHR evidence of the persons."""
+    census = write_read_back(plan.census_df, join(scratch, CENSUS_FILE))
+    counts, cutoff = count_attrition(clean, definitions, census=census)
+    return counts, cutoff, census
 
 
 def write_plan_tables(plan: PhenotypePlan, out_dir: str, scratch: str) -> None:
@@ -132,15 +167,22 @@ def write_plan_tables(plan: PhenotypePlan, out_dir: str, scratch: str) -> None:
         summary_written.result()
 
 
-def write_persons(plan: PhenotypePlan, out_dir: str, scratch: str, cutoff: dt.date | None) -> None:
-    """Write the persons, from the periods and the per-person summary already written
-    (:func:`write_plan_tables`): every output is computed once."""
+def write_persons(
+    plan: PhenotypePlan,
+    out_dir: str,
+    scratch: str,
+    cutoff: dt.date | None,
+    census: DataFrame | None = None,
+) -> None:
+    """Write the persons, from the periods, the per-person summary and the census already
+    written (:func:`write_plan_tables`, :func:`count_from_census`): every output is
+    computed once."""
     spark = plan.periods_df.sparkSession
     # read back with the schemas known: no job to infer them
     periods_path = output_path(out_dir, Layout.PERIODS)
     periods_df = spark.read.schema(plan.periods_df.schema).parquet(periods_path)
     summary_df = spark.read.schema(plan.summary_df.schema).parquet(join(scratch, SUMMARY_FILE))
-    persons_df = plan.persons_df(periods_df, summary_df, cutoff)
+    persons_df = plan.persons_df(periods_df, summary_df, cutoff, census)
     persons_df.write.mode("overwrite").parquet(output_path(out_dir, Layout.PERSONS))
 
 
@@ -182,18 +224,20 @@ def run_phenotype(config: Config, out_dir: str) -> dict[str, Any]:
         lookups = look_up_codes(spark, tables, code_lists, definitions.exclude_non_systemic)
     scratch = join(out_dir, "_scratch")
     try:
+        with logged_step("drug events written"):
+            drug_df = write_drug_events(clean, lookups, definitions, scratch)
+        with logged_step("definitions planned"):
+            plan = plan_phenotypes(clean, lookups, definitions, cohorts_df, drug_df)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # Spark runs the count's job while this thread plans and writes the rest, so
-            # the cores are busy while the driver plans and at the ends of each other's stages
-            counted = pool.submit(count_attrition, clean, definitions, lookups)
-            with logged_step("definitions planned"):
-                plan = plan_phenotypes(clean, lookups, definitions, cohorts_df)
+            # the census's job (the largest) runs while this thread writes the rest, so the
+            # cores are busy while the driver plans and at the ends of each other's stages
+            counted = pool.submit(count_from_census, plan, clean, definitions, scratch)
             with logged_step("periods and per-person summary written"):
                 write_plan_tables(plan, out_dir, scratch)
-            with logged_step("unusable rows counted (waited for)"):
-                counts, cutoff = counted.result()
+            with logged_step("census written, unusable rows counted (waited for)"):
+                counts, cutoff, census = counted.result()
         with logged_step("persons written"):
-            write_persons(plan, out_dir, scratch, cutoff)
+            write_persons(plan, out_dir, scratch, cutoff, census)
     finally:  # also when a write fails: the scratch is never an output
         storage.remove(scratch)
     with logged_step("time to event, group sizes and attrition written"):
