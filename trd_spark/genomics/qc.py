@@ -8,7 +8,9 @@ The genotypes are decoded once per platform.  The site rules run on the rows alo
 (Spark); the sites left that some weight file names (``qc.cache_sites: weights``, or every
 such site with ``all``) are written by Hail as a 2-bit PLINK 1 dosage cache of every person
 of the platform; Spark tasks then compute each cached site's QC statistics from the cache
-(:mod:`trd_spark.genomics.qcstats`).  The score stage reads the same cache.  Sites no
+(:mod:`trd_spark.genomics.qcstats`).  PLINK 1 input needs no Hail for this: Spark tasks cut
+the cache from the input ``.bed`` and compute the statistics from the same decode
+(:func:`cut_dosage_cache`).  The score stage reads the same cache.  Sites no
 weight file names are counted as ``outside_weights`` and not examined further: a whole
 genome's QC would cost more than the scores it serves.
 """

@@ -3,8 +3,9 @@
 The qc stage decodes each platform's genotypes once: Hail writes the sites QC examines
 as a 2-bit PLINK 1 cache (:func:`trd_spark.genomics.qc.write_dosage_cache`), and Spark
 tasks read ranges of that cache, count genotypes per ancestry group with one matrix
-product per block of sites, and apply the entry-level QC rules.  The score stage then
-reads the same cache.
+product per block of sites, and apply the entry-level QC rules.  With PLINK 1 input the
+tasks cut the cache from the input ``.bed`` themselves (:func:`cut_task`) and count the same
+decoded codes.  The score stage then reads the same cache.
 
 The rules and their order are ``docs/architecture.md``'s; the excess-heterozygosity
 p-value is Hail's ``hardy_weinberg_test(..., one_sided=True)``: the exact Levene-Haldane
