@@ -197,20 +197,21 @@ def examined_sites(
     """
     marked = mark_weight_sites(
         site_rule_df(rows_df, thresholds.multiallelic, thresholds.snv_only), weight_sites_df
-    ).persist()
+    )
     outcome = F.coalesce(
         F.col("site_rule"), F.when(~F.col("at_weight"), OUTSIDE_WEIGHTS), F.lit("examined")
     )
-    tally = {r["outcome"]: int(r["n"]) for r in marked.groupBy(outcome.alias("outcome"))
-             .agg(F.count(F.lit(1)).alias("n")).collect()}  # fmt: skip
-    examined = marked.where(F.col("site_rule").isNull() & F.col("at_weight"))
-    row_idx = np.sort(examined.select("row_idx").toPandas()["row_idx"].to_numpy(np.int64))
+    # one job: each row's outcome (the tally and the examined rows come from the same pass)
+    outcomes = marked.select("row_idx", outcome.alias("outcome")).toPandas()
+    tally = outcomes["outcome"].value_counts().to_dict()
+    examined_rows = outcomes.loc[outcomes["outcome"] == "examined", "row_idx"]
+    row_idx = np.sort(examined_rows.to_numpy(np.int64))
     numbering = Env.spark_session().createDataFrame(
         pd.DataFrame({"row_idx": row_idx, "var_idx": np.arange(len(row_idx), dtype=np.int64)})
     )
-    counts = {"n_input": sum(tally.values())}
-    counts.update({key: tally.get(key, 0) for key in (*SITE_RULES, OUTSIDE_WEIGHTS)})
-    return ExaminedSites(examined.join(numbering, "row_idx"), row_idx, counts)
+    counts = {"n_input": int(sum(tally.values()))}
+    counts.update({key: int(tally.get(key, 0)) for key in (*SITE_RULES, OUTSIDE_WEIGHTS)})
+    return ExaminedSites(rows_df.join(numbering, "row_idx"), row_idx, counts)
 
 
 def write_dosage_cache(
@@ -485,18 +486,22 @@ def qc_genotypes(
     if plink is not None and site_rows is not None:
         rows_path = storage.join(scratch_dir, "site_rows.parquet")
         storage.write_parquet(site_rows, rows_path)
-        rows_df = spark.read.schema(_ROWS_SCHEMA).parquet(rows_path)
+        rows_df = spark.read.schema(_ROWS_SCHEMA).parquet(rows_path).persist()
         examined = examined_sites(rows_df, weight_sites_df, thresholds)
         cache, entry_counts = cut_dosage_cache(
             spark, plink, site_rows, examined.row_idx, len(samples), columns, fam_ids, groups,
             thresholds, cache_prefix, scratch_dir,
         )  # fmt: skip
     else:
-        examined = examined_sites(site_rows_df(mt), weight_sites_df, thresholds)
+        rows_df = site_rows_df(mt).persist()
+        examined = examined_sites(rows_df, weight_sites_df, thresholds)
         cache = write_dosage_cache(mt, examined.row_idx, columns, cache_prefix)
         entry_counts = compute_site_stats(spark, cache, groups, thresholds, stats_dir)
     variants_df = kept_variants_df(examined, spark.read.parquet(stats_dir))
     variants_df.orderBy("var_idx").write.mode("overwrite").parquet(variants_path)
+    # the rows are read once (outcomes, then the kept sites' columns); unpersisted, or a later
+    # run reading the same path in this session would get these rows from Spark's cache
+    rows_df.unpersist()
     storage.remove(stats_dir)
     storage.remove(storage.join(scratch_dir, "site_rows.parquet"))
     return PlatformQC(summary_counts(examined, entry_counts, thresholds), cache, fam_ids)
