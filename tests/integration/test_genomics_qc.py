@@ -124,6 +124,12 @@ def test_cache_cut_from_a_plink_bed_equals_hails_writer(spark, tmp_path, monkeyp
         raise AssertionError("the PLINK path must not call Hail's writer")
 
     monkeypatch.setattr(qc, "write_dosage_cache", no_hail_writer)
+    # a first run on other genotypes into the same folder: nothing of it may leak into the next
+    head = source.head(40)
+    hl.export_plink(head, str(tmp_path / "head"), ind_id=head.s)
+    head_mt = read_genotypes(str(tmp_path / "head"), "plink")
+    head_plink = qc.PlinkSource(str(tmp_path / "head"), "GRCh38")
+    assert run_qc(head_mt, columns, groups, None, cut_out, head_plink).cache.n_variants == 40
     by_cut = run_qc(mt, columns, groups, sites_df, cut_out, plink)
     assert by_cut.counts == by_hail.counts and by_cut.fam_ids == by_hail.fam_ids
     assert by_cut.cache.n_variants == len(positions) < mt.count_rows()
