@@ -169,9 +169,11 @@ def our_scores(
     samples = mt.s.collect()
     everything = qc.QCThresholds(**KEEP_EVERY_SITE)
     variants_path = str(work / "variants.parquet")
+    # PLINK input: the cache is cut from the .bed without Hail (qc.cut_dosage_cache)
+    plink = qc.PlinkSource(genotype_path, "GRCh38") if fmt == "plink" else None
     result = qc.qc_genotypes(
         mt, list(range(len(samples))), [None] * len(samples), None, everything,
-        str(work / "cache"), variants_path, str(work / "qc_scratch"),
+        str(work / "cache"), variants_path, str(work / "qc_scratch"), plink,
     )  # fmt: skip
     cache = result.cache
     if weight_files is None:

@@ -14,10 +14,9 @@ THRESHOLDS = dict(
 )
 
 
-def genotypes(tmp_path):
+def genotypes(tmp_path, n=150, m=400):
     import hail as hl
 
-    n, m = 150, 400
     mt = hl.balding_nichols_model(3, n, m, n_partitions=3, reference_genome="GRCh38")
     mt = mt.key_cols_by(s=hl.str(700 + mt.sample_idx))
     mt = mt.annotate_rows(miss=hl.rand_unif(0, 0.1, seed=4))
@@ -82,3 +81,81 @@ def test_site_statistics_and_rules_equal_hail_aggregators(spark, tmp_path):
     np.testing.assert_allclose(kept["af"], expected["af"], rtol=1e-12)
     np.testing.assert_allclose(kept["het_p"], expected["het_p"], rtol=1e-9)
     assert kept["var_idx"].tolist() == sorted(kept["var_idx"])
+
+
+def run_qc(mt, columns, groups, sites_df, out, plink):
+    from trd_spark.genomics import qc
+
+    return qc.qc_genotypes(
+        mt, columns, groups, sites_df, qc.QCThresholds(**THRESHOLDS), str(out / "cache"),
+        str(out / "variants.parquet"), str(out / "scratch"), plink,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [151, 152])
+def test_cache_cut_from_a_plink_bed_equals_hails_writer(spark, tmp_path, monkeypatch, n):
+    """PLINK input: the cache cut from the .bed in Spark tasks has the same bytes as Hail's
+    export_plink of the same sites and columns (missing calls, padding bits, reordered and
+    dropped columns, a subset of the sites), and the same statistics."""
+    import hail as hl
+
+    from trd_spark.genomics import qc
+    from trd_spark.genomics.readers import read_genotypes
+
+    source = genotypes(tmp_path, n=n)
+    groups_of = dict(zip(source.s.collect(), source.group.collect(), strict=True))
+    prefix = str(tmp_path / "input")
+    hl.export_plink(source, prefix, ind_id=source.s, varid=hl.str(source.locus.position))
+    mt = read_genotypes(prefix, "plink")
+    samples = mt.s.collect()
+    columns = [int(i) for i in np.random.default_rng(3).permutation(n)[: n - 3]]
+    groups = [groups_of[samples[i]] for i in columns]
+    positions = [int(p) for p in source.locus.position.collect()[::3]]
+    sites_df = spark.createDataFrame(
+        pd.DataFrame({"chrom": "1", "position": positions, "rsid": None}),
+        schema="chrom string, position long, rsid string",
+    )
+    plink = qc.PlinkSource(prefix, "GRCh38")
+    assert qc.plink_site_rows(plink, n) is not None  # the .bim is in Hail's row order
+    hail_out, cut_out = tmp_path / "hail", tmp_path / "cut"
+    by_hail = run_qc(mt, columns, groups, sites_df, hail_out, None)
+
+    def no_hail_writer(*args, **kwargs):
+        raise AssertionError("the PLINK path must not call Hail's writer")
+
+    monkeypatch.setattr(qc, "write_dosage_cache", no_hail_writer)
+    # a first run on other genotypes into the same folder: nothing of it may leak into the next
+    head = source.head(40)
+    hl.export_plink(head, str(tmp_path / "head"), ind_id=head.s)
+    head_mt = read_genotypes(str(tmp_path / "head"), "plink")
+    head_plink = qc.PlinkSource(str(tmp_path / "head"), "GRCh38")
+    assert run_qc(head_mt, columns, groups, None, cut_out, head_plink).cache.n_variants == 40
+    by_cut = run_qc(mt, columns, groups, sites_df, cut_out, plink)
+    assert by_cut.counts == by_hail.counts and by_cut.fam_ids == by_hail.fam_ids
+    assert by_cut.cache.n_variants == len(positions) < mt.count_rows()
+    for ext in (".bed", ".bim", ".fam"):
+        want = (hail_out / f"cache{ext}").read_bytes()
+        assert (cut_out / f"cache{ext}").read_bytes() == want, ext
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(cut_out / "variants.parquet"),
+        pd.read_parquet(hail_out / "variants.parquet"),
+    )
+    assert 0 < by_cut.counts["n_kept"] < len(positions)
+
+
+def test_plink_rows_out_of_hails_order_use_hails_writer(spark, tmp_path):
+    """A .bim not sorted as Hail keys its rows falls back to Hail's rows and writer."""
+    from trd_spark.genomics import qc
+
+    prefix = tmp_path / "unsorted"
+    bim = "1\trs1\t0\t200\tA\tG\n1\trs2\t0\t100\tC\tT\n"
+    prefix.with_suffix(".bim").write_text(bim)
+    prefix.with_suffix(".bed").write_bytes(b"\x6c\x1b\x01" + bytes(2))
+    assert qc.plink_site_rows(qc.PlinkSource(str(prefix), "GRCh38"), 3) is None
+    prefix.with_suffix(".bim").write_text("".join(reversed(bim.splitlines(True))))
+    rows = qc.plink_site_rows(qc.PlinkSource(str(prefix), "GRCh38"), 3)
+    assert rows is not None
+    assert rows[["contig", "chrom", "position", "ref", "alt", "rsid"]].values.tolist() == [
+        ["chr1", "1", 100, "T", "C", "rs2"], ["chr1", "1", 200, "G", "A", "rs1"]
+    ]  # fmt: skip
+    assert qc.plink_site_rows(qc.PlinkSource(str(prefix), "GRCh38"), 5) is None  # wrong size

@@ -121,3 +121,17 @@ def test_far_from_equilibrium_the_p_value_is_tiny_not_wrong():
     # 700 of 1000 heterozygous at AF 0.4: beyond the window the p-value is below 1e-30
     p = qcstats.excess_het_p(np.array([250]), np.array([700]), np.array([50]))[0]
     assert 0 <= p < 1e-30 and levene_haldane_mid_p(250, 700, 50) < 1e-30
+
+
+@pytest.mark.parametrize("n", [1, 4, 7, 9])
+def test_pack_codes_writes_bed_rows(n):
+    """Four persons a byte, the first in the low bits, zero padding; unpacking inverts it."""
+    rng = np.random.default_rng(n)
+    codes = rng.integers(0, 4, size=(5, n)).astype(np.uint8)
+    packed = qcstats.pack_codes(codes)
+    assert packed.shape == (5, (n + 3) // 4)
+    for site in range(5):
+        for person in range(4 * packed.shape[1]):
+            code = (int(packed[site, person // 4]) >> (2 * (person % 4))) & 3
+            assert code == (codes[site, person] if person < n else 0)
+    np.testing.assert_array_equal(qcstats.unpack_codes(packed, n), codes)

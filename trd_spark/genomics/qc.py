@@ -8,7 +8,9 @@ The genotypes are decoded once per platform.  The site rules run on the rows alo
 (Spark); the sites left that some weight file names (``qc.cache_sites: weights``, or every
 such site with ``all``) are written by Hail as a 2-bit PLINK 1 dosage cache of every person
 of the platform; Spark tasks then compute each cached site's QC statistics from the cache
-(:mod:`trd_spark.genomics.qcstats`).  The score stage reads the same cache.  Sites no
+(:mod:`trd_spark.genomics.qcstats`).  PLINK 1 input needs no Hail for this: Spark tasks cut
+the cache from the input ``.bed`` and compute the statistics from the same decode
+(:func:`cut_dosage_cache`).  The score stage reads the same cache.  Sites no
 weight file names are counted as ``outside_weights`` and not examined further: a whole
 genome's QC would cost more than the scores it serves.
 """
@@ -26,7 +28,8 @@ from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
 from pyspark.sql.window import Window
 
 from trd_spark import storage
-from trd_spark.genomics import qcstats
+from trd_spark.genomics import qcstats, taskio
+from trd_spark.genomics.readers import contig_recoding
 from trd_spark.genomics.scoring import DosageCache, block_size, site_ranges
 
 QC_RULES: tuple[str, ...] = (
@@ -42,6 +45,11 @@ OUTSIDE_WEIGHTS = "outside_weights"  # summary key: sites no weight file names (
 METRICS = ("call_rate", "ac", "af", "het_p")  # per-site QC metrics kept in the variants table
 VARIANT_COLUMNS = ("contig", "chrom", "position", "ref", "alt", "rsid", "var_idx", *METRICS)
 _SNV_BASES = "^[ACGT]$"
+_BED_MAGIC = b"\x6c\x1b\x01"
+_ROWS_SCHEMA = (
+    "row_idx long, contig string, chrom string, position int, ref string, alt string, "
+    "n_alleles int, rsid string"
+)
 
 
 @dataclass(frozen=True)
@@ -189,20 +197,21 @@ def examined_sites(
     """
     marked = mark_weight_sites(
         site_rule_df(rows_df, thresholds.multiallelic, thresholds.snv_only), weight_sites_df
-    ).persist()
+    )
     outcome = F.coalesce(
         F.col("site_rule"), F.when(~F.col("at_weight"), OUTSIDE_WEIGHTS), F.lit("examined")
     )
-    tally = {r["outcome"]: int(r["n"]) for r in marked.groupBy(outcome.alias("outcome"))
-             .agg(F.count(F.lit(1)).alias("n")).collect()}  # fmt: skip
-    examined = marked.where(F.col("site_rule").isNull() & F.col("at_weight"))
-    row_idx = np.sort(examined.select("row_idx").toPandas()["row_idx"].to_numpy(np.int64))
+    # one job: each row's outcome (the tally and the examined rows come from the same pass)
+    outcomes = marked.select("row_idx", outcome.alias("outcome")).toPandas()
+    tally = outcomes["outcome"].value_counts().to_dict()
+    examined_rows = outcomes.loc[outcomes["outcome"] == "examined", "row_idx"]
+    row_idx = np.sort(examined_rows.to_numpy(np.int64))
     numbering = Env.spark_session().createDataFrame(
         pd.DataFrame({"row_idx": row_idx, "var_idx": np.arange(len(row_idx), dtype=np.int64)})
     )
-    counts = {"n_input": sum(tally.values())}
-    counts.update({key: tally.get(key, 0) for key in (*SITE_RULES, OUTSIDE_WEIGHTS)})
-    return ExaminedSites(examined.join(numbering, "row_idx"), row_idx, counts)
+    counts = {"n_input": int(sum(tally.values()))}
+    counts.update({key: int(tally.get(key, 0)) for key in (*SITE_RULES, OUTSIDE_WEIGHTS)})
+    return ExaminedSites(rows_df.join(numbering, "row_idx"), row_idx, counts)
 
 
 def write_dosage_cache(
@@ -230,6 +239,131 @@ def write_dosage_cache(
     cache_mt = indexed_mt.filter_rows(wanted.contains(indexed_mt.row_idx)).choose_cols(columns)
     hl.export_plink(cache_mt, prefix, ind_id=cache_mt.s, varid=hl.str(cache_mt.row_idx))
     return DosageCache(prefix, len(columns), len(row_idx))
+
+
+@dataclass(frozen=True)
+class PlinkSource:
+    """A platform read from a PLINK 1 fileset: its ``.bed`` is already a 2-bit site-major
+    file, so the dosage cache is cut from it without Hail (:func:`cut_dosage_cache`)."""
+
+    prefix: str  # <prefix>.bed/.bim/.fam
+    reference_genome: str
+
+
+def plink_site_rows(source: PlinkSource, n_samples: int) -> pd.DataFrame | None:
+    """The rows of :func:`site_rows_df`, read from the ``.bim`` (``row_idx`` = its line).
+
+    Hail's ``import_plink`` numbers the rows in the ``.bim``'s order when that order is
+    its row key's (contig in the reference's order, position, REF, ALT); ALT is the
+    ``.bim``'s A1 and REF its A2.  Returns None (use Hail's rows and writer) when the
+    ``.bim`` is not in that order, names a contig the reference lacks, or the ``.bed``'s
+    size does not fit the ``.bim`` and ``n_samples`` persons.
+    """
+    bim = pd.read_csv(
+        storage.open_bytes(source.prefix + ".bim"), sep=r"\s+", header=None,
+        names=["contig", "rsid", "cm", "position", "alt", "ref"], keep_default_na=False,
+        dtype={"contig": str, "rsid": str, "cm": str, "position": np.int64, "alt": str,
+               "ref": str},
+    )  # fmt: skip
+    recoding = contig_recoding(source.reference_genome) or {}
+    contig = bim["contig"].map(lambda c: recoding.get(c, c))
+    order = {name: i for i, name in enumerate(hl.get_reference(source.reference_genome).contigs)}
+    contig_idx = contig.map(order)
+    width = (n_samples + 3) // 4
+    expected_size = len(_BED_MAGIC) + len(bim) * width
+    if contig_idx.isna().any() or storage.file_size(source.prefix + ".bed") != expected_size:
+        return None
+    keys = pd.DataFrame(
+        {"c": contig_idx.astype(np.int64), "p": bim["position"], "r": bim["ref"], "a": bim["alt"]}
+    )
+    if not keys.sort_values(["c", "p", "r", "a"], kind="stable").index.equals(keys.index):
+        return None
+    chrom = contig.str.replace("^chr", "", regex=True)
+    rsid = bim["rsid"].astype(object)
+    rsid.loc[rsid == "."] = None
+    return pd.DataFrame(
+        {
+            "row_idx": np.arange(len(bim), dtype=np.int64),
+            "contig": contig,
+            "chrom": chrom.where(chrom != "M", "MT"),
+            "position": bim["position"].astype(np.int32),
+            "ref": bim["ref"],
+            "alt": bim["alt"],
+            "n_alleles": np.full(len(bim), 2, dtype=np.int32),
+            "rsid": rsid,
+        }
+    )
+
+
+def cut_dosage_cache(
+    spark: SparkSession,
+    source: PlinkSource,
+    site_rows: pd.DataFrame,
+    row_idx: np.ndarray,
+    n_source_samples: int,
+    columns: list[int],
+    fam_ids: list[str],
+    groups: list[str | None],
+    thresholds: QCThresholds,
+    prefix: str,
+    scratch_dir: str,
+    sites_per_task: int = 25_000,
+) -> tuple[DosageCache, dict[str, int]]:
+    """Cut the dosage cache from the input ``.bed`` and compute the QC statistics of its
+    sites in the same Spark tasks (one decode).
+
+    The cache is byte for byte what :func:`write_dosage_cache` writes from the same
+    genotypes: the ``.bim`` holds ALT as A1, so the input's codes keep their meaning.
+
+    Parameters
+    ----------
+    spark : the session.
+    source : the input fileset.
+    site_rows : :func:`plink_site_rows` of the input.
+    row_idx : sorted input rows to keep (the cache's sites in order).
+    n_source_samples : persons in the input's ``.fam``.
+    columns : the input's person columns in the cache's order.
+    fam_ids : the cache's person ids (``columns``' ids).
+    groups : each cache column's ancestry group (None: in no group).
+    thresholds : the platform's QC settings.
+    prefix : the cache's prefix.
+    scratch_dir : the stage's scratch; ``site_stats/`` (``qcstats.STATS_SCHEMA``) is left
+        there for the caller, ``bed_parts/`` is removed.
+    sites_per_task : cache sites per task.
+
+    Returns
+    -------
+    The cache and the number of sites per first failed rule (``kept`` for those that pass).
+    """
+    stats_dir, parts_dir = (storage.join(scratch_dir, name) for name in ("site_stats", "bed_parts"))
+    for folder in (stats_dir, parts_dir):
+        storage.remove(folder)
+        storage.makedirs(folder)
+    source_bed = DosageCache(source.prefix, n_source_samples, len(site_rows))
+    sc = spark.sparkContext
+    n_tasks = max(sc.defaultParallelism, -(-len(row_idx) // sites_per_task))
+    items = [(lo, row_idx[lo:hi]) for lo, hi in site_ranges(len(row_idx), n_tasks)]
+    one_hot, _ = group_one_hot(groups)
+    task = qcstats.cut_task(
+        source_bed, np.asarray(columns, dtype=np.int64), one_hot,
+        thresholds.entry_thresholds(), stats_dir, parts_dir, block_size(len(columns)),
+    )  # fmt: skip
+    tallies = sc.parallelize(items, max(len(items), 1)).mapPartitions(task).collect()
+    parts = [storage.join(parts_dir, f"part-{lo:012d}.bin") for lo, _ in items]
+    taskio.concatenate(parts, prefix + ".bed", _BED_MAGIC)
+    storage.remove(parts_dir)
+    kept = site_rows.iloc[row_idx]
+    bim = (
+        kept["contig"] + "\t" + kept["row_idx"].astype(str) + "\t0.0\t"
+        + kept["position"].astype(str) + "\t" + kept["alt"] + "\t" + kept["ref"] + "\n"
+    )  # fmt: skip
+    storage.write_text(prefix + ".bim", "".join(bim.tolist()))
+    storage.write_text(prefix + ".fam", "".join(f"0\t{s}\t0\t0\t0\tNA\n" for s in fam_ids))
+    counts: dict[str, int] = {}
+    for tally in tallies:
+        for rule, n in tally.items():
+            counts[rule] = counts.get(rule, 0) + n
+    return DosageCache(prefix, len(columns), len(row_idx)), counts
 
 
 def group_one_hot(groups: list[str | None]) -> tuple[np.ndarray, list[str]]:
@@ -322,6 +456,7 @@ def qc_genotypes(
     cache_prefix: str,
     variants_path: str,
     scratch_dir: str,
+    plink: PlinkSource | None = None,
 ) -> PlatformQC:
     """The whole QC of one platform: site rules, the dosage cache, the QC statistics, and
     ``variants_path`` (the kept sites with their metrics and ``var_idx``).
@@ -335,22 +470,38 @@ def qc_genotypes(
     thresholds : the platform's QC settings.
     cache_prefix, variants_path : where the cache and the kept sites go.
     scratch_dir : for the per-task statistics (removed by the caller).
+    plink : the PLINK 1 fileset ``mt`` was read from (unsplit rows): the site rows come
+        from its ``.bim`` and the cache is cut from its ``.bed`` (:func:`cut_dosage_cache`)
+        when the ``.bim`` is in Hail's row order.
 
     Returns
     -------
     The summary counts, the cache and its person ids.
     """
     spark = Env.spark_session()
-    examined = examined_sites(site_rows_df(mt), weight_sites_df, thresholds)
-    cache = write_dosage_cache(mt, examined.row_idx, columns, cache_prefix)
     samples = mt.s.collect()
-    stats_dir = f"{scratch_dir.rstrip('/')}/site_stats"
-    entry_counts = compute_site_stats(spark, cache, groups, thresholds, stats_dir)
+    fam_ids = [str(samples[i]) for i in columns]
+    stats_dir = storage.join(scratch_dir, "site_stats")
+    site_rows = plink_site_rows(plink, len(samples)) if plink is not None else None
+    if plink is not None and site_rows is not None:
+        rows_path = storage.join(scratch_dir, "site_rows.parquet")
+        storage.write_parquet(site_rows, rows_path)
+        rows_df = spark.read.schema(_ROWS_SCHEMA).parquet(rows_path).persist()
+        examined = examined_sites(rows_df, weight_sites_df, thresholds)
+        cache, entry_counts = cut_dosage_cache(
+            spark, plink, site_rows, examined.row_idx, len(samples), columns, fam_ids, groups,
+            thresholds, cache_prefix, scratch_dir,
+        )  # fmt: skip
+    else:
+        rows_df = site_rows_df(mt).persist()
+        examined = examined_sites(rows_df, weight_sites_df, thresholds)
+        cache = write_dosage_cache(mt, examined.row_idx, columns, cache_prefix)
+        entry_counts = compute_site_stats(spark, cache, groups, thresholds, stats_dir)
     variants_df = kept_variants_df(examined, spark.read.parquet(stats_dir))
     variants_df.orderBy("var_idx").write.mode("overwrite").parquet(variants_path)
+    # the rows are read once (outcomes, then the kept sites' columns); unpersisted, or a later
+    # run reading the same path in this session would get these rows from Spark's cache
+    rows_df.unpersist()
     storage.remove(stats_dir)
-    return PlatformQC(
-        summary_counts(examined, entry_counts, thresholds),
-        cache,
-        [str(samples[i]) for i in columns],
-    )
+    storage.remove(storage.join(scratch_dir, "site_rows.parquet"))
+    return PlatformQC(summary_counts(examined, entry_counts, thresholds), cache, fam_ids)

@@ -3,8 +3,9 @@
 The qc stage decodes each platform's genotypes once: Hail writes the sites QC examines
 as a 2-bit PLINK 1 cache (:func:`trd_spark.genomics.qc.write_dosage_cache`), and Spark
 tasks read ranges of that cache, count genotypes per ancestry group with one matrix
-product per block of sites, and apply the entry-level QC rules.  The score stage then
-reads the same cache.
+product per block of sites, and apply the entry-level QC rules.  With PLINK 1 input the
+tasks cut the cache from the input ``.bed`` themselves (:func:`cut_task`) and count the same
+decoded codes.  The score stage then reads the same cache.
 
 The rules and their order are ``docs/architecture.md``'s; the excess-heterozygosity
 p-value is Hail's ``hardy_weinberg_test(..., one_sided=True)``: the exact Levene-Haldane
@@ -40,6 +41,8 @@ STATS_SCHEMA = pa.schema(
 )
 # .bed 2-bit codes (A1 = ALT): 00 two ALT copies, 01 missing, 10 heterozygous, 11 no ALT
 _HOM_ALT, _MISSING, _HET = 0, 1, 2
+# per code: is heterozygous, is homozygous ALT, is called (float32, for matrix products)
+_KIND_TABLES = np.array([[0, 0, 1, 0], [1, 0, 0, 0], [1, 0, 1, 1]], dtype=np.float32)
 _HWE_WINDOW_SD = 12.0  # Levene-Haldane terms kept around the mean, in SDs
 _HWE_TERMS = 4_000_000  # sites x terms computed at once
 
@@ -88,23 +91,21 @@ def count_genotypes(codes: np.ndarray, one_hot: np.ndarray) -> GenotypeCounts:
 
     Returns
     -------
-    The counts; group counts come from one matrix product per genotype kind.
+    The counts, from one float32 matrix product per genotype kind against the group
+    membership with a column of ones appended (the overall counts; exact below 2^24 persons).
     """
-    het = codes == _HET
-    hom_alt = codes == _HOM_ALT
-    called = codes != _MISSING
-    n_called = called.sum(axis=1, dtype=np.int64)
-    n_het = het.sum(axis=1, dtype=np.int64)
-    n_hom_alt = hom_alt.sum(axis=1, dtype=np.int64)
-    group_alt = (het.astype(np.float32) + 2 * hom_alt.astype(np.float32)) @ one_hot
-    group_called = called.astype(np.float32) @ one_hot
+    members = np.hstack([one_hot.astype(np.float32), np.ones((len(one_hot), 1), np.float32)])
+    het = _KIND_TABLES[0][codes] @ members
+    hom_alt = _KIND_TABLES[1][codes] @ members
+    called = _KIND_TABLES[2][codes] @ members
+    het_n, hom_alt_n, called_n = (np.rint(x).astype(np.int64) for x in (het, hom_alt, called))
     return GenotypeCounts(
         n_samples=codes.shape[1],
-        n_called=n_called,
-        n_het=n_het,
-        n_hom_alt=n_hom_alt,
-        group_ac=np.rint(group_alt).astype(np.int64),
-        group_an=2 * np.rint(group_called).astype(np.int64),
+        n_called=called_n[:, -1],
+        n_het=het_n[:, -1],
+        n_hom_alt=hom_alt_n[:, -1],
+        group_ac=het_n[:, :-1] + 2 * hom_alt_n[:, :-1],
+        group_an=2 * called_n[:, :-1],
     )
 
 
@@ -154,12 +155,14 @@ def excess_het_p_block(
     hom_minor = (n_minor[:, None] - hets) // 2
     hom_major = n[:, None] - hets - hom_minor
     safe = valid & (hom_minor >= 0) & (hom_major >= 0)
+    log_factorial = gammaln(np.arange(int(n.max(initial=0)) + 2, dtype=np.float64) + 1)
+    top = len(log_factorial) - 1
     log_p = np.where(
         safe,
         hets * np.log(2.0)
-        - gammaln(np.maximum(hom_minor, 0) + 1)
-        - gammaln(np.maximum(hets, 0) + 1)
-        - gammaln(np.maximum(hom_major, 0) + 1),
+        - log_factorial[np.clip(hom_minor, 0, top)]
+        - log_factorial[np.clip(hets, 0, top)]
+        - log_factorial[np.clip(hom_major, 0, top)],
         -np.inf,
     )
     prob = np.exp(log_p - log_p.max(axis=1, keepdims=True))
@@ -170,13 +173,16 @@ def excess_het_p_block(
     return np.where(n > 0, np.minimum(p, 1.0), 0.5)
 
 
-def first_failed_rule(counts: GenotypeCounts, t: EntryThresholds) -> np.ndarray:
+def first_failed_rule(
+    counts: GenotypeCounts, t: EntryThresholds, het_p: np.ndarray | None = None
+) -> np.ndarray:
     """The first entry-level rule each site fails (object array; None when it passes).
 
     Parameters
     ----------
     counts : the sites' genotype counts.
     t : the thresholds.
+    het_p : the sites' excess-heterozygosity p-values when already computed.
 
     Returns
     -------
@@ -190,8 +196,9 @@ def first_failed_rule(counts: GenotypeCounts, t: EntryThresholds) -> np.ndarray:
         where=counts.group_an > 0,
     )  # fmt: skip
     population_ok = np.any((group_af > t.min_pop_af) | (counts.group_ac > t.min_pop_ac), axis=1)
-    n_hom_ref = counts.n_called - counts.n_het - counts.n_hom_alt
-    het_p = excess_het_p(n_hom_ref, counts.n_het, counts.n_hom_alt)
+    if het_p is None:
+        n_hom_ref = counts.n_called - counts.n_het - counts.n_hom_alt
+        het_p = excess_het_p(n_hom_ref, counts.n_het, counts.n_hom_alt)
     failed = np.full(len(an), None, dtype=object)
     checks = [
         ("call_rate", call_rate < t.min_call_rate),
@@ -208,14 +215,15 @@ def site_stats(counts: GenotypeCounts, t: EntryThresholds, var_idx: np.ndarray) 
     """The per-site QC table of one block (``STATS_SCHEMA``)."""
     an = 2 * counts.n_called
     n_hom_ref = counts.n_called - counts.n_het - counts.n_hom_alt
+    het_p = excess_het_p(n_hom_ref, counts.n_het, counts.n_hom_alt)
     return pa.table(
         {
             "var_idx": pa.array(var_idx, pa.int64()),
             "call_rate": counts.n_called / max(counts.n_samples, 1),
             "ac": pa.array(counts.ac, pa.int64()),
             "af": pa.array(np.divide(counts.ac, an, out=np.full(len(an), np.nan), where=an > 0)),
-            "het_p": excess_het_p(n_hom_ref, counts.n_het, counts.n_hom_alt),
-            "failed_rule": pa.array(first_failed_rule(counts, t), pa.string()),
+            "het_p": het_p,
+            "failed_rule": pa.array(first_failed_rule(counts, t, het_p), pa.string()),
         },
         schema=STATS_SCHEMA,
     )
@@ -243,6 +251,67 @@ def stats_task(
             ]
             table = pa.concat_tables(tables)
             taskio.write_table(f"{folder}/part-{lo:012d}.parquet", table)
+            rules = table["failed_rule"].fill_null("kept").value_counts().to_pylist()
+            yield {str(r["values"]): int(r["counts"]) for r in rules}
+
+    return run
+
+
+def unpack_codes(packed: np.ndarray, n_samples: int) -> np.ndarray:
+    """Sites x persons 2-bit codes of packed ``.bed`` rows (padding bits dropped)."""
+    return code_lookup_table()[packed].reshape(len(packed), -1)[:, :n_samples]
+
+
+def pack_codes(codes: np.ndarray) -> np.ndarray:
+    """Sites x persons 2-bit codes as ``.bed`` rows: four persons a byte, the first in the
+    low bits, the last byte padded with zero bits (as PLINK and Hail write it)."""
+    n_sites, n_samples = codes.shape
+    padded = np.zeros((n_sites, -(-n_samples // 4) * 4), dtype=np.uint8)
+    padded[:, :n_samples] = codes
+    quads = padded.reshape(n_sites, -1, 4)
+    return quads[..., 0] | (quads[..., 1] << 2) | (quads[..., 2] << 4) | (quads[..., 3] << 6)
+
+
+def cut_task(
+    source: DosageCache,
+    columns: np.ndarray,
+    one_hot: np.ndarray,
+    t: EntryThresholds,
+    stats_folder: str,
+    bed_folder: str,
+    block: int,
+) -> Callable[[Iterable[tuple[int, np.ndarray]]], Iterator[dict[str, int]]]:
+    """The function each Spark task runs when the input is a PLINK 1 ``.bed``: cut the
+    dosage cache's sites from it and compute their QC statistics from the same decode.
+
+    Each item is ``(lo, rows)``: the cache's sites ``lo .. lo + len(rows) - 1`` are the
+    source's sites ``rows`` (sorted).  The task writes the sites' packed rows, persons in
+    the cache's order ``columns``, as ``bed_folder/part-<lo>.bin`` (no magic number; the
+    driver concatenates the parts) and their statistics as ``stats_folder/part-<lo>.parquet``;
+    it yields the count of sites per failed rule.
+
+    Parameters
+    ----------
+    source : the input ``.bed`` described as a cache (its persons and sites).
+    columns : the source's person columns in the cache's order.
+    one_hot : persons (cache order) x groups membership.
+    t : the thresholds.
+    stats_folder, bed_folder : where the parts go.
+    block : sites decoded at once.
+    """
+
+    def run(items: Iterable[tuple[int, np.ndarray]]) -> Iterator[dict[str, int]]:
+        for lo, rows in items:
+            tables = []
+            with taskio.open_output(f"{bed_folder}/part-{lo:012d}.bin") as out:
+                for start in range(0, len(rows), block):
+                    chunk = rows[start : start + block]
+                    codes = unpack_codes(read_sites(source, chunk), source.n_samples)[:, columns]
+                    out.write(pack_codes(codes).tobytes())
+                    var_idx = np.arange(lo + start, lo + start + len(chunk))
+                    tables.append(site_stats(count_genotypes(codes, one_hot), t, var_idx))
+            table = pa.concat_tables(tables)
+            taskio.write_table(f"{stats_folder}/part-{lo:012d}.parquet", table)
             rules = table["failed_rule"].fill_null("kept").value_counts().to_pylist()
             yield {str(r["values"]): int(r["counts"]) for r in rules}
 

@@ -56,8 +56,8 @@ def _check_exists(path: str, what: str) -> None:
         raise InputError(f"{what} {path} does not exist; check genotypes.<platform>.path")
 
 
-def _contig_recoding(reference_genome: str) -> dict[str, str] | None:
-    """VCF/PLINK files often say ``1``; GRCh38 in Hail says ``chr1``."""
+def contig_recoding(reference_genome: str) -> dict[str, str] | None:
+    """VCF/PLINK files often say ``1``; GRCh38 in Hail says ``chr1`` (the readers' recoding)."""
     if reference_genome != "GRCh38":
         return None
     return {**{str(i): f"chr{i}" for i in range(1, 23)}, "X": "chrX", "Y": "chrY", "MT": "chrM"}
@@ -86,7 +86,7 @@ def _read_vcf(
         path,
         force_bgz=path.endswith((".gz", ".bgz")),
         reference_genome=reference_genome,
-        contig_recoding=_contig_recoding(reference_genome),
+        contig_recoding=contig_recoding(reference_genome),
         min_partitions=n_partitions,
         array_elements_required=False,
     )
@@ -103,7 +103,7 @@ def _read_plink(
         bim=prefix + ".bim",
         fam=prefix + ".fam",
         reference_genome=reference_genome,
-        contig_recoding=_contig_recoding(reference_genome),
+        contig_recoding=contig_recoding(reference_genome),
         min_partitions=n_partitions,
         # the phenotype column is not used: read it as case-control, where any value that is
         # not 1 or 2 (-9, 0, NA, a number) counts as missing instead of failing the import
@@ -121,7 +121,7 @@ def _read_bgen(
     hl.index_bgen(
         path,
         reference_genome=reference_genome,
-        contig_recoding=_contig_recoding(reference_genome),
+        contig_recoding=contig_recoding(reference_genome),
     )
     mt = hl.import_bgen(path, entry_fields=["GT"], sample_file=sample, n_partitions=n_partitions)
     person_ids = bgen_person_ids(sample)

@@ -52,6 +52,7 @@ class Platform:
     mt: hl.MatrixTable
     samples: list[str]  # the MatrixTable's column keys, in order
     thresholds: qc.QCThresholds
+    plink: qc.PlinkSource | None = None  # the fileset, when the genotypes are PLINK 1
 
 
 def read_platform(config: Config, name: str) -> Platform:
@@ -67,7 +68,11 @@ def read_platform(config: Config, name: str) -> Platform:
     thresholds = qc.QCThresholds(
         **{f.name: getattr(settings, f.name) for f in fields(qc.QCThresholds)}
     )
-    return Platform(name, mt, [str(s) for s in mt.s.collect()], thresholds)
+    plink = None
+    if source.format == "plink":
+        prefix = source.path[: -len(".bed")] if source.path.endswith(".bed") else source.path
+        plink = qc.PlinkSource(prefix, source.reference_genome)
+    return Platform(name, mt, [str(s) for s in mt.s.collect()], thresholds, plink)
 
 
 def _cohort_specs(config: Config) -> list[CohortSpec]:
@@ -132,6 +137,7 @@ def qc_platform(
         output_path(out_dir, Layout.dosage_cache(platform.name)),
         output_path(out_dir, Layout.qc_variants(platform.name)),
         output_path(out_dir, f"{Layout.SCRATCH}/{platform.name}"),
+        platform.plink,
     )
     log.info("qc: %s: %s", platform.name, result.counts)
     log.info(  # a count of persons: to the private log only (docs/disclosure.md)

@@ -99,3 +99,21 @@ def write_table(path: str, table: pa.Table) -> None:
     """Write an Arrow table as one Parquet file."""
     filesystem_, inner = filesystem(path)
     pq.write_table(table, inner, filesystem=filesystem_)
+
+
+def open_output(path: str) -> pa.NativeFile:
+    """A binary output stream (local or remote), for files written block by block."""
+    filesystem_, inner = filesystem(path)
+    return filesystem_.open_output_stream(inner, compression=None)
+
+
+def concatenate(parts: list[str], target: str, header: bytes = b"") -> None:
+    """Write ``header`` then the files ``parts`` in order as one file ``target``."""
+    filesystem_, inner = filesystem(target)
+    with filesystem_.open_output_stream(inner, compression=None) as out:
+        out.write(header)
+        for part in parts:
+            part_fs, part_inner = filesystem(part)
+            with part_fs.open_input_stream(part_inner, compression=None) as stream:
+                while chunk := stream.read(64 << 20):
+                    out.write(chunk)
