@@ -159,3 +159,55 @@ def test_plink_rows_out_of_hails_order_use_hails_writer(spark, tmp_path):
         ["chr1", "1", 100, "T", "C", "rs2"], ["chr1", "1", 200, "G", "A", "rs1"]
     ]  # fmt: skip
     assert qc.plink_site_rows(qc.PlinkSource(str(prefix), "GRCh38"), 5) is None  # wrong size
+
+
+@pytest.mark.parametrize(
+    "multiallelic, snv_only, with_weights",
+    [("drop", True, True), ("split", True, True), ("drop", False, True), ("drop", True, False)],
+)
+def test_site_outcomes_on_the_driver_equal_sparks(spark, multiallelic, snv_only, with_weights):
+    """The PLINK path's site rules in pandas give every row the outcome the Spark rules give:
+    repeated loci, more than two alleles, indels, a missing ALT, rsID-only and position-only
+    weight sites, weight sites without an rsID or a position."""
+    from trd_spark.genomics import qc
+
+    rows = pd.DataFrame(
+        {
+            "row_idx": np.arange(10, dtype=np.int64),
+            "contig": ["chr1"] * 6 + ["chr2"] * 4,
+            "chrom": ["1"] * 6 + ["2"] * 4,
+            "position": np.array([10, 20, 20, 30, 40, 50, 10, 20, 30, 40], dtype=np.int32),
+            "ref": ["A", "C", "C", "AT", "G", "T", "A", "G", "C", "T"],
+            "alt": ["G", "T", "A", "A", None, "C", "T", "A", "GA", "C"],
+            "n_alleles": np.array([2, 2, 2, 2, 1, 3, 2, 2, 2, 2], dtype=np.int32),
+            "rsid": ["rs1", None, "rs3", "rs4", None, "rs6", "rs7", None, "rs9", "rs10"],
+        }
+    )
+    weights = pd.DataFrame(
+        {
+            "chrom": ["1", "1", "1", "2", "2", "2", None],
+            "position": pd.Series([10, 20, 50, 20, 999, None, 5], dtype=object),
+            "rsid": [None, "rs77", None, None, "rs10", "rs9", "rs4"],
+        }
+    )
+    thresholds = qc.QCThresholds(multiallelic=multiallelic, snv_only=snv_only)
+    rows_df = spark.createDataFrame(rows, schema=qc._ROWS_SCHEMA)
+    weights_df = (
+        spark.createDataFrame(weights, schema="chrom string, position long, rsid string")
+        if with_weights
+        else None
+    )
+    by_spark = qc.examined_sites(rows_df, weights_df, thresholds)
+    local = qc.site_outcomes_local(rows, weights if with_weights else None, thresholds)
+    by_driver = qc.examined_sites_local(rows, weights_df, thresholds)
+    assert by_driver.counts == by_spark.counts
+    assert by_driver.row_idx.tolist() == by_spark.row_idx.tolist()
+    assert set(local.unique()) >= ({"examined", "non_snv"} | ({OUTSIDE} if with_weights else set()))
+    numbered = ["row_idx", "var_idx", "chrom", "position", "ref", "alt", "rsid"]
+    pd.testing.assert_frame_equal(
+        by_driver.rows_df.toPandas()[numbered].sort_values("var_idx", ignore_index=True),
+        by_spark.rows_df.toPandas()[numbered].sort_values("var_idx", ignore_index=True),
+    )
+
+
+OUTSIDE = "outside_weights"

@@ -5,7 +5,8 @@ Rules, in order (each counts the sites it removes among those still left):
 ``excess_het``.  The first two need only the sites; the others need genotypes.
 
 The genotypes are decoded once per platform.  The site rules run on the rows alone
-(Spark); the sites left that some weight file names (``qc.cache_sites: weights``, or every
+(Spark; on the driver when the rows come from a PLINK ``.bim`` already read there); the
+sites left that some weight file names (``qc.cache_sites: weights``, or every
 such site with ``all``) are written by Hail as a 2-bit PLINK 1 dosage cache of every person
 of the platform; Spark tasks then compute each cached site's QC statistics from the cache
 (:mod:`trd_spark.genomics.qcstats`).  PLINK 1 input needs no Hail for this: Spark tasks cut
@@ -31,6 +32,7 @@ from trd_spark import storage
 from trd_spark.genomics import qcstats, taskio
 from trd_spark.genomics.readers import contig_recoding
 from trd_spark.genomics.scoring import DosageCache, block_size, site_ranges
+from trd_spark.spark_settings import sql_settings
 
 QC_RULES: tuple[str, ...] = (
     "multiallelic",
@@ -45,7 +47,9 @@ OUTSIDE_WEIGHTS = "outside_weights"  # summary key: sites no weight file names (
 METRICS = ("call_rate", "ac", "af", "het_p")  # per-site QC metrics kept in the variants table
 VARIANT_COLUMNS = ("contig", "chrom", "position", "ref", "alt", "rsid", "var_idx", *METRICS)
 _SNV_BASES = "^[ACGT]$"
+_SNV_BASE = "[ACGT]"  # the same, for pandas' fullmatch
 _BED_MAGIC = b"\x6c\x1b\x01"
+_ARROW = "spark.sql.execution.arrow.pyspark.enabled"
 _ROWS_SCHEMA = (
     "row_idx long, contig string, chrom string, position int, ref string, alt string, "
     "n_alleles int, rsid string"
@@ -203,15 +207,93 @@ def examined_sites(
     )
     # one job: each row's outcome (the tally and the examined rows come from the same pass)
     outcomes = marked.select("row_idx", outcome.alias("outcome")).toPandas()
-    tally = outcomes["outcome"].value_counts().to_dict()
-    examined_rows = outcomes.loc[outcomes["outcome"] == "examined", "row_idx"]
-    row_idx = np.sort(examined_rows.to_numpy(np.int64))
+    row_idx, counts = number_examined(outcomes["row_idx"], outcomes["outcome"])
     numbering = Env.spark_session().createDataFrame(
         pd.DataFrame({"row_idx": row_idx, "var_idx": np.arange(len(row_idx), dtype=np.int64)})
     )
+    return ExaminedSites(rows_df.join(numbering, "row_idx"), row_idx, counts)
+
+
+def number_examined(row_idx: pd.Series, outcome: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """The sorted rows whose outcome is ``examined``, and the summary counts of the outcomes
+    (``n_input`` and one count per site rule and ``outside_weights``)."""
+    tally = outcome.value_counts().to_dict()
+    examined = np.sort(row_idx[outcome == "examined"].to_numpy(np.int64))
     counts = {"n_input": int(sum(tally.values()))}
     counts.update({key: int(tally.get(key, 0)) for key in (*SITE_RULES, OUTSIDE_WEIGHTS)})
-    return ExaminedSites(rows_df.join(numbering, "row_idx"), row_idx, counts)
+    return examined, counts
+
+
+def site_outcomes_local(
+    rows: pd.DataFrame, weight_sites: pd.DataFrame | None, thresholds: QCThresholds
+) -> pd.Series:
+    """Each row's outcome as :func:`examined_sites` finds it, computed on the driver.
+
+    For rows that are already on the driver (a PLINK ``.bim``): the same rules as
+    :func:`site_rule_df` and :func:`mark_weight_sites` in pandas, with no Spark job.
+
+    Parameters
+    ----------
+    rows : :func:`plink_site_rows` (the columns of :func:`site_rows_df`).
+    weight_sites : ``chrom``, ``position``, ``rsid`` (None: no rsID) of the weight files,
+        or None to examine every site.
+    thresholds : the platform's QC settings.
+
+    Returns
+    -------
+    ``multiallelic``, ``non_snv``, ``outside_weights`` or ``examined`` per row of ``rows``.
+    """
+    if thresholds.multiallelic == "drop":
+        per_locus = rows.groupby(["contig", "position"])["row_idx"].transform("size")
+        multi = (rows["n_alleles"] > 2) | (per_locus > 1)
+    else:
+        multi = pd.Series(False, index=rows.index)
+    alt_defined = rows["alt"].notna()
+    if thresholds.snv_only:
+        alt_snv = rows["alt"].str.fullmatch(_SNV_BASE).astype("boolean").fillna(False)
+        non_snv = ~(rows["ref"].str.fullmatch(_SNV_BASE).astype(bool) & alt_snv.astype(bool))
+    else:
+        non_snv = ~alt_defined
+    if weight_sites is None:
+        at_weight = pd.Series(True, index=rows.index)
+    else:
+        located = weight_sites.dropna(subset=["chrom", "position"])
+        at_position = pd.MultiIndex.from_arrays(
+            [rows["chrom"], rows["position"].astype(np.int64)]
+        ).isin(
+            pd.MultiIndex.from_arrays(
+                [located["chrom"].astype(str), located["position"].astype(np.int64)]
+            )
+        )
+        named = set(weight_sites["rsid"].dropna())
+        at_weight = pd.Series(at_position, index=rows.index) | (
+            rows["rsid"].notna() & rows["rsid"].isin(named)
+        )
+    outcome = np.select(
+        [multi.to_numpy(bool), non_snv.to_numpy(bool), ~at_weight.to_numpy(bool)],
+        ["multiallelic", "non_snv", OUTSIDE_WEIGHTS],
+        "examined",
+    )
+    return pd.Series(outcome, index=rows.index)
+
+
+def examined_sites_local(
+    rows: pd.DataFrame, weight_sites_df: DataFrame | None, thresholds: QCThresholds
+) -> ExaminedSites:
+    """:func:`examined_sites` for rows on the driver (:func:`site_outcomes_local`): one
+    small Spark job collects the weight files' sites instead of joins over every row.
+
+    Both transfers (the weight sites in, the examined rows out) go through Arrow: row by row
+    they cost seconds at 10^5 rows.
+    """
+    spark = Env.spark_session()
+    with sql_settings(spark, {_ARROW: "true"}):
+        weight_sites = None if weight_sites_df is None else weight_sites_df.toPandas()
+        outcome = site_outcomes_local(rows, weight_sites, thresholds)
+        row_idx, counts = number_examined(rows["row_idx"], outcome)
+        examined = rows.iloc[row_idx].assign(var_idx=np.arange(len(row_idx), dtype=np.int64))
+        rows_df = spark.createDataFrame(examined, schema=_ROWS_SCHEMA + ", var_idx long")
+    return ExaminedSites(rows_df, row_idx, counts)
 
 
 def write_dosage_cache(
@@ -484,10 +566,7 @@ def qc_genotypes(
     stats_dir = storage.join(scratch_dir, "site_stats")
     site_rows = plink_site_rows(plink, len(samples)) if plink is not None else None
     if plink is not None and site_rows is not None:
-        rows_path = storage.join(scratch_dir, "site_rows.parquet")
-        storage.write_parquet(site_rows, rows_path)
-        rows_df = spark.read.schema(_ROWS_SCHEMA).parquet(rows_path).persist()
-        examined = examined_sites(rows_df, weight_sites_df, thresholds)
+        examined = examined_sites_local(site_rows, weight_sites_df, thresholds)
         cache, entry_counts = cut_dosage_cache(
             spark, plink, site_rows, examined.row_idx, len(samples), columns, fam_ids, groups,
             thresholds, cache_prefix, scratch_dir,
@@ -499,9 +578,7 @@ def qc_genotypes(
         entry_counts = compute_site_stats(spark, cache, groups, thresholds, stats_dir)
     variants_df = kept_variants_df(examined, spark.read.parquet(stats_dir))
     variants_df.orderBy("var_idx").write.mode("overwrite").parquet(variants_path)
-    # the rows are read once (outcomes, then the kept sites' columns); unpersisted, or a later
-    # run reading the same path in this session would get these rows from Spark's cache
-    rows_df.unpersist()
+    if site_rows is None:
+        rows_df.unpersist()  # Hail's rows were read twice: outcomes, then the kept sites
     storage.remove(stats_dir)
-    storage.remove(storage.join(scratch_dir, "site_rows.parquet"))
     return PlatformQC(summary_counts(examined, entry_counts, thresholds), cache, fam_ids)
