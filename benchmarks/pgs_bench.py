@@ -137,7 +137,7 @@ def run_ours_qc(spark: Any, geno: Genotypes, fmt: str, files: Any, out: Path) ->
     mt = read_genotypes(path, fmt)
     samples = [str(s) for s in mt.s.collect()]
     pgs.write_weight_sites(spark, files, str(out / "weight_sites"))
-    sites_df = qc.read_weight_sites_df(spark, str(out / "weight_sites" / "part-*.tsv"))
+    sites_df = qc.read_weight_sites_df(spark, str(out / "weight_sites"))
     plink = qc.PlinkSource(geno.bed, "GRCh38") if fmt == "plink" else None
     return qc.qc_genotypes(
         mt, list(range(len(samples))), [geno.groups[s] for s in samples], sites_df,

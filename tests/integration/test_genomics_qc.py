@@ -205,7 +205,7 @@ def test_site_outcomes_on_the_driver_equal_sparks(spark, multiallelic, snv_only,
     assert set(local.unique()) >= ({"examined", "non_snv"} | ({OUTSIDE} if with_weights else set()))
     numbered = ["row_idx", "var_idx", "chrom", "position", "ref", "alt", "rsid"]
     pd.testing.assert_frame_equal(
-        by_driver.rows_df.toPandas()[numbered].sort_values("var_idx", ignore_index=True),
+        by_driver.rows[numbered].sort_values("var_idx", ignore_index=True),
         by_spark.rows_df.toPandas()[numbered].sort_values("var_idx", ignore_index=True),
     )
 

@@ -38,6 +38,9 @@ from trd_spark.genomics.matching import (
 from trd_spark.genomics.weights import parse_file
 
 _CHROM_IN_NAME = re.compile(r"_chr([0-9XYMT]+)\.")
+SITES_SCHEMA = pa.schema(
+    [("chrom", pa.string()), ("position", pa.int64()), ("rsid", pa.string())]
+)  # the weight files' sites, as write_weight_sites writes them
 _NO_SITES = site_table(*(np.zeros(0, t) for t in (np.int64, object, object, object, np.int64)))
 FileGroup = tuple[int, list[tuple[str, str]]]  # (task number, [(trait, file), ...])
 
@@ -151,7 +154,8 @@ def _match_task(
 
 
 def _sites_task(fmt: str, folder: str) -> Callable[[Iterable[FileGroup]], Iterator[str]]:
-    """Task of the weight-sites job: each group's distinct (chrom, pos, rsid) as a TSV file."""
+    """Task of the weight-sites job: each group's distinct (chrom, position, rsid) as a
+    Parquet file (``SITES_SCHEMA``; no rsID, or ``.``, is null)."""
 
     def run(groups: Iterable[FileGroup]) -> Iterator[str]:
         for task, files in groups:
@@ -164,14 +168,19 @@ def _sites_task(fmt: str, folder: str) -> Callable[[Iterable[FileGroup]], Iterat
                 frames.append(table.select(["chrom", "pos", "rsid"]).to_pandas())
             if frames:
                 sites = pd.concat(frames).drop_duplicates()
-                text = sites.to_csv(sep="\t", header=False, index=False, na_rep=".")
-                taskio.write_text(f"{folder}/part-{task:05d}.tsv", text)
+                sites = sites.rename(columns={"pos": "position"})
+                sites["rsid"] = sites["rsid"].where(sites["rsid"] != ".", None)
+                taskio.write_table(
+                    f"{folder}/part-{task:05d}.parquet",
+                    pa.Table.from_pandas(sites, SITES_SCHEMA, preserve_index=False),
+                )
 
     return run
 
 
 def write_weight_sites(spark: SparkSession, weights: WeightFiles, folder: str) -> None:
-    """Write every weight file's (chrom, pos, rsid) to ``folder/part-*.tsv`` (one Spark job).
+    """Write every weight file's (chrom, position, rsid) to ``folder/part-*.parquet`` (one
+    Spark job; :func:`trd_spark.genomics.qc.read_weight_sites_df` reads them).
 
     Raises InputError naming the file and line of the first weight file that cannot be used.
     """

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import hail as hl
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hail.utils.java import Env
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (the PySpark convention)
@@ -46,6 +47,14 @@ SITE_RULES: tuple[str, ...] = ("multiallelic", "non_snv")
 OUTSIDE_WEIGHTS = "outside_weights"  # summary key: sites no weight file names (not examined)
 METRICS = ("call_rate", "ac", "af", "het_p")  # per-site QC metrics kept in the variants table
 VARIANT_COLUMNS = ("contig", "chrom", "position", "ref", "alt", "rsid", "var_idx", *METRICS)
+VARIANTS_SCHEMA = pa.schema(
+    [
+        *((name, pa.string()) for name in ("contig", "chrom")),
+        ("position", pa.int32()),
+        *((name, pa.string()) for name in ("ref", "alt", "rsid")),
+        *((f.name, f.type) for f in qcstats.STATS_SCHEMA if f.name in ("var_idx", *METRICS)),
+    ]
+)  # the kept-sites table's columns (VARIANT_COLUMNS) as Spark writes them
 _SNV_BASES = "^[ACGT]$"
 _SNV_BASE = "[ACGT]"  # the same, for pandas' fullmatch
 _BED_MAGIC = b"\x6c\x1b\x01"
@@ -133,12 +142,10 @@ def site_rule_df(rows_df: DataFrame, multiallelic: str, snv_only: bool) -> DataF
     return rows_df.withColumn("site_rule", rule)
 
 
-def read_weight_sites_df(spark: SparkSession, sites_glob: str) -> DataFrame:
+def read_weight_sites_df(spark: SparkSession, folder: str) -> DataFrame:
     """The weight files' sites as :func:`trd_spark.genomics.pgs.write_weight_sites` wrote
-    them: ``chrom``, ``position``, ``rsid`` (null for none)."""
-    return spark.read.csv(
-        sites_glob, sep="\t", schema="chrom string, position long, rsid string", nullValue="."
-    )
+    them to ``folder``: ``chrom``, ``position``, ``rsid`` (null for none)."""
+    return spark.read.schema("chrom string, position long, rsid string").parquet(folder)
 
 
 def read_snpinfo_sites_df(spark: SparkSession, snpinfo: str) -> DataFrame:
@@ -179,9 +186,16 @@ def mark_weight_sites(rows_df: DataFrame, weight_sites_df: DataFrame | None) -> 
 class ExaminedSites:
     """The rows QC examines with genotypes, and how many rows each earlier step removed."""
 
-    rows_df: DataFrame  # row_idx, var_idx (the row in the cache), contig ... rsid
     row_idx: np.ndarray  # sorted: the rows to write to the cache
     counts: dict[str, int]  # n_input, multiallelic, non_snv, outside_weights
+    # the examined rows: row_idx, var_idx (the row in the cache), contig ... rsid; in Spark
+    # (rows read by Hail) or on the driver (rows from a PLINK .bim), exactly one of them
+    rows_df: DataFrame | None = None
+    rows: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if (self.rows_df is None) == (self.rows is None):
+            raise ValueError("examined sites are either a Spark or a pandas table")
 
 
 def examined_sites(
@@ -205,13 +219,16 @@ def examined_sites(
     outcome = F.coalesce(
         F.col("site_rule"), F.when(~F.col("at_weight"), OUTSIDE_WEIGHTS), F.lit("examined")
     )
-    # one job: each row's outcome (the tally and the examined rows come from the same pass)
-    outcomes = marked.select("row_idx", outcome.alias("outcome")).toPandas()
-    row_idx, counts = number_examined(outcomes["row_idx"], outcomes["outcome"])
-    numbering = Env.spark_session().createDataFrame(
-        pd.DataFrame({"row_idx": row_idx, "var_idx": np.arange(len(row_idx), dtype=np.int64)})
-    )
-    return ExaminedSites(rows_df.join(numbering, "row_idx"), row_idx, counts)
+    spark = Env.spark_session()
+    # one job: each row's outcome (the tally and the examined rows come from the same pass);
+    # through Arrow both ways (row by row, 10^5 rows cost seconds)
+    with sql_settings(spark, {_ARROW: "true"}):
+        outcomes = marked.select("row_idx", outcome.alias("outcome")).toPandas()
+        row_idx, counts = number_examined(outcomes["row_idx"], outcomes["outcome"])
+        numbering = spark.createDataFrame(
+            pd.DataFrame({"row_idx": row_idx, "var_idx": np.arange(len(row_idx), dtype=np.int64)})
+        )
+    return ExaminedSites(row_idx, counts, rows_df=rows_df.join(numbering, "row_idx"))
 
 
 def number_examined(row_idx: pd.Series, outcome: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
@@ -281,19 +298,16 @@ def examined_sites_local(
     rows: pd.DataFrame, weight_sites_df: DataFrame | None, thresholds: QCThresholds
 ) -> ExaminedSites:
     """:func:`examined_sites` for rows on the driver (:func:`site_outcomes_local`): one
-    small Spark job collects the weight files' sites instead of joins over every row.
-
-    Both transfers (the weight sites in, the examined rows out) go through Arrow: row by row
-    they cost seconds at 10^5 rows.
-    """
-    spark = Env.spark_session()
-    with sql_settings(spark, {_ARROW: "true"}):
-        weight_sites = None if weight_sites_df is None else weight_sites_df.toPandas()
-        outcome = site_outcomes_local(rows, weight_sites, thresholds)
-        row_idx, counts = number_examined(rows["row_idx"], outcome)
-        examined = rows.iloc[row_idx].assign(var_idx=np.arange(len(row_idx), dtype=np.int64))
-        rows_df = spark.createDataFrame(examined, schema=_ROWS_SCHEMA + ", var_idx long")
-    return ExaminedSites(rows_df, row_idx, counts)
+    small Spark job collects the weight files' sites (through Arrow: row by row, 10^5 rows
+    cost seconds) instead of joins over every row."""
+    weight_sites = None
+    if weight_sites_df is not None:
+        with sql_settings(weight_sites_df.sparkSession, {_ARROW: "true"}):
+            weight_sites = weight_sites_df.toPandas()
+    outcome = site_outcomes_local(rows, weight_sites, thresholds)
+    row_idx, counts = number_examined(rows["row_idx"], outcome)
+    examined = rows.iloc[row_idx].assign(var_idx=np.arange(len(row_idx), dtype=np.int64))
+    return ExaminedSites(row_idx, counts, rows=examined)
 
 
 def write_dosage_cache(
@@ -499,10 +513,30 @@ def compute_site_stats(
     return counts
 
 
-def kept_variants_df(examined: ExaminedSites, stats_df: DataFrame) -> DataFrame:
-    """The sites that pass every rule, with their QC metrics (``VARIANT_COLUMNS``)."""
-    joined = examined.rows_df.join(stats_df, "var_idx")
-    return joined.where(F.col("failed_rule").isNull()).select(*VARIANT_COLUMNS)
+def write_kept_variants(examined: ExaminedSites, stats_dir: str, variants_path: str) -> None:
+    """Write the sites that pass every rule, with their QC metrics (``VARIANT_COLUMNS``),
+    in cache order, as a folder of Parquet: by Spark for rows in Spark, by pyarrow (one
+    part, the same column types) for rows on the driver."""
+    if examined.rows_df is not None:
+        stats_df = Env.spark_session().read.parquet(stats_dir)
+        joined_df = examined.rows_df.join(stats_df, "var_idx")
+        kept_df = joined_df.where(F.col("failed_rule").isNull()).select(*VARIANT_COLUMNS)
+        kept_df.orderBy("var_idx").write.mode("overwrite").parquet(variants_path)
+        return
+    assert examined.rows is not None
+    stats = (
+        storage.read_parquet(stats_dir)
+        if storage.list_files(stats_dir)
+        else qcstats.STATS_SCHEMA.empty_table().to_pandas()
+    )
+    joined = examined.rows.merge(stats, on="var_idx")
+    kept = joined[joined["failed_rule"].isna()].sort_values("var_idx")
+    storage.remove(variants_path)
+    storage.makedirs(variants_path)
+    storage.write_parquet(
+        kept[list(VARIANT_COLUMNS)], storage.join(variants_path, "part-00000.parquet"),
+        VARIANTS_SCHEMA,
+    )  # fmt: skip
 
 
 def summary_counts(
@@ -576,8 +610,7 @@ def qc_genotypes(
         examined = examined_sites(rows_df, weight_sites_df, thresholds)
         cache = write_dosage_cache(mt, examined.row_idx, columns, cache_prefix)
         entry_counts = compute_site_stats(spark, cache, groups, thresholds, stats_dir)
-    variants_df = kept_variants_df(examined, spark.read.parquet(stats_dir))
-    variants_df.orderBy("var_idx").write.mode("overwrite").parquet(variants_path)
+    write_kept_variants(examined, stats_dir, variants_path)
     if site_rows is None:
         rows_df.unpersist()  # Hail's rows were read twice: outcomes, then the kept sites
     storage.remove(stats_dir)

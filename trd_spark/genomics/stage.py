@@ -186,7 +186,7 @@ def weight_sites_df(config: Config, scratch_dir: str) -> DataFrame | None:
     folder = storage.join(scratch_dir, "weight_sites")
     log.info("qc: reading the sites of %d weight files (qc.cache_sites: weights)", len(files_df))
     pgs.write_weight_sites(_spark(), pgs.WeightFiles(files_df, weight_source(config)[1]), folder)
-    return qc.read_weight_sites_df(_spark(), folder + "/part-*.tsv")
+    return qc.read_weight_sites_df(_spark(), folder)
 
 
 def _sites_for(config: Config, platform: str, sites_df: DataFrame | None) -> DataFrame | None:
