@@ -202,12 +202,10 @@ def test_site_outcomes_on_the_driver_equal_sparks(spark, multiallelic, snv_only,
     by_driver = qc.examined_sites_local(rows, weights_df, thresholds)
     assert by_driver.counts == by_spark.counts
     assert by_driver.row_idx.tolist() == by_spark.row_idx.tolist()
-    assert set(local.unique()) >= ({"examined", "non_snv"} | ({OUTSIDE} if with_weights else set()))
+    outside = {qc.OUTSIDE_WEIGHTS} if with_weights else set()
+    assert set(local.unique()) >= {"examined", "non_snv"} | outside
     numbered = ["row_idx", "var_idx", "chrom", "position", "ref", "alt", "rsid"]
     pd.testing.assert_frame_equal(
         by_driver.rows[numbered].sort_values("var_idx", ignore_index=True),
         by_spark.rows_df.toPandas()[numbered].sort_values("var_idx", ignore_index=True),
     )
-
-
-OUTSIDE = "outside_weights"

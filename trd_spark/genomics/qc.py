@@ -56,7 +56,6 @@ VARIANTS_SCHEMA = pa.schema(
     ]
 )  # the kept-sites table's columns (VARIANT_COLUMNS) as Spark writes them
 _SNV_BASES = "^[ACGT]$"
-_SNV_BASE = "[ACGT]"  # the same, for pandas' fullmatch
 _BED_MAGIC = b"\x6c\x1b\x01"
 _ARROW = "spark.sql.execution.arrow.pyspark.enabled"
 _ROWS_SCHEMA = (
@@ -265,12 +264,13 @@ def site_outcomes_local(
         multi = (rows["n_alleles"] > 2) | (per_locus > 1)
     else:
         multi = pd.Series(False, index=rows.index)
-    alt_defined = rows["alt"].notna()
-    if thresholds.snv_only:
-        alt_snv = rows["alt"].str.fullmatch(_SNV_BASE).astype("boolean").fillna(False)
-        non_snv = ~(rows["ref"].str.fullmatch(_SNV_BASE).astype(bool) & alt_snv.astype(bool))
+    if thresholds.snv_only:  # the pattern Spark's rlike applies, searched the same way
+        snv = rows["ref"].str.contains(_SNV_BASES, na=False) & rows["alt"].str.contains(
+            _SNV_BASES, na=False
+        )
+        non_snv = ~snv
     else:
-        non_snv = ~alt_defined
+        non_snv = rows["alt"].isna()
     if weight_sites is None:
         at_weight = pd.Series(True, index=rows.index)
     else:
